@@ -1,0 +1,28 @@
+import type { Config } from "../config.js";
+import type { EmailChannel, SmsChannel } from "./channel.js";
+import { createOutboxEmailChannel, createOutboxSmsChannel } from "./outbox.js";
+import { createSmtpChannel } from "./smtp.js";
+import { createTwilioChannel } from "./twilio.js";
+
+export type { Channel, EmailChannel, EmailMessage, Receipt, SmsChannel, SmsMessage } from "./channel.js";
+
+export const DEFAULT_FROM = "Herald <no-reply@localhost>";
+
+/** The configured provider per channel; the outbox when nothing else is set up. */
+export function channelsFromConfig(config: Config): { email: EmailChannel; sms: SmsChannel } {
+  const email =
+    config.emailChannel === "smtp"
+      ? createSmtpChannel({ url: config.SMTP_URL!, from: config.SMTP_FROM!, poolSize: config.SMTP_POOL_SIZE })
+      : createOutboxEmailChannel({ dir: config.HERALD_OUTBOX_DIR, from: config.SMTP_FROM ?? DEFAULT_FROM });
+  const sms =
+    config.smsChannel === "twilio"
+      ? createTwilioChannel({
+          accountSid: config.TWILIO_ACCOUNT_SID!,
+          authToken: config.TWILIO_AUTH_TOKEN!,
+          from: config.TWILIO_FROM,
+          messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
+          baseUrl: config.TWILIO_API_BASE_URL,
+        })
+      : createOutboxSmsChannel({ dir: config.HERALD_OUTBOX_DIR });
+  return { email, sms };
+}

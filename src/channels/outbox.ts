@@ -1,0 +1,49 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import nodemailer from "nodemailer";
+import type { EmailChannel, Receipt, SmsChannel } from "./channel.js";
+import { toMailOptions } from "./mail-options.js";
+
+/** Written aside and renamed, so a reader of the outbox never sees half a file. */
+async function writeAtomically(dir: string, name: string, content: string | Buffer): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const draft = join(dir, `.${name}.partial`);
+  await writeFile(draft, content, { mode: 0o600 });
+  await rename(draft, join(dir, name));
+}
+
+function fileStem(): string {
+  return `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Dev delivery: each mail as a complete RFC 5322 `.eml` file, so Herald runs with nothing but Redis. */
+export function createOutboxEmailChannel(opts: { dir: string; from: string }): EmailChannel {
+  const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "\r\n" });
+  return {
+    provider: "outbox",
+    async send(message): Promise<Receipt> {
+      const mail = toMailOptions(message, opts.from);
+      const info = await builder.sendMail(mail);
+      const name = `${fileStem()}.eml`;
+      await writeAtomically(opts.dir, name, info.message as Buffer);
+      return { provider: "outbox", messageId: mail.messageId, acceptedAt: new Date().toISOString() };
+    },
+    async close() {
+      builder.close();
+    },
+  };
+}
+
+export function createOutboxSmsChannel(opts: { dir: string }): SmsChannel {
+  return {
+    provider: "outbox",
+    async send(message): Promise<Receipt> {
+      const stem = fileStem();
+      const acceptedAt = new Date().toISOString();
+      await writeAtomically(opts.dir, `${stem}.sms.json`, JSON.stringify({ to: message.to, body: message.body, acceptedAt }, null, 2) + "\n");
+      return { provider: "outbox", messageId: stem, acceptedAt };
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,35 @@
+import nodemailer from "nodemailer";
+import type SMTPPool from "nodemailer/lib/smtp-pool/index.js";
+import type { EmailChannel, EmailMessage, Receipt } from "./channel.js";
+import { toMailOptions } from "./mail-options.js";
+
+export interface SmtpOptions {
+  /** `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465` (TLS from the start). */
+  url: string;
+  from: string;
+  poolSize?: number;
+}
+
+export function createSmtpChannel(opts: SmtpOptions): EmailChannel {
+  const transport = nodemailer.createTransport({
+    url: opts.url,
+    pool: true,
+    maxConnections: opts.poolSize ?? 5,
+    // Bounded so a hung server turns into a retry instead of a stuck worker.
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  } as SMTPPool.Options);
+
+  return {
+    provider: "smtp",
+    async send(message: EmailMessage): Promise<Receipt> {
+      const mail = toMailOptions(message, opts.from);
+      const info = await transport.sendMail(mail);
+      return { provider: "smtp", messageId: info.messageId ?? mail.messageId, acceptedAt: new Date().toISOString() };
+    },
+    async close() {
+      transport.close();
+    },
+  };
+}

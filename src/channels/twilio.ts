@@ -1,0 +1,25 @@
+import type { Receipt, SmsChannel } from "./channel.js";
+import { createTwilioClient } from "./twilio-client.js";
+
+export interface TwilioOptions {
+  accountSid: string;
+  authToken: string;
+  /** A sender number or alphanumeric sender id; or use messagingServiceSid. */
+  from?: string;
+  messagingServiceSid?: string;
+  /** Where the API lives, for tests and egress proxies. Default: Twilio's own hosts. */
+  baseUrl?: string;
+}
+
+export function createTwilioChannel(opts: TwilioOptions): SmsChannel {
+  const client = createTwilioClient(opts);
+  const sender = opts.messagingServiceSid ? { messagingServiceSid: opts.messagingServiceSid } : { from: opts.from! };
+  return {
+    provider: "twilio",
+    async send(message): Promise<Receipt> {
+      const sent = await client.messages.create({ to: message.to, body: message.body, ...sender });
+      return { provider: "twilio", messageId: sent.sid, acceptedAt: new Date().toISOString() };
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,99 @@
+import { z } from "zod";
+import { emailAddress, hexColor, httpsUrl, isoTime, locale, phoneNumber, secretCode, text, timeZone } from "./fields.js";
+import { LINK_PLACEHOLDERS, fillLinkTemplate, unknownPlaceholders } from "./link.js";
+
+export const CHANNELS = ["email", "sms"] as const;
+export type ChannelName = (typeof CHANNELS)[number];
+
+export const recipient = z.strictObject({
+  userId: text(200),
+  email: emailAddress.optional(),
+  phone: phoneNumber.optional(),
+  displayName: text(200).optional(),
+  firstName: text(100).optional(),
+  lastName: text(100).optional(),
+  loginName: text(200).optional(),
+  locale: locale.optional(),
+  timeZone: timeZone.optional(),
+});
+
+export const branding = z.strictObject({
+  primaryColor: hexColor.optional(),
+  backgroundColor: hexColor.optional(),
+  fontColor: hexColor.optional(),
+  logoUrl: httpsUrl.optional(),
+  productName: text(100).optional(),
+});
+
+export const tenant = z.strictObject({
+  id: text(200).optional(),
+  name: text(200).optional(),
+  branding: branding.optional(),
+});
+
+export const urlTemplate = z
+  .string({ error: (i) => (i.input === undefined ? "is required" : "must be a string") })
+  .max(2048, "must be at most 2048 characters")
+  .superRefine((value, ctx) => {
+    const unknown = unknownPlaceholders(value);
+    if (unknown.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `has unknown placeholder(s) ${unknown.map((u) => `{{${u}}}`).join(", ")}; allowed: ${LINK_PLACEHOLDERS.map((p) => `{{${p}}}`).join(", ")}`,
+      });
+      return;
+    }
+    const sample = fillLinkTemplate(value, Object.fromEntries(LINK_PLACEHOLDERS.map((p) => [p, "x"])));
+    if (!httpsUrl.safeParse(sample).success) ctx.addIssue({ code: "custom", message: "must be an http(s) URL template" });
+  });
+
+/** Fields every kind shares. `code`, `codeId`, `url` and `urlTemplate` are secrets: encrypted before they reach Redis. */
+export const commonFields = {
+  recipient,
+  tenant: tenant.optional(),
+  code: secretCode,
+  expiresAt: isoTime.optional(),
+  idempotencyKey: text(200).optional(),
+};
+
+export const linkFields = {
+  url: httpsUrl.optional(),
+  urlTemplate: urlTemplate.optional(),
+};
+
+export const SECRET_FIELDS = ["code", "codeId", "url", "urlTemplate"] as const;
+
+interface Shape {
+  recipient: { email?: string; phone?: string };
+  url?: string;
+  urlTemplate?: string;
+}
+
+/** Cross-field rules: the address the channel needs, and exactly one way to build the link where a link is sent. */
+export function requireFor(channel: ChannelName, needsLink: boolean, job: Shape, ctx: z.RefinementCtx): void {
+  if (channel === "email" && !job.recipient.email) {
+    ctx.addIssue({ code: "custom", path: ["recipient", "email"], message: "is required for an email" });
+  }
+  if (channel === "sms" && !job.recipient.phone) {
+    ctx.addIssue({ code: "custom", path: ["recipient", "phone"], message: "is required for an SMS" });
+  }
+  if (needsLink && !job.url && !job.urlTemplate) {
+    ctx.addIssue({ code: "custom", path: ["url"], message: "is required (or give urlTemplate)" });
+  }
+  if (job.url && job.urlTemplate) {
+    ctx.addIssue({ code: "custom", path: ["urlTemplate"], message: "must not be given together with url" });
+  }
+}
+
+export interface KindDefinition<S extends z.ZodType = z.ZodType> {
+  /** The job kind, as used in the SDK, CLI and HTTP paths. */
+  kind: string;
+  /** One line for docs and `--help`. */
+  summary: string;
+  schema: S;
+  /** Channels this kind may use; the first is the default. */
+  channels: readonly ChannelName[];
+  /** Template (message text set) this kind renders with. */
+  template: string;
+  channelOf(job: z.output<S>): ChannelName;
+}

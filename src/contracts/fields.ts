@@ -1,0 +1,57 @@
+import { z } from "zod";
+import { isValidPhoneNumber, parsePhoneNumberFromString } from "libphonenumber-js";
+
+// Error texts name what is wrong in words an operator can act on; the path names the field.
+const required = (what: string) => ({
+  error: (issue: { input: unknown }) =>
+    issue.input === undefined ? "is required" : `must be ${what}`,
+});
+
+export const text = (max: number) => z.string(required("a string")).trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+
+export const emailAddress = z
+  .email({ error: (i) => (i.input === undefined ? "is required" : "must be a valid email address") })
+  .max(254, "must be at most 254 characters");
+
+/** E.164 only (`+41791234567`): an identity server knows the full number, and guessing a country is how SMS go astray. */
+export const phoneNumber = z
+  .string(required("a phone number in E.164 form, e.g. +41791234567"))
+  .trim()
+  .refine((v) => v.startsWith("+") && isValidPhoneNumber(v), "must be a valid phone number in E.164 form, e.g. +41791234567")
+  .transform((v) => parsePhoneNumberFromString(v)!.number);
+
+/** BCP 47 language tag, e.g. `de-CH`, `en`, `zh-Hant-TW`. */
+export const locale = z
+  .string(required("a BCP 47 language tag"))
+  .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "must be a BCP 47 language tag such as de-CH or en")
+  .refine((v) => {
+    try {
+      return Intl.getCanonicalLocales(v).length === 1;
+    } catch {
+      return false;
+    }
+  }, "must be a BCP 47 language tag such as de-CH or en");
+
+export const timeZone = z.string(required("an IANA time zone")).refine((v) => {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: v });
+    return true;
+  } catch {
+    return false;
+  }
+}, "must be an IANA time zone such as Europe/Zurich");
+
+export const hexColor = z
+  .string(required("a colour"))
+  .regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, "must be a hex colour such as #0a7cff");
+
+export const httpsUrl = z
+  .url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? "is required" : "must be an http(s) URL") })
+  .max(2048, "must be at most 2048 characters");
+
+export const isoTime = z.iso.datetime({
+  offset: true,
+  error: (i) => (i.input === undefined ? "is required" : "must be an ISO 8601 time with zone, e.g. 2026-01-31T12:00:00Z"),
+});
+
+export const secretCode = z.string(required("a string")).min(1, "must not be empty").max(256, "must be at most 256 characters");

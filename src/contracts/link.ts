@@ -1,0 +1,15 @@
+/** Placeholders a `urlTemplate` may use; each value is URL-encoded when the link is built. */
+export const LINK_PLACEHOLDERS = ["code", "codeId", "userId", "tenantId", "loginName"] as const;
+export type LinkPlaceholder = (typeof LINK_PLACEHOLDERS)[number];
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
+
+export function unknownPlaceholders(template: string): string[] {
+  const known = new Set<string>(LINK_PLACEHOLDERS);
+  return [...template.matchAll(PLACEHOLDER)].map((m) => m[1]).filter((name) => !known.has(name));
+}
+
+/** Fills a url template; a placeholder without a value becomes empty rather than leaking `{{…}}` into a mail. */
+export function fillLinkTemplate(template: string, values: Partial<Record<LinkPlaceholder, string | undefined>>): string {
+  return template.replace(PLACEHOLDER, (_, name: LinkPlaceholder) => encodeURIComponent(values[name] ?? ""));
+}

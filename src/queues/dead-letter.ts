@@ -1,0 +1,150 @@
+import { randomUUID } from "node:crypto";
+import { Queue, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import type { FailureClass } from "../errors/index.js";
+import { DEFAULT_RETRY, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
+import { DEAD_LETTER_QUEUE } from "./names.js";
+
+/** A job that failed for good, with everything needed to understand it and send it again. */
+export interface DeadLetter {
+  kind: string;
+  /** The queue it came from and goes back to on replay. */
+  queue: string;
+  originalJobId: string;
+  /** The job data exactly as it was queued (secrets still sealed). */
+  data: unknown;
+  attempts: number;
+  failureClass: FailureClass;
+  /** The last error, scrubbed of personal data and secrets. */
+  reason: string;
+  code?: string;
+  failedAt: string;
+}
+
+export interface DeadLetterRecord extends DeadLetter {
+  id: string;
+}
+
+export interface DeadLetterFilter {
+  kind?: string;
+  failureClass?: FailureClass;
+  /** Only those that failed at or after this time. */
+  since?: Date;
+  until?: Date;
+}
+
+export type Progress = (done: number, total: number) => void;
+
+const PAGE = 500;
+
+/** The dead-letter queue: jobs wait here, untouched by any worker, until someone replays or purges them. */
+export class DeadLetters {
+  readonly queue: Queue;
+
+  constructor(
+    connection: Redis,
+    readonly prefix: string,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+  ) {
+    this.queue = new Queue(DEAD_LETTER_QUEUE, { connection, prefix });
+  }
+
+  /** Idempotent: the id derives from the original job, so a second copy of the same failure is ignored. */
+  static idFor(queue: string, originalJobId: string): string {
+    return `${queue}-${originalJobId}`;
+  }
+
+  async add(letter: DeadLetter): Promise<string> {
+    const job = await this.queue.add(letter.kind, letter, {
+      jobId: DeadLetters.idFor(letter.queue, letter.originalJobId),
+      removeOnComplete: false,
+      removeOnFail: false,
+    });
+    return job.id!;
+  }
+
+  async get(id: string): Promise<DeadLetterRecord | undefined> {
+    const job = await this.queue.getJob(id);
+    return job ? toRecord(job) : undefined;
+  }
+
+  async count(): Promise<number> {
+    return this.queue.getWaitingCount();
+  }
+
+  /** Newest first. */
+  async list(filter: DeadLetterFilter = {}, page: { offset?: number; limit?: number } = {}): Promise<{ total: number; items: DeadLetterRecord[] }> {
+    const all = await this.matching(filter);
+    const offset = page.offset ?? 0;
+    return { total: all.length, items: all.slice(offset, offset + (page.limit ?? 50)) };
+  }
+
+  /** Puts the job back on its queue as a new job (fresh attempts) and removes the dead letter; returns the new job id. */
+  async replay(id: string): Promise<string | undefined> {
+    const job = await this.queue.getJob(id);
+    if (!job) return undefined;
+    const letter = toRecord(job);
+    const target = new Queue(letter.queue, { connection: this.queue.opts.connection as Redis, prefix: this.prefix });
+    try {
+      const added = await target.add(letter.kind, letter.data, { ...deliveryJobOptions(this.retry), jobId: randomUUID() });
+      // Added first, removed second: a crash in between leaves a duplicate to purge, never a lost job.
+      await job.remove();
+      return added.id!;
+    } finally {
+      await target.close();
+    }
+  }
+
+  async replayAll(filter: DeadLetterFilter = {}, onProgress?: Progress): Promise<number> {
+    return this.forEach(filter, (record) => this.replay(record.id), onProgress);
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const job = await this.queue.getJob(id);
+    if (!job) return false;
+    await job.remove();
+    return true;
+  }
+
+  async purge(filter: DeadLetterFilter = {}, onProgress?: Progress): Promise<number> {
+    return this.forEach(filter, (record) => this.remove(record.id), onProgress);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+
+  private async forEach(filter: DeadLetterFilter, action: (r: DeadLetterRecord) => Promise<unknown>, onProgress?: Progress): Promise<number> {
+    const records = await this.matching(filter);
+    let done = 0;
+    onProgress?.(0, records.length);
+    for (const record of records) {
+      if (await action(record)) done++;
+      onProgress?.(done, records.length);
+    }
+    return done;
+  }
+
+  private async matching(filter: DeadLetterFilter): Promise<DeadLetterRecord[]> {
+    const out: DeadLetterRecord[] = [];
+    for (let start = 0; ; start += PAGE) {
+      const jobs = await this.queue.getWaiting(start, start + PAGE - 1);
+      for (const job of jobs) {
+        if (!job) continue;
+        const record = toRecord(job);
+        if (filter.kind && record.kind !== filter.kind) continue;
+        if (filter.failureClass && record.failureClass !== filter.failureClass) continue;
+        const at = Date.parse(record.failedAt);
+        if (filter.since && at < filter.since.getTime()) continue;
+        if (filter.until && at > filter.until.getTime()) continue;
+        out.push(record);
+      }
+      if (jobs.length < PAGE) break;
+    }
+    return out.sort((a, b) => b.failedAt.localeCompare(a.failedAt));
+  }
+}
+
+function toRecord(job: Job): DeadLetterRecord {
+  return { id: job.id!, ...(job.data as DeadLetter) };
+}

@@ -1,0 +1,46 @@
+/** `de-CH` → [`de-CH`, `de`, `en`]: the most specific locale Herald has texts for wins, English last. */
+export function localeChain(requested: string | undefined, fallback = "en"): string[] {
+  const chain: string[] = [];
+  if (requested) {
+    try {
+      const parts = Intl.getCanonicalLocales(requested)[0].split("-");
+      for (let i = parts.length; i > 0; i--) chain.push(parts.slice(0, i).join("-"));
+    } catch {
+      // An invalid tag was rejected by the contract already; here it just means "no preference".
+    }
+  }
+  if (!chain.includes(fallback)) chain.push(fallback);
+  return chain;
+}
+
+export function pickLocale(requested: string | undefined, available: ReadonlySet<string>, fallback = "en"): string {
+  return localeChain(requested, fallback).find((l) => available.has(l)) ?? fallback;
+}
+
+const RTL = new Set(["ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv"]);
+
+export function directionOf(locale: string): "ltr" | "rtl" {
+  return RTL.has(locale.split("-")[0]) ? "rtl" : "ltr";
+}
+
+const unitFormats = new Map<string, Intl.NumberFormat>();
+
+function unitFormat(locale: string, unit: "minute" | "hour" | "day"): Intl.NumberFormat {
+  const key = `${locale}|${unit}`;
+  let format = unitFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(locale, { style: "unit", unit, unitDisplay: "long" });
+    unitFormats.set(key, format);
+  }
+  return format;
+}
+
+/** "1 hour", "15 Minuten", "2 jours": how long a code stays valid, rounded to a unit people read at a glance. */
+export function formatValidity(expiresAt: string | undefined, locale: string, now: number): string | undefined {
+  if (!expiresAt) return undefined;
+  const minutes = Math.max(1, Math.round((Date.parse(expiresAt) - now) / 60_000));
+  if (minutes < 120 && minutes % 60 !== 0) return unitFormat(locale, "minute").format(minutes);
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return unitFormat(locale, "hour").format(hours);
+  return unitFormat(locale, "day").format(Math.round(hours / 24));
+}

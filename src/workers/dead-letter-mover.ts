@@ -1,0 +1,96 @@
+import type { Job, Queue, Worker } from "bullmq";
+import { FinalFailure, type FailureClass } from "../errors/index.js";
+import type { DeadLetters } from "../queues/dead-letter.js";
+import type { Logger } from "../logger.js";
+import { scrub } from "../redact.js";
+
+/**
+ * Moves jobs that failed for good into the dead-letter queue, then removes them from `failed`.
+ * Listens to its workers' `failed` events, and sweeps each queue's failed set at start and every
+ * minute, so a failure whose move was interrupted (crash, Redis blip, stalled job) is still moved.
+ */
+export class DeadLetterMover {
+  private readonly pending = new Set<Promise<unknown>>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly deadLetters: DeadLetters,
+    private readonly logger: Logger,
+    private readonly onMoved?: (job: Job, failureClass: FailureClass) => void,
+  ) {}
+
+  attach(worker: Worker): void {
+    worker.on("failed", (job, error) => {
+      if (!job || !isFinal(job)) return;
+      this.track(this.move(job, error));
+    });
+  }
+
+  /** Starts the periodic sweep of these queues (and runs one now). */
+  watch(queues: Queue[], everyMs = 60_000): void {
+    const sweepAll = () => queues.forEach((q) => this.track(this.sweep(q)));
+    sweepAll();
+    this.timer = setInterval(sweepAll, everyMs);
+    this.timer.unref();
+  }
+
+  async sweep(queue: Queue): Promise<number> {
+    let moved = 0;
+    for (;;) {
+      const jobs = (await queue.getFailed(0, 99)).filter(Boolean);
+      if (jobs.length === 0) return moved;
+      for (const job of jobs) if (await this.move(job)) moved++;
+      if (jobs.length < 100) return moved;
+    }
+  }
+
+  /** Waits for moves under way; call before closing connections. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private async move(job: Job, error?: Error): Promise<boolean> {
+    const failureClass = classOf(job, error);
+    try {
+      await this.deadLetters.add({
+        kind: job.name,
+        queue: job.queueName,
+        originalJobId: job.id!,
+        data: job.data,
+        attempts: job.attemptsMade,
+        failureClass,
+        reason: scrub(error?.message ?? job.failedReason ?? "unknown failure"),
+        code: error instanceof FinalFailure ? error.code : (error as { code?: string } | undefined)?.code,
+        failedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
+      });
+      await job.remove();
+      this.logger.warn({ jobId: job.id, queue: job.queueName, kind: job.name, failureClass }, "job dead-lettered");
+      this.onMoved?.(job, failureClass);
+      return true;
+    } catch (moveError) {
+      // The job stays in `failed`; the next sweep tries again.
+      this.logger.error({ err: moveError, jobId: job.id }, "could not move a failed job to the dead-letter queue; will retry");
+      return false;
+    }
+  }
+
+  private track(promise: Promise<unknown>): void {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise));
+  }
+}
+
+function isFinal(job: Job): boolean {
+  return Boolean(job.finishedOn) || job.attemptsMade >= (job.opts.attempts ?? 1);
+}
+
+function classOf(job: Job, error?: Error): FailureClass {
+  if (error instanceof FinalFailure) return error.failureClass;
+  // After a restart only the stored reason is left; the first words of our errors say which kind it was.
+  const reason = error?.message ?? job.failedReason ?? "";
+  if (/^job data is not a Herald job|^invalid |^cannot decrypt|was put on the .* queue/.test(reason)) return "invalid";
+  if (/^the code expired/.test(reason)) return "expired";
+  if (job.attemptsMade < (job.opts.attempts ?? 1) && !/stalled/.test(reason)) return "permanent";
+  return "transient-exhausted";
+}

@@ -1,0 +1,41 @@
+import { Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { ChannelName } from "../contracts/index.js";
+import { FinalFailure } from "../errors/index.js";
+import type { Logger } from "../logger.js";
+import { QUEUE_OF_CHANNEL } from "../queues/names.js";
+import { createProcessor, type DeliveryResult, type PipelineDeps } from "./pipeline.js";
+
+export interface DeliveryWorkerOptions {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  lockMs: number;
+  stalledIntervalMs: number;
+  logger: Logger;
+}
+
+/** The email or SMS worker: one BullMQ worker on its channel's queue, running the pipeline. */
+export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, opts: DeliveryWorkerOptions): Worker {
+  const logger = opts.logger.child({ queue: QUEUE_OF_CHANNEL[channel] });
+  const worker = new Worker(QUEUE_OF_CHANNEL[channel], createProcessor(channel, deps), {
+    connection: opts.connection,
+    prefix: opts.prefix,
+    concurrency: opts.concurrency,
+    lockDuration: opts.lockMs,
+    stalledInterval: opts.stalledIntervalMs,
+    // A job whose worker died twice is suspicious (it may be what kills workers): dead-letter it after that.
+    maxStalledCount: 2,
+    autorun: false,
+  });
+  worker.on("completed", (job, result: DeliveryResult) => {
+    logger.info({ jobId: job.id, kind: job.name, provider: result.provider, messageId: result.messageId, attempts: job.attemptsMade + 1 }, "delivered");
+  });
+  worker.on("failed", (job, error) => {
+    if (!job) return;
+    const final = error instanceof FinalFailure || Boolean(job.finishedOn);
+    logger.warn({ jobId: job.id, kind: job.name, attempt: job.attemptsMade, err: error, final }, final ? "failed for good" : "failed; will retry");
+  });
+  worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+  return worker;
+}

@@ -1,0 +1,98 @@
+import type { Job } from "bullmq";
+import { channelOf, fillLinkTemplate, parseJob, ValidationError, type AnyJob, type ChannelName, type KindName } from "../contracts/index.js";
+import type { EmailChannel, Receipt, SmsChannel } from "../channels/channel.js";
+import { ExpiredJobError, InvalidJobError, PermanentDeliveryError, TransientDeliveryError } from "../errors/index.js";
+import { envelopeSchema, openEnvelope } from "../queues/envelope.js";
+import { scrub } from "../redact.js";
+import { DecryptError } from "../secrets/cipher.js";
+import type { Renderer } from "../templates/renderer.js";
+import { classifyDeliveryError } from "./classify.js";
+
+export interface PipelineDeps {
+  key: Buffer;
+  renderer: Renderer;
+  email: EmailChannel;
+  sms: SmsChannel;
+  now?: () => number;
+}
+
+/** What a delivered job returns (stored by BullMQ as the job's result). No personal data. */
+export interface DeliveryResult extends Receipt {
+  channel: ChannelName;
+  kind: KindName;
+  locale: string;
+  enqueuedAt: number;
+}
+
+/** validate → decrypt → check expiry → render → send → classify. One function per job, no state. */
+export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
+  const now = deps.now ?? Date.now;
+  return async function process(job: Job): Promise<DeliveryResult> {
+    const envelope = envelopeSchema.safeParse(job.data);
+    if (!envelope.success) {
+      throw new InvalidJobError(`job data is not a Herald job: ${envelope.error.issues.map((i) => i.message).join("; ")}`);
+    }
+    const { kind, enqueuedAt } = envelope.data;
+
+    let parsed: LooseJob;
+    try {
+      parsed = parseJob(kind, openEnvelope(envelope.data, deps.key));
+    } catch (error) {
+      if (error instanceof ValidationError || error instanceof DecryptError) throw new InvalidJobError(scrub(error.message));
+      throw error;
+    }
+    const channel = channelOf(kind, parsed);
+    if (channel !== queueChannel) {
+      throw new InvalidJobError(`a ${kind} job for the ${channel} channel was put on the ${queueChannel} queue`);
+    }
+    if (parsed.expiresAt && Date.parse(parsed.expiresAt) <= now()) {
+      throw new ExpiredJobError(`the code expired at ${parsed.expiresAt} before it could be delivered; not sent`);
+    }
+
+    const secrets = [parsed.code, parsed.codeId, parsed.url, parsed.urlTemplate, parsed.recipient.email, parsed.recipient.phone];
+    const link = linkOf(parsed);
+    const provider = channel === "email" ? deps.email.provider : deps.sms.provider;
+
+    let send: () => Promise<Receipt>;
+    let locale: string;
+    try {
+      if (channel === "email") {
+        const mail = deps.renderer.email({ kind, job: parsed, link, now: now() });
+        locale = mail.locale;
+        const to = { address: parsed.recipient.email!, name: parsed.recipient.displayName };
+        send = () => deps.email.send({ to, subject: mail.subject, html: mail.html, text: mail.text });
+      } else {
+        const sms = deps.renderer.sms({ kind, job: parsed, now: now() });
+        locale = sms.locale;
+        send = () => deps.sms.send({ to: parsed.recipient.phone!, body: sms.body });
+      }
+    } catch (error) {
+      // A template that cannot render this job will not render it on the next try either.
+      throw new PermanentDeliveryError(`rendering failed: ${scrub((error as Error).message, secrets)}`, "render");
+    }
+
+    try {
+      const receipt = await send();
+      return { ...receipt, channel, kind, locale, enqueuedAt };
+    } catch (error) {
+      const { permanent, code } = classifyDeliveryError(provider, error);
+      const message = `${provider}: ${scrub((error as Error)?.message ?? String(error), secrets)}`;
+      throw permanent ? new PermanentDeliveryError(message, code) : new TransientDeliveryError(message, code);
+    }
+  };
+}
+
+/** Any kind's job, with the fields only some kinds have seen as optional. */
+type LooseJob = AnyJob & { url?: string; urlTemplate?: string; codeId?: string };
+
+function linkOf(job: LooseJob): string | undefined {
+  if (job.url) return job.url;
+  if (!job.urlTemplate) return undefined;
+  return fillLinkTemplate(job.urlTemplate, {
+    code: job.code,
+    codeId: job.codeId,
+    userId: job.recipient.userId,
+    tenantId: job.tenant?.id,
+    loginName: job.recipient.loginName,
+  });
+}

@@ -1,0 +1,107 @@
+import { once } from "node:events";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes, randomUUID } from "node:crypto";
+import type { Job } from "bullmq";
+import { Redis } from "ioredis";
+import { loadConfig, type Config } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
+import { Herald } from "../../src/queues/producer.js";
+import { startWorkers, type RunningWorkers, type WorkersOptions } from "../../src/workers/start.js";
+
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** A queue prefix of its own for every test, so no test can see another's jobs. */
+export function uniquePrefix(): string {
+  return `{herald-test-${randomUUID().slice(0, 8)}}`;
+}
+
+export function testEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = {
+    REDIS_URL,
+    HERALD_PREFIX: uniquePrefix(),
+    HERALD_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    HERALD_DATA_DIR: mkdtempSync(join(tmpdir(), "herald-data-")),
+    HERALD_OUTBOX_DIR: mkdtempSync(join(tmpdir(), "herald-outbox-")),
+    HERALD_BACKOFF_MS: "20",
+    HERALD_ATTEMPTS: "5",
+    LOG_LEVEL: "silent",
+    ...extra,
+  };
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+}
+
+export interface TestHerald {
+  config: Config;
+  env: Record<string, string>;
+  herald: Herald;
+  workers: RunningWorkers;
+  redis: Redis;
+  /** Resolves with the next job that reaches the dead-letter queue. */
+  nextDeadLetter(): Promise<{ job: Job; failureClass: string }>;
+  /** Resolves with the next delivered job's result. */
+  nextDelivery(): Promise<{ job: Job; result: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+/** Producer and workers on a fresh prefix against the real Redis; SMTP/Twilio chosen by `env`. */
+export async function startTestHerald(env: Record<string, string | undefined> = {}, opts: Partial<WorkersOptions> = {}): Promise<TestHerald> {
+  const fullEnv = testEnv(env);
+  const config = loadConfig(fullEnv);
+  const logger = createLogger({ level: config.LOG_LEVEL });
+  const workers = await startWorkers({ config, logger, ...opts });
+  const herald = new Herald({ redis: config.REDIS_URL, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY, retry: { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS } });
+  const redis = new Redis(config.REDIS_URL);
+  return {
+    config,
+    env: fullEnv,
+    herald,
+    workers,
+    redis,
+    async nextDeadLetter() {
+      const [job, failureClass] = await once(workers.events, "dead-lettered");
+      return { job, failureClass };
+    },
+    async nextDelivery() {
+      const [job, result] = await once(workers.events, "delivered");
+      return { job, result };
+    },
+    async close() {
+      await herald.close();
+      await workers.close();
+      await deleteKeys(redis, config.HERALD_PREFIX);
+      redis.disconnect();
+    },
+  };
+}
+
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", "1000");
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== "0");
+}
+
+/** Every string value stored under a prefix (strings, hashes, lists, sets, zsets, streams), for "is this secret anywhere?" checks. */
+export async function dumpValues(redis: Redis, prefix: string): Promise<string> {
+  const out: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", "1000");
+    cursor = next;
+    for (const key of keys) {
+      const type = await redis.type(key);
+      out.push(key);
+      if (type === "string") out.push((await redis.get(key)) ?? "");
+      else if (type === "hash") out.push(...Object.entries(await redis.hgetall(key)).flat());
+      else if (type === "list") out.push(...(await redis.lrange(key, 0, -1)));
+      else if (type === "set") out.push(...(await redis.smembers(key)));
+      else if (type === "zset") out.push(...(await redis.zrange(key, "0", "-1")));
+      else if (type === "stream") out.push(JSON.stringify(await redis.xrange(key, "-", "+")));
+    }
+  } while (cursor !== "0");
+  return out.join("\n");
+}

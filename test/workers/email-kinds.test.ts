@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
+import { startTestHerald, type TestHerald } from "../support/herald.js";
+import { hrefs } from "../support/html.js";
+
+const inOneHour = () => new Date(Date.now() + 3_600_000).toISOString();
+
+describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", () => {
+  let smtp: SmtpTestServer;
+  let h: TestHerald;
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Acme ID <no-reply@acme.test>" });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await smtp?.close();
+  });
+
+  const cases = [
+    {
+      kind: "resend-initialization" as const,
+      job: { recipient: { userId: "u1", email: "ada@example.com", firstName: "Ada", locale: "de-CH" }, code: "INIT4242", passwordSet: false, urlTemplate: "https://login.acme.test/init?code={{code}}&userId={{userId}}&org={{tenantId}}", tenant: { id: "acme", branding: { primaryColor: "#123abc" } } },
+      subject: /Einrichtung/,
+      link: "https://login.acme.test/init?code=INIT4242&userId=u1&org=acme",
+      code: "INIT4242",
+    },
+    {
+      kind: "email-verification" as const,
+      job: { recipient: { userId: "u2", email: "bob@example.com", locale: "en" }, code: "VER123", url: "https://login.acme.test/verify?c=VER123", tenant: { branding: { primaryColor: "#aa0011" } } },
+      subject: /^Verify your email address/,
+      link: "https://login.acme.test/verify?c=VER123",
+      code: "VER123",
+      color: "#aa0011",
+    },
+    {
+      kind: "password-reset" as const,
+      job: { recipient: { userId: "u3", email: "cy@example.com", locale: "de" }, code: "RST777", urlTemplate: "https://login.acme.test/reset?code={{code}}&user={{userId}}", expiresAt: inOneHour(), tenant: { branding: { primaryColor: "#00aa55" } } },
+      subject: /Passwort/,
+      link: "https://login.acme.test/reset?code=RST777&user=u3",
+      code: "RST777",
+      color: "#00aa55",
+    },
+    {
+      kind: "passkey-link" as const,
+      job: { recipient: { userId: "u4", email: "dee@example.com", locale: "fr-CA" }, code: "PK-secret", codeId: "cid-9", urlTemplate: "https://login.acme.test/passkey?id={{codeId}}&code={{code}}", tenant: { branding: { primaryColor: "#654321" } } },
+      subject: /^Add a passkey/, // no French texts yet: fr-CA → fr → en
+      link: "https://login.acme.test/passkey?id=cid-9&code=PK-secret",
+      code: undefined,
+      color: "#654321",
+    },
+  ];
+
+  for (const c of cases) {
+    it(`${c.kind}: right recipient, language, link and code in both parts, branding applied`, async () => {
+      const before = smtp.mails.length;
+      const { id, channel } = await h.herald.enqueue(c.kind, c.job as never);
+      expect(channel).toBe("email");
+      const delivered = await h.nextDelivery();
+      expect(delivered.job.id).toBe(id);
+      const [mail] = (await smtp.waitForMails(before + 1)).slice(before);
+      expect(mail.envelope.to).toEqual([c.job.recipient.email]);
+      expect(mail.parsed.subject).toMatch(c.subject);
+      expect(mail.parsed.from?.text).toBe('"Acme ID" <no-reply@acme.test>');
+      const html = String(mail.parsed.html);
+      const text = String(mail.parsed.text);
+      expect(hrefs(html)).toContain(c.link);
+      expect(text).toContain(c.link);
+      if (c.code) {
+        expect(html).toContain(c.code);
+        expect(text).toContain(c.code);
+      }
+      expect(html.toLowerCase()).toContain(c.job.tenant.branding.primaryColor);
+      expect(mail.parsed.messageId).toMatch(/@acme\.test>$/);
+      expect(mail.parsed.date).toBeInstanceOf(Date);
+      expect(mail.parsed.headers.get("auto-submitted")).toBe("auto-generated");
+      expect(delivered.result).toMatchObject({ channel: "email", provider: "smtp", kind: c.kind });
+      expect(delivered.result.messageId).toBe(mail.parsed.messageId);
+    });
+  }
+
+  it("makes hostile names inert: escaped in HTML, no header injection", async () => {
+    const before = smtp.mails.length;
+    await h.herald.emailVerification({
+      recipient: { userId: "evil", email: "eve@example.com", firstName: "<script>alert(1)</script>", displayName: "Ada\r\nBcc: x@y.test" },
+      code: "C0DE99",
+      url: "https://login.acme.test/v",
+    });
+    const [mail] = (await smtp.waitForMails(before + 1)).slice(before);
+    expect(mail.envelope.to).toEqual(["eve@example.com"]);
+    expect(mail.raw).not.toMatch(/^Bcc:/im);
+    expect(mail.parsed.bcc).toBeUndefined();
+    expect(String(mail.parsed.html)).not.toContain("<script>alert(1)</script>");
+    expect(String(mail.parsed.html)).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(String(mail.parsed.text)).toContain("<script>alert(1)</script>"); // plain text shows it, harmlessly
+  });
+});
