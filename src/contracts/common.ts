@@ -5,6 +5,8 @@ import { LINK_PLACEHOLDERS, fillLinkTemplate, unknownPlaceholders } from "./link
 export const CHANNELS = ["email", "sms"] as const;
 export type ChannelName = (typeof CHANNELS)[number];
 
+const object = { error: (i: { input: unknown }) => (i.input === undefined ? "is required" : "must be an object") };
+
 export const recipient = z.strictObject({
   userId: text(200),
   email: emailAddress.optional(),
@@ -15,7 +17,7 @@ export const recipient = z.strictObject({
   loginName: text(200).optional(),
   locale: locale.optional(),
   timeZone: timeZone.optional(),
-});
+}, object);
 
 export const branding = z.strictObject({
   primaryColor: hexColor.optional(),
@@ -23,13 +25,13 @@ export const branding = z.strictObject({
   fontColor: hexColor.optional(),
   logoUrl: httpsUrl.optional(),
   productName: text(100).optional(),
-});
+}, object);
 
 export const tenant = z.strictObject({
   id: text(200).optional(),
   name: text(200).optional(),
   branding: branding.optional(),
-});
+}, object);
 
 export const urlTemplate = z
   .string({ error: (i) => (i.input === undefined ? "is required" : "must be a string") })
@@ -64,18 +66,31 @@ export const linkFields = {
 export const SECRET_FIELDS = ["code", "codeId", "url", "urlTemplate"] as const;
 
 interface Shape {
-  recipient: { email?: string; phone?: string };
+  recipient?: { email?: string; phone?: string };
   url?: string;
   urlTemplate?: string;
+  channel?: string;
+}
+
+/**
+ * A cross-field check that runs even when single fields already failed, so one answer lists every
+ * problem (zod skips refinements after the first failure by default). It sees unvalidated input.
+ */
+export function crossField(rule: (job: Shape, ctx: z.RefinementCtx) => void) {
+  return z.superRefine<Shape>(rule, {
+    when: (payload) => typeof payload.value === "object" && payload.value !== null,
+  } as Parameters<typeof z.superRefine>[1]);
 }
 
 /** Cross-field rules: the address the channel needs, and exactly one way to build the link where a link is sent. */
 export function requireFor(channel: ChannelName, needsLink: boolean, job: Shape, ctx: z.RefinementCtx): void {
-  if (channel === "email" && !job.recipient.email) {
-    ctx.addIssue({ code: "custom", path: ["recipient", "email"], message: "is required for an email" });
-  }
-  if (channel === "sms" && !job.recipient.phone) {
-    ctx.addIssue({ code: "custom", path: ["recipient", "phone"], message: "is required for an SMS" });
+  if (typeof job.recipient === "object" && job.recipient !== null) {
+    if (channel === "email" && !job.recipient.email) {
+      ctx.addIssue({ code: "custom", path: ["recipient", "email"], message: "is required for an email" });
+    }
+    if (channel === "sms" && !job.recipient.phone) {
+      ctx.addIssue({ code: "custom", path: ["recipient", "phone"], message: "is required for an SMS" });
+    }
   }
   if (needsLink && !job.url && !job.urlTemplate) {
     ctx.addIssue({ code: "custom", path: ["url"], message: "is required (or give urlTemplate)" });

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { commonFields, linkFields, requireFor, type KindDefinition } from "./common.js";
+import { commonFields, crossField, linkFields, requireFor, type KindDefinition } from "./common.js";
 
 const schema = z
   .strictObject({ ...commonFields, ...linkFields })
-  .superRefine((job, ctx) => requireFor("email", true, job, ctx));
+  .check(crossField((job, ctx) => requireFor("email", true, job, ctx)));
 
 export type EmailVerificationJob = z.input<typeof schema>;
 

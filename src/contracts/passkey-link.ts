@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { commonFields, linkFields, requireFor, type KindDefinition } from "./common.js";
+import { commonFields, crossField, linkFields, requireFor, type KindDefinition } from "./common.js";
 import { text } from "./fields.js";
 
 const schema = z
   .strictObject({ ...commonFields, ...linkFields, codeId: text(200) })
-  .superRefine((job, ctx) => requireFor("email", true, job, ctx));
+  .check(crossField((job, ctx) => requireFor("email", true, job, ctx)));
 
 export type PasskeyLinkJob = z.input<typeof schema>;
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { commonFields, linkFields, requireFor, type KindDefinition } from "./common.js";
+import { commonFields, crossField, linkFields, requireFor, type KindDefinition } from "./common.js";
 
 const schema = z
   .strictObject({
@@ -8,7 +8,12 @@ const schema = z
     channel: z.enum(["email", "sms"], { error: 'must be "email" or "sms"' }).default("email"),
   })
   // An SMS carries the code only, so the link is required for email alone.
-  .superRefine((job, ctx) => requireFor(job.channel, job.channel === "email", job, ctx));
+  .check(
+    crossField((job, ctx) => {
+      const channel = job.channel ?? "email";
+      if (channel === "email" || channel === "sms") requireFor(channel, channel === "email", job, ctx);
+    }),
+  );
 
 export type PasswordResetJob = z.input<typeof schema>;
 

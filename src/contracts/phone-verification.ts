@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { commonFields, requireFor, type KindDefinition } from "./common.js";
+import { commonFields, crossField, requireFor, type KindDefinition } from "./common.js";
 
-const schema = z.strictObject({ ...commonFields }).superRefine((job, ctx) => requireFor("sms", false, job, ctx));
+const schema = z.strictObject({ ...commonFields }).check(crossField((job, ctx) => requireFor("sms", false, job, ctx)));
 
 export type PhoneVerificationJob = z.input<typeof schema>;
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { commonFields, linkFields, requireFor, type KindDefinition } from "./common.js";
+import { commonFields, crossField, linkFields, requireFor, type KindDefinition } from "./common.js";
 
 const schema = z
   .strictObject({
@@ -8,7 +8,7 @@ const schema = z
     /** Whether the user already has a password; the mail then only asks to verify and finish set-up. */
     passwordSet: z.boolean({ error: "must be true or false" }).default(false),
   })
-  .superRefine((job, ctx) => requireFor("email", true, job, ctx));
+  .check(crossField((job, ctx) => requireFor("email", true, job, ctx)));
 
 export type ResendInitializationJob = z.input<typeof schema>;
 

@@ -29,7 +29,7 @@ export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, o
     autorun: false,
   });
   worker.on("completed", (job, result: DeliveryResult) => {
-    logger.info({ jobId: job.id, kind: job.name, provider: result.provider, messageId: result.messageId, attempts: job.attemptsMade + 1 }, "delivered");
+    logger.info({ jobId: job.id, kind: job.name, provider: result.provider, messageId: result.messageId, attempts: job.attemptsMade }, "delivered");
   });
   worker.on("failed", (job, error) => {
     if (!job) return;

@@ -89,7 +89,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     void worker.run().catch((error) => logger.error({ err: error }, "worker stopped"));
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  logger.info({ queues: channels.map((c) => QUEUE_OF_CHANNEL[c]), email: email.provider, sms: sms.provider, prefix: config.HERALD_PREFIX }, "workers started");
+  logger.info({ queues: channels.map((c) => QUEUE_OF_CHANNEL[c]), emailProvider: email.provider, smsProvider: sms.provider, prefix: config.HERALD_PREFIX }, "workers started");
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,0 +1,18 @@
+import { Queue, Worker } from "bullmq";
+import { Redis } from "ioredis";
+const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null });
+const prefix = "{scratch-x}";
+const q = new Queue("t", { connection, prefix });
+let n = 0;
+const w = new Worker("t", async (job) => { n++; if (n < 2) throw new Error("boom"); return { ok: 1 }; }, { connection, prefix });
+const job = await q.add("k", { a: 1 }, { attempts: 3, backoff: { type: "fixed", delay: 1500 } });
+await new Promise((r) => w.once("failed", r));
+const j1 = await q.getJob(job.id!);
+console.log("after fail", await j1!.getState(), j1!.attemptsMade, j1!.attemptsStarted, j1!.delay, j1!.timestamp, j1!.processedOn, j1!.finishedOn, j1!.failedReason, Date.now());
+const client = connection;
+const score = await client.zscore(q.keys.delayed, job.id!);
+console.log("score", score, Number(score) / 0x1000, Math.floor(Number(score) / 0x1000) - Date.now());
+await new Promise((r) => w.once("completed", r));
+const j2 = await q.getJob(job.id!);
+console.log("after complete", await j2!.getState(), j2!.attemptsMade, j2!.attemptsStarted, j2!.returnvalue, j2!.finishedOn);
+await w.close(); await q.obliterate({ force: true }); await q.close(); connection.disconnect();

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from "commander";
+import { createRedis } from "../queues/connection.js";
+import { ConfigError, loadConfig, type Config } from "../config.js";
+import { CHANNELS, KIND_NAMES, ValidationError, type ChannelName } from "../contracts/index.js";
+import { createLogger } from "../logger.js";
+import { DeadLetters } from "../queues/dead-letter.js";
+import { formatTable, publicView, replay, toFilter, withProgress, type FilterOptions } from "./dlq.js";
+import { readJsonOption, send, UsageError } from "./send.js";
+import { closeOnSignals, startService } from "./service.js";
+
+function config(): Config {
+  return loadConfig(process.env);
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
+  return n;
+}
+
+function channelList(value: string): ChannelName[] {
+  const names = value.split(",").map((s) => s.trim()).filter(Boolean);
+  const wrong = names.filter((n) => !CHANNELS.includes(n as ChannelName));
+  if (wrong.length || names.length === 0) throw new InvalidArgumentError(`must be a comma-separated list of ${CHANNELS.join(", ")}`);
+  return names as ChannelName[];
+}
+
+async function withDeadLetters<T>(work: (dl: DeadLetters) => Promise<T>): Promise<T> {
+  const c = config();
+  const connection = createRedis(c.REDIS_URL, "producer");
+  const deadLetters = new DeadLetters(connection, c.HERALD_PREFIX, { attempts: c.HERALD_ATTEMPTS, backoffMs: c.HERALD_BACKOFF_MS, keepCompletedSeconds: c.HERALD_KEEP_COMPLETED_S, keepCompletedCount: c.HERALD_KEEP_COMPLETED_COUNT });
+  try {
+    return await work(deadLetters);
+  } finally {
+    await deadLetters.close();
+    connection.disconnect();
+  }
+}
+
+const filterOptions = (cmd: Command) =>
+  cmd
+    .addOption(new Option("--kind <kind>", "only this job kind").choices(KIND_NAMES))
+    .option("--class <class>", "only this failure class: permanent, transient-exhausted, invalid, expired")
+    .option("--since <when>", "only those that failed since an ISO time or a duration ago (30m, 6h, 2d)");
+
+async function runWorkers(opts: { channels?: ChannelName[]; concurrency?: number }) {
+  const c = config();
+  const logger = createLogger({ level: c.LOG_LEVEL });
+  const service = await startService({ config: c, logger, redisExplicit: Boolean(process.env.REDIS_URL), ...opts });
+  closeOnSignals(() => service.close(), logger);
+}
+
+export function buildProgram(): Command {
+  const program = new Command("herald")
+    .description("Identity-lifecycle notifications: enqueue, deliver by SMTP/Twilio, inspect and replay dead letters.\nConfiguration comes from the environment; see the README.")
+    .showHelpAfterError();
+
+  program
+    .command("start")
+    .description("run Herald: email and SMS workers and the dead-letter mover")
+    .action(() => runWorkers({}));
+
+  program
+    .command("worker")
+    .description("run workers only, e.g. to scale a channel on its own")
+    .option("--queues <list>", "channels to work: email,sms", channelList)
+    .option("--concurrency <n>", "jobs at once per queue", positiveInt)
+    .action((opts: { queues?: ChannelName[]; concurrency?: number }) => runWorkers({ channels: opts.queues, concurrency: opts.concurrency }));
+
+  program
+    .command("send")
+    .description(`validate and enqueue one job; prints its id\nkinds: ${KIND_NAMES.join(", ")}`)
+    .argument("<kind>", "job kind")
+    .option("--data <json>", "the job as JSON")
+    .option("--data-file <file>", "read the job from a JSON file ('-' for standard input)")
+    .option("--json", "print {id, channel, deduplicated} as JSON")
+    .action(async (kind: string, opts: { data?: string; dataFile?: string; json?: boolean }) => {
+      const job = readJsonOption(opts);
+      const c = config();
+      const result = await send(c, kind, job, (m) => process.stderr.write(`warning: ${m}\n`));
+      process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : `${result.id}\n`);
+    });
+
+  const dlq = program.command("dlq").description("inspect, replay and purge the dead-letter queue");
+  filterOptions(dlq.command("list").description("list dead letters, newest first"))
+    .option("--json", "print JSON lines")
+    .option("--limit <n>", "at most this many", positiveInt, 100)
+    .action(async (opts: FilterOptions & { json?: boolean; limit: number }) => {
+      const filter = toFilter(opts);
+      await withDeadLetters(async (dl) => {
+        const { total, items } = await dl.list(filter, { limit: opts.limit });
+        if (opts.json) for (const item of items) process.stdout.write(JSON.stringify(publicView(item)) + "\n");
+        else process.stdout.write(formatTable(items) + (total > items.length ? `\n… ${total - items.length} more (use --limit)` : "") + "\n");
+      });
+    });
+  dlq
+    .command("show")
+    .argument("<id>", "dead-letter id")
+    .description("one dead letter in full (without its sealed secrets)")
+    .action(async (id: string) => {
+      await withDeadLetters(async (dl) => {
+        const record = await dl.get(id);
+        if (!record) throw new UsageError(`no dead letter ${id}`);
+        process.stdout.write(JSON.stringify(publicView(record), null, 2) + "\n");
+      });
+    });
+  filterOptions(dlq.command("replay").description("put dead letters back on their queues as new jobs"))
+    .argument("[id]", "dead-letter id")
+    .option("--all", "every dead letter matching the filters")
+    .action(async (id: string | undefined, opts: FilterOptions & { all?: boolean }) => {
+      const filter = toFilter(opts);
+      await withDeadLetters(async (dl) => process.stdout.write((await replay(dl, id, Boolean(opts.all), filter)) + "\n"));
+    });
+  filterOptions(dlq.command("purge").description("delete dead letters for good (all, or those matching the filters)"))
+    .argument("[id]", "only this dead letter")
+    .action(async (id: string | undefined, opts: FilterOptions) => {
+      const filter = toFilter(opts);
+      await withDeadLetters(async (dl) => {
+        if (id) {
+          if (!(await dl.remove(id))) throw new UsageError(`no dead letter ${id}`);
+          process.stdout.write(`purged ${id}\n`);
+          return;
+        }
+        const count = await withProgress("purging", (onProgress) => dl.purge(filter, onProgress));
+        process.stdout.write(`purged ${count} dead letter(s)\n`);
+      });
+    });
+
+  return program;
+}
+
+/** Errors a user can act on print as one clear message and exit 1 (2 for bad input); anything else keeps its stack. */
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof ValidationError) {
+      process.stderr.write(`error: invalid ${error.kind} job:\n${error.issues.map((i) => `  ${i.field || "(job)"}: ${i.message}`).join("\n")}\n`);
+      process.exit(2);
+    }
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      process.exit(error instanceof UsageError ? 2 : 1);
+    }
+    process.stderr.write(`error: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+void main();

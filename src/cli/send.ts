@@ -1,0 +1,37 @@
+import { readFileSync } from "node:fs";
+import { isKindName, KIND_NAMES, ValidationError, type KindName } from "../contracts/index.js";
+import { Herald } from "../queues/producer.js";
+import type { Config } from "../config.js";
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** The JSON a command was given, from --data or --data-file ('-' is standard input). */
+export function readJsonOption(opts: { data?: string; dataFile?: string }): unknown {
+  if (opts.data !== undefined && opts.dataFile !== undefined) throw new UsageError("give --data or --data-file, not both");
+  const source = opts.data ?? (opts.dataFile !== undefined ? readFileSync(opts.dataFile === "-" ? 0 : opts.dataFile, "utf8") : undefined);
+  if (source === undefined) throw new UsageError("give the job as --data '<json>' or --data-file <file>");
+  try {
+    return JSON.parse(source);
+  } catch (error) {
+    throw new UsageError(`the job is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export async function send(config: Config, kind: string, job: unknown, warn: (m: string) => void): Promise<{ id: string; deduplicated: boolean; channel: string }> {
+  if (!isKindName(kind)) throw new ValidationError(kind, [{ field: "kind", message: `is unknown; expected one of ${KIND_NAMES.join(", ")}` }]);
+  const herald = new Herald({
+    redis: config.REDIS_URL,
+    prefix: config.HERALD_PREFIX,
+    encryptionKey: config.HERALD_ENCRYPTION_KEY,
+    dataDir: config.HERALD_DATA_DIR,
+    retry: { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS },
+    onWarning: warn,
+  });
+  try {
+    return await herald.enqueue(kind as KindName, job as never);
+  } finally {
+    await herald.close();
+  }
+}

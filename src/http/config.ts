@@ -1,0 +1,77 @@
+import { z } from "zod";
+
+export const API_SCOPES = ["enqueue", "admin"] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+export interface ApiToken {
+  scope: ApiScope;
+  token: string;
+}
+
+/** Shorter tokens are refused: a bearer token is the whole of the API's protection. */
+export const MIN_TOKEN_LENGTH = 16;
+
+const flag = z
+  .enum(["0", "1", "true", "false", ""], { error: "must be 1 or 0" })
+  .transform((v) => v === "1" || v === "true");
+
+/** `scope:token` pairs, comma-separated; several tokens per scope are allowed (for rotation). */
+export const apiTokens = z
+  .string()
+  .default("")
+  .transform((raw, ctx) => {
+    const tokens: ApiToken[] = [];
+    raw
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean)
+      .forEach((part, index) => {
+        const colon = part.indexOf(":");
+        const scope = colon < 0 ? "" : part.slice(0, colon).trim();
+        const token = colon < 0 ? "" : part.slice(colon + 1).trim();
+        // The token itself is never echoed into an error message.
+        if (!(API_SCOPES as readonly string[]).includes(scope)) {
+          ctx.addIssue({ code: "custom", message: `HERALD_API_TOKENS entry ${index + 1} must be scope:token with scope ${API_SCOPES.join(" or ")}` });
+        } else if (token.length < MIN_TOKEN_LENGTH) {
+          ctx.addIssue({ code: "custom", message: `HERALD_API_TOKENS entry ${index + 1} (${scope}) must have a token of at least ${MIN_TOKEN_LENGTH} characters` });
+        } else {
+          tokens.push({ scope: scope as ApiScope, token });
+        }
+      });
+    return tokens;
+  });
+
+/**
+ * The HTTP settings, to be spread into src/config.ts's schema (`...httpEnvShape`). HERALD_DEV is
+ * already there and is therefore not part of this shape.
+ */
+export const httpEnvShape = {
+  HERALD_HTTP_PORT: z.coerce
+    .number({ error: "HERALD_HTTP_PORT must be a whole number" })
+    .int("HERALD_HTTP_PORT must be a whole number")
+    .min(0, "HERALD_HTTP_PORT must be at least 0")
+    .max(65_535, "HERALD_HTTP_PORT must be at most 65535")
+    .default(8080),
+  HERALD_HTTP_HOST: z.string().trim().min(1).default("0.0.0.0"),
+  HERALD_API_TOKENS: apiTokens,
+  HERALD_BOARD_READONLY: flag.default(false),
+};
+
+export const httpConfigSchema = z.object({ ...httpEnvShape, HERALD_DEV: flag.default(false) });
+
+export type HttpConfig = z.output<typeof httpConfigSchema>;
+
+export class HttpConfigError extends Error {
+  override readonly name = "HttpConfigError";
+}
+
+/** Reads the HTTP settings from the environment; a bad value throws with the variable named. */
+export function loadHttpConfig(env: NodeJS.ProcessEnv = process.env): HttpConfig {
+  const result = httpConfigSchema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const variable = String(issue.path[0] ?? "");
+    return issue.message.includes(variable) ? issue.message : `${variable}: ${issue.message}`;
+  });
+  throw new HttpConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+}

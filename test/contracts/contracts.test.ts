@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { KIND_NAMES, parseJob, ValidationError } from "../../src/contracts/index.js";
+
+function issuesOf(kind: string, data: unknown): Record<string, string> {
+  try {
+    parseJob(kind, data);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    return Object.fromEntries((error as ValidationError).issues.map((i) => [i.field, i.message]));
+  }
+  throw new Error("expected a ValidationError");
+}
+
+const valid = {
+  "resend-initialization": { recipient: { userId: "u", email: "a@example.com" }, code: "C", url: "https://x.test/i" },
+  "email-verification": { recipient: { userId: "u", email: "a@example.com" }, code: "C", url: "https://x.test/v" },
+  "phone-verification": { recipient: { userId: "u", phone: "+41791234567" }, code: "C" },
+  "password-reset": { recipient: { userId: "u", email: "a@example.com" }, code: "C", url: "https://x.test/r" },
+  "passkey-link": { recipient: { userId: "u", email: "a@example.com" }, code: "C", codeId: "id", url: "https://x.test/p" },
+} as const;
+
+describe("job contracts", () => {
+  it.each(KIND_NAMES)("%s: a minimal valid job passes", (kind) => {
+    expect(() => parseJob(kind, valid[kind])).not.toThrow();
+  });
+
+  it.each(KIND_NAMES)("%s: every required field missing is named", (kind) => {
+    const issues = issuesOf(kind, {});
+    expect(issues).toHaveProperty("recipient", "is required");
+    expect(issues).toHaveProperty("code", "is required");
+  });
+
+  it.each(KIND_NAMES)("%s: recipient.userId is required", (kind) => {
+    const job = structuredClone(valid[kind]) as { recipient: Record<string, unknown> };
+    delete job.recipient.userId;
+    expect(issuesOf(kind, job)).toHaveProperty(["recipient.userId"], "is required");
+  });
+
+  it("email kinds need a valid email, SMS needs an E.164 number", () => {
+    expect(issuesOf("email-verification", { ...valid["email-verification"], recipient: { userId: "u" } })).toHaveProperty(["recipient.email"], "is required for an email");
+    expect(issuesOf("email-verification", { ...valid["email-verification"], recipient: { userId: "u", email: "not-an-address" } })).toHaveProperty(["recipient.email"], "must be a valid email address");
+    expect(issuesOf("phone-verification", { ...valid["phone-verification"], recipient: { userId: "u", phone: "0791234567" } })["recipient.phone"]).toMatch(/E\.164/);
+    expect(issuesOf("phone-verification", { ...valid["phone-verification"], recipient: { userId: "u", phone: "+999123" } })["recipient.phone"]).toMatch(/valid phone number/);
+    expect(issuesOf("password-reset", { ...valid["password-reset"], channel: "sms" })).toHaveProperty(["recipient.phone"], "is required for an SMS");
+  });
+
+  it("links: one of url or urlTemplate, http(s) only, known placeholders only", () => {
+    const { url: _, ...noLink } = valid["password-reset"];
+    expect(issuesOf("password-reset", noLink)).toHaveProperty("url", "is required (or give urlTemplate)");
+    expect(issuesOf("password-reset", { ...valid["password-reset"], url: "javascript:alert(1)" })).toHaveProperty("url", "must be an http(s) URL");
+    expect(issuesOf("password-reset", { ...noLink, urlTemplate: "https://x.test/?c={{code}}&p={{password}}" }).urlTemplate).toMatch(/unknown placeholder.*\{\{password\}\}/);
+    expect(issuesOf("password-reset", { ...valid["password-reset"], urlTemplate: "https://x.test/{{code}}" })).toHaveProperty("urlTemplate", "must not be given together with url");
+    // SMS resets carry the code only: no link needed
+    expect(() => parseJob("password-reset", { channel: "sms", recipient: { userId: "u", phone: "+41791234567" }, code: "C" })).not.toThrow();
+  });
+
+  it("rejects unknown fields (typos) by name, bad locale, colour, time and channel", () => {
+    const issues = issuesOf("email-verification", {
+      ...valid["email-verification"],
+      emial: "x",
+      recipient: { userId: "u", email: "a@example.com", locale: "not a locale" },
+      tenant: { branding: { primaryColor: "red", logoUrl: "ftp://x" } },
+      expiresAt: "tomorrow",
+    });
+    expect(issues).toHaveProperty("emial", "is not allowed");
+    expect(issues["recipient.locale"]).toMatch(/BCP 47/);
+    expect(issues["tenant.branding.primaryColor"]).toMatch(/hex colour/);
+    expect(issues["tenant.branding.logoUrl"]).toMatch(/http/);
+    expect(issues.expiresAt).toMatch(/ISO 8601/);
+    expect(issuesOf("password-reset", { ...valid["password-reset"], channel: "pigeon" }).channel).toMatch(/"email" or "sms"/);
+  });
+
+  it("passkey-link needs codeId; an unknown kind is named", () => {
+    const { codeId: _, ...job } = valid["passkey-link"];
+    expect(issuesOf("passkey-link", job)).toHaveProperty("codeId", "is required");
+    expect(issuesOf("newsletter", {}).kind).toMatch(/unknown/);
+  });
+
+  it("normalises phone numbers to E.164", () => {
+    const job = parseJob("phone-verification", { recipient: { userId: "u", phone: "+41 79 123 45 67" }, code: "1" });
+    expect(job.recipient.phone).toBe("+41791234567");
+  });
+});

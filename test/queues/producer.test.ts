@@ -1,0 +1,103 @@
+import { randomBytes } from "node:crypto";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { ValidationError } from "../../src/contracts/index.js";
+import { Herald } from "../../src/queues/producer.js";
+import { deleteKeys, dumpValues, REDIS_URL, uniquePrefix } from "../support/herald.js";
+
+const key = randomBytes(32).toString("base64");
+const job = { recipient: { userId: "u1", email: "ada@example.com" }, code: "TOPSECRET-4711", url: "https://login.example.com/reset?code=TOPSECRET-4711" };
+
+describe("producer SDK", () => {
+  const redis = new Redis(REDIS_URL);
+  const prefix = uniquePrefix();
+  let herald: Herald | undefined;
+  afterEach(async () => {
+    await herald?.close();
+    await deleteKeys(redis, prefix);
+  });
+
+  async function waiting(channel: string): Promise<number> {
+    const queue = new Queue(channel, { connection: redis, prefix });
+    const count = await queue.getWaitingCount();
+    await queue.close();
+    return count;
+  }
+
+  it("returns the job id and puts the job on its channel's queue", async () => {
+    herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
+    const result = await herald.passwordReset(job);
+    expect(result).toMatchObject({ kind: "password-reset", channel: "email", deduplicated: false });
+    expect(result.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await waiting("email")).toBe(1);
+    const sms = await herald.passwordReset({ channel: "sms", recipient: { userId: "u", phone: "+41791234567" }, code: "1" });
+    expect(sms.channel).toBe("sms");
+    expect(await waiting("sms")).toBe(1);
+  });
+
+  it("throws a ValidationError naming every bad field and enqueues nothing", async () => {
+    herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
+    const error = await herald.emailVerification({ recipient: { userId: "", email: "nope" } } as never).catch((e) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues.map((i) => i.field).sort()).toEqual(["code", "recipient.email", "recipient.userId", "url"]);
+    expect(error.message).toMatch(/recipient\.email must be a valid email address/);
+    expect(await waiting("email")).toBe(0);
+  });
+
+  it("refuses a code that has already expired", async () => {
+    herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
+    const error = await herald.emailVerification({ ...job, expiresAt: new Date(Date.now() - 1000).toISOString() }).catch((e) => e);
+    expect((error as ValidationError).issues).toEqual([{ field: "expiresAt", message: "is in the past: the code has already expired" }]);
+    expect(await waiting("email")).toBe(0);
+  });
+
+  it("enqueueBulk validates all first: one bad item enqueues none and names items.N", async () => {
+    herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
+    const error = await herald
+      .enqueueBulk([
+        { kind: "email-verification", job },
+        { kind: "phone-verification", job: { recipient: { userId: "u" }, code: "1" } },
+      ])
+      .catch((e) => e);
+    expect((error as ValidationError).issues).toEqual([{ field: "items.1.recipient.phone", message: "is required for an SMS" }]);
+    expect(await waiting("email")).toBe(0);
+    const ok = await herald.enqueueBulk([
+      { kind: "email-verification", job },
+      { kind: "phone-verification", job: { recipient: { userId: "u", phone: "+41791234567" }, code: "1" } },
+      { kind: "passkey-link", job: { ...job, codeId: "c1" } },
+    ]);
+    expect(ok.map((r) => r.channel)).toEqual(["email", "sms", "email"]);
+    expect(await waiting("email")).toBe(2);
+    expect(await waiting("sms")).toBe(1);
+  });
+
+  it("the same idempotencyKey twice within 24 h gives the first job's id and enqueues once", async () => {
+    herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
+    const first = await herald.emailVerification({ ...job, idempotencyKey: "evt-1" });
+    const second = await herald.emailVerification({ ...job, idempotencyKey: "evt-1" });
+    const other = await herald.emailVerification({ ...job, idempotencyKey: "evt-2" });
+    expect(second).toEqual({ ...first, deduplicated: true });
+    expect(other.id).not.toBe(first.id);
+    expect(await waiting("email")).toBe(2);
+  });
+
+  it("codes and links are encrypted: no Redis value contains them", async () => {
+    herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
+    await herald.passwordReset(job);
+    await herald.passkeyLink({ ...job, url: undefined, codeId: "CODEID-XYZ", urlTemplate: "https://login.example.com/pk?id={{codeId}}&c={{code}}" });
+    const everything = await dumpValues(redis, prefix);
+    expect(everything).toContain("ada@example.com"); // the dump does see job data…
+    expect(everything).not.toContain("TOPSECRET-4711"); // …but not the code,
+    expect(everything).not.toContain("login.example.com"); // the link,
+    expect(everything).not.toContain("CODEID-XYZ"); // or the code id
+  });
+
+  it("refuses a prefix without a Redis Cluster hash tag", () => {
+    expect(() => new Herald({ redis: REDIS_URL, prefix: "herald", encryptionKey: key })).toThrow(/hash tag/);
+  });
+
+  it("refuses a key that is not 32 bytes", () => {
+    expect(() => new Herald({ redis: REDIS_URL, prefix, encryptionKey: "c2hvcnQ=" })).toThrow(/32 bytes/);
+  });
+});
