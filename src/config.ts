@@ -29,35 +29,39 @@ const urlWith = (name: string, protocols: RegExp) =>
       }
     }, `${name} must be a URL with scheme ${protocols.source.replace(/[\\^$():]/g, "").replace(/\|/g, " or ")}`);
 
-/** Every setting Herald reads, from the environment only. README's config table mirrors this. */
+/** Every setting Herald reads, from the environment only. README's config table mirrors this (a test checks). */
+const variables = {
+  REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/).default("redis://127.0.0.1:6379"),
+  HERALD_PREFIX: z.string().regex(/^\{[^{}]+\}/, "HERALD_PREFIX must start with a Redis Cluster hash tag such as {herald}").default("{herald}"),
+  HERALD_ATTEMPTS: int("HERALD_ATTEMPTS", 1, 100).default(8),
+  HERALD_BACKOFF_MS: int("HERALD_BACKOFF_MS", 1, 3_600_000).default(5000),
+  HERALD_EMAIL_CONCURRENCY: int("HERALD_EMAIL_CONCURRENCY", 1, 1000).default(10),
+  HERALD_SMS_CONCURRENCY: int("HERALD_SMS_CONCURRENCY", 1, 1000).default(5),
+  HERALD_LOCK_MS: int("HERALD_LOCK_MS", 1000, 600_000).default(30_000),
+  HERALD_STALLED_INTERVAL_MS: int("HERALD_STALLED_INTERVAL_MS", 500, 600_000).default(30_000),
+  HERALD_KEEP_COMPLETED_S: int("HERALD_KEEP_COMPLETED_S", 0, 30 * 86_400).default(86_400),
+  HERALD_KEEP_COMPLETED_COUNT: int("HERALD_KEEP_COMPLETED_COUNT", 0, 10_000_000).default(10_000),
+  HERALD_ENCRYPTION_KEY: optionalText,
+  HERALD_DATA_DIR: z.string().min(1).default("./.herald"),
+  HERALD_OUTBOX_DIR: z.string().min(1).default("./outbox"),
+  HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
+  HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox"], { error: "must be twilio or outbox" }).optional(),
+  SMTP_URL: optionalText.pipe(urlWith("SMTP_URL", /^(smtp|smtps):$/).optional()),
+  SMTP_FROM: optionalText,
+  SMTP_POOL_SIZE: int("SMTP_POOL_SIZE", 1, 100).default(5),
+  TWILIO_ACCOUNT_SID: optionalText.pipe(z.string().regex(/^AC[0-9a-fA-F]{32}$/, "TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits").optional()),
+  TWILIO_AUTH_TOKEN: optionalText,
+  TWILIO_FROM: optionalText,
+  TWILIO_MESSAGING_SERVICE_SID: optionalText.pipe(z.string().regex(/^MG[0-9a-fA-F]{32}$/, "TWILIO_MESSAGING_SERVICE_SID must look like MG followed by 32 hex digits").optional()),
+  TWILIO_API_BASE_URL: optionalText.pipe(urlWith("TWILIO_API_BASE_URL", /^(http|https):$/).optional()),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  HERALD_DEV: flag.default(false),
+};
+
+export const CONFIG_VARIABLES = Object.keys(variables);
+
 export const configSchema = z
-  .object({
-    REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/).default("redis://127.0.0.1:6379"),
-    HERALD_PREFIX: z.string().min(1).default("{herald}"),
-    HERALD_ATTEMPTS: int("HERALD_ATTEMPTS", 1, 100).default(8),
-    HERALD_BACKOFF_MS: int("HERALD_BACKOFF_MS", 1, 3_600_000).default(5000),
-    HERALD_EMAIL_CONCURRENCY: int("HERALD_EMAIL_CONCURRENCY", 1, 1000).default(10),
-    HERALD_SMS_CONCURRENCY: int("HERALD_SMS_CONCURRENCY", 1, 1000).default(5),
-    HERALD_LOCK_MS: int("HERALD_LOCK_MS", 1000, 600_000).default(30_000),
-    HERALD_STALLED_INTERVAL_MS: int("HERALD_STALLED_INTERVAL_MS", 500, 600_000).default(30_000),
-    HERALD_KEEP_COMPLETED_S: int("HERALD_KEEP_COMPLETED_S", 0, 30 * 86_400).default(86_400),
-    HERALD_KEEP_COMPLETED_COUNT: int("HERALD_KEEP_COMPLETED_COUNT", 0, 10_000_000).default(10_000),
-    HERALD_ENCRYPTION_KEY: optionalText,
-    HERALD_DATA_DIR: z.string().min(1).default("./.herald"),
-    HERALD_OUTBOX_DIR: z.string().min(1).default("./outbox"),
-    HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
-    HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox"], { error: "must be twilio or outbox" }).optional(),
-    SMTP_URL: optionalText.pipe(urlWith("SMTP_URL", /^(smtp|smtps):$/).optional()),
-    SMTP_FROM: optionalText,
-    SMTP_POOL_SIZE: int("SMTP_POOL_SIZE", 1, 100).default(5),
-    TWILIO_ACCOUNT_SID: optionalText.pipe(z.string().regex(/^AC[0-9a-fA-F]{32}$/, "TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits").optional()),
-    TWILIO_AUTH_TOKEN: optionalText,
-    TWILIO_FROM: optionalText,
-    TWILIO_MESSAGING_SERVICE_SID: optionalText.pipe(z.string().regex(/^MG[0-9a-fA-F]{32}$/, "TWILIO_MESSAGING_SERVICE_SID must look like MG followed by 32 hex digits").optional()),
-    TWILIO_API_BASE_URL: optionalText.pipe(urlWith("TWILIO_API_BASE_URL", /^(http|https):$/).optional()),
-    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    HERALD_DEV: flag.default(false),
-  })
+  .object(variables)
   .superRefine((env, ctx) => {
     const emailChannel = env.HERALD_EMAIL_CHANNEL ?? (env.SMTP_URL ? "smtp" : "outbox");
     if (emailChannel === "smtp") {

@@ -7,7 +7,6 @@ import { createLogger } from "../logger.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { formatTable, publicView, replay, toFilter, withProgress, type FilterOptions } from "./dlq.js";
 import { readJsonOption, send, UsageError } from "./send.js";
-import { closeOnSignals, startService } from "./service.js";
 
 function config(): Config {
   return loadConfig(process.env);
@@ -46,6 +45,8 @@ const filterOptions = (cmd: Command) =>
 
 async function runWorkers(opts: { channels?: ChannelName[]; concurrency?: number }) {
   const c = config();
+  // Loaded only here: `send` and `dlq` stay quick because they never load MJML, nodemailer or twilio.
+  const { closeOnSignals, startService } = await import("./service.js");
   const logger = createLogger({ level: c.LOG_LEVEL });
   const service = await startService({ config: c, logger, redisExplicit: Boolean(process.env.REDIS_URL), ...opts });
   closeOnSignals(() => service.close(), logger);

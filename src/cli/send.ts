@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { isKindName, KIND_NAMES, ValidationError, type KindName } from "../contracts/index.js";
+import { isKindName, KIND_NAMES, parseJob, ValidationError, type KindName } from "../contracts/index.js";
 import { Herald } from "../queues/producer.js";
 import type { Config } from "../config.js";
 
@@ -21,6 +21,7 @@ export function readJsonOption(opts: { data?: string; dataFile?: string }): unkn
 
 export async function send(config: Config, kind: string, job: unknown, warn: (m: string) => void): Promise<{ id: string; deduplicated: boolean; channel: string }> {
   if (!isKindName(kind)) throw new ValidationError(kind, [{ field: "kind", message: `is unknown; expected one of ${KIND_NAMES.join(", ")}` }]);
+  parseJob(kind, job); // bad input is reported before anything else happens (key files, connections)
   const herald = new Herald({
     redis: config.REDIS_URL,
     prefix: config.HERALD_PREFIX,

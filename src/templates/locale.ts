@@ -14,7 +14,18 @@ export function localeChain(requested: string | undefined, fallback = "en"): str
 }
 
 export function pickLocale(requested: string | undefined, available: ReadonlySet<string>, fallback = "en"): string {
-  return localeChain(requested, fallback).find((l) => available.has(l)) ?? fallback;
+  // `zh` texts are Simplified: a reader of Traditional Chinese (zh-TW, zh-HK, zh-Hant) gets zh-Hant or English, not them.
+  const skip = requested && isTraditionalChinese(requested) ? "zh" : undefined;
+  return localeChain(requested, fallback).find((l) => l !== skip && available.has(l)) ?? fallback;
+}
+
+function isTraditionalChinese(tag: string): boolean {
+  try {
+    const locale = new Intl.Locale(tag).maximize();
+    return locale.language === "zh" && locale.script === "Hant";
+  } catch {
+    return false;
+  }
 }
 
 const RTL = new Set(["ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv"]);

@@ -164,7 +164,8 @@ export async function createRenderer(opts: { branding?: Partial<Branding>; catal
     sms(input) {
       const { locale, t } = prepare(input);
       if (!t.sms) throw new TemplateError(`${input.kind} has no SMS text`);
-      return { locale, body: oneLine(t.sms) };
+      // Intl puts no-break spaces in "2 heures"; in an SMS they only push the text out of GSM-7 into UCS-2.
+      return { locale, body: oneLine(t.sms).replace(/[\u00a0\u202f]/g, " ") };
     },
   };
 }

@@ -30,6 +30,8 @@ export interface SmtpTestServer {
   /** Holds every DATA answer until release() is called (a server that hangs mid-delivery). */
   hold(): void;
   release(): void;
+  /** Forgets held messages without answering them (their sender died mid-delivery). */
+  dropHeld(): void;
   /** Resolves once a DATA command is being held (so a test knows a worker is mid-send). */
   waitForHeld(n?: number): Promise<void>;
   waitForMails(n: number, timeoutMs?: number): Promise<ReceivedMail[]>;
@@ -100,6 +102,10 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
     release() {
       holding = false;
       held.splice(0).forEach((answer) => answer());
+    },
+    dropHeld() {
+      holding = false;
+      held.splice(0);
     },
     waitForHeld(n = 1) {
       return new Promise<void>((resolve) => {

@@ -45,7 +45,7 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
     {
       kind: "passkey-link" as const,
       job: { recipient: { userId: "u4", email: "dee@example.com", locale: "fr-CA" }, code: "PK-secret", codeId: "cid-9", urlTemplate: "https://login.acme.test/passkey?id={{codeId}}&code={{code}}", tenant: { branding: { primaryColor: "#654321" } } },
-      subject: /^Add a passkey/, // no French texts yet: fr-CA → fr → en
+      subject: /^Ajoutez une clé d'accès/, // fr-CA → fr
       link: "https://login.acme.test/passkey?id=cid-9&code=PK-secret",
       code: undefined,
       color: "#654321",

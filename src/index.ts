@@ -1,0 +1,24 @@
+// The producer SDK: what another service imports to enqueue notifications. It stays light on purpose:
+// nothing here reaches worker, template or provider code (a test walks the import graph to keep it so).
+export { Herald, type HeraldOptions, type EnqueueResult, type BulkItem } from "./queues/producer.js";
+export { DeadLetters, type DeadLetter, type DeadLetterRecord, type DeadLetterFilter } from "./queues/dead-letter.js";
+export { DEFAULT_PREFIX } from "./queues/names.js";
+export {
+  KINDS,
+  KIND_NAMES,
+  CHANNELS,
+  LINK_PLACEHOLDERS,
+  parseJob,
+  ValidationError,
+  type FieldIssue,
+  type KindName,
+  type ChannelName,
+  type Job,
+  type JobInput,
+  type ResendInitializationJob,
+  type EmailVerificationJob,
+  type PhoneVerificationJob,
+  type PasswordResetJob,
+  type PasskeyLinkJob,
+} from "./contracts/index.js";
+export { FAILURE_CLASSES, type FailureClass } from "./errors/index.js";

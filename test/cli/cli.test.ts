@@ -1,0 +1,122 @@
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli.js";
+import { deleteKeys, testEnv } from "../support/herald.js";
+
+const job = { recipient: { userId: "u1", email: "ada@example.com" }, code: "CLI-CODE-1", url: "https://login.example.com/r" };
+
+describe("herald CLI", () => {
+  const env = testEnv();
+  const redis = new Redis(env.REDIS_URL);
+  const email = new Queue("email", { connection: redis, prefix: env.HERALD_PREFIX });
+  afterAll(async () => {
+    await email.close();
+    await deleteKeys(redis, env.HERALD_PREFIX);
+    redis.disconnect();
+  });
+
+  it("send prints the job id and the job is queued", async () => {
+    const result = await runCli(["send", "password-reset", "--data", JSON.stringify(job)], env);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const id = result.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await email.getJob(id))?.name).toBe("password-reset");
+  });
+
+  it("send reads --data-file - from standard input and can answer in JSON", async () => {
+    const result = await runCli(["send", "email-verification", "--data-file", "-", "--json"], env, JSON.stringify({ ...job, idempotencyKey: "k1" }));
+    expect(result.code).toBe(0);
+    const first = JSON.parse(result.stdout);
+    expect(first).toMatchObject({ channel: "email", deduplicated: false });
+    const again = await runCli(["send", "email-verification", "--data", JSON.stringify({ ...job, idempotencyKey: "k1" }), "--json"], env);
+    expect(JSON.parse(again.stdout)).toMatchObject({ id: first.id, deduplicated: true });
+  });
+
+  it("send with bad input exits 2, names every field, enqueues nothing", async () => {
+    const before = await email.getWaitingCount();
+    const result = await runCli(["send", "password-reset", "--data", JSON.stringify({ recipient: { email: "x" }, code: "" })], env);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("recipient.userId: is required");
+    expect(result.stderr).toContain("recipient.email: must be a valid email address");
+    expect(result.stderr).toContain("code: must not be empty");
+    expect(result.stderr).toContain("url: is required (or give urlTemplate)");
+    expect(await email.getWaitingCount()).toBe(before);
+  });
+
+  it("send rejects an unknown kind, broken JSON and a missing --data", async () => {
+    expect((await runCli(["send", "newsletter", "--data", "{}"], env)).stderr).toMatch(/kind: is unknown; expected one of resend-initialization/);
+    const broken = await runCli(["send", "password-reset", "--data", "{nope"], env);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/not valid JSON/);
+    expect((await runCli(["send", "password-reset"], env)).stderr).toMatch(/--data/);
+  });
+
+  it("a bad configuration value stops the command and names the variable", async () => {
+    const result = await runCli(["send", "password-reset", "--data", JSON.stringify(job)], { ...env, HERALD_ATTEMPTS: "many", SMTP_URL: "http://mail" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/HERALD_ATTEMPTS must be a whole number/);
+    expect(result.stderr).toMatch(/SMTP_URL must be a URL with scheme smtp or smtps/);
+  });
+
+  it("dlq list, show, replay and purge", async () => {
+    const dead = new Queue("dead-letter", { connection: redis, prefix: env.HERALD_PREFIX });
+    const letter = (n: number, failureClass: string) => ({
+      kind: "password-reset",
+      queue: "email",
+      originalJobId: `orig-${n}`,
+      data: { v: 1, kind: "password-reset", job: { recipient: { userId: "u", email: "secret-person@example.com" } }, sealed: "v1.xxx", enqueuedAt: 0 },
+      attempts: 1,
+      failureClass,
+      reason: "smtp: 550 mailbox unavailable",
+      code: "smtp-550",
+      failedAt: new Date(Date.now() - n * 1000).toISOString(),
+    });
+    for (let n = 1; n <= 3; n++) await dead.add("password-reset", letter(n, n === 3 ? "expired" : "permanent"), { jobId: `email-orig-${n}` });
+
+    const table = await runCli(["dlq", "list"], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/email-orig-1\s+password-reset\s+permanent/);
+    expect(table.stdout).not.toContain("secret-person@example.com");
+
+    const json = await runCli(["dlq", "list", "--json", "--class", "expired"], env);
+    const lines = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.id)).toEqual(["email-orig-3"]);
+    expect(lines[0]).not.toHaveProperty("data");
+
+    const shown = await runCli(["dlq", "show", "email-orig-2"], env);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: "email-orig-2", failureClass: "permanent", reason: "smtp: 550 mailbox unavailable" });
+    expect((await runCli(["dlq", "show", "nope"], env)).code).toBe(2);
+    expect((await runCli(["dlq", "list", "--class", "bogus"], env)).stderr).toMatch(/--class must be one of/);
+
+    const waitingBefore = await email.getWaitingCount();
+    const replayed = await runCli(["dlq", "replay", "email-orig-1"], env);
+    expect(replayed.stdout).toMatch(/replayed email-orig-1 as job [0-9a-f-]{36}/);
+    expect(await email.getWaitingCount()).toBe(waitingBefore + 1);
+
+    const all = await runCli(["dlq", "replay", "--all", "--class", "expired"], env);
+    expect(all.stdout.trim()).toBe("replayed 1 dead letter(s)");
+    const purged = await runCli(["dlq", "purge"], env);
+    expect(purged.stdout.trim()).toBe("purged 1 dead letter(s)");
+    expect(await dead.getWaitingCount()).toBe(0);
+    await dead.close();
+  });
+});
+
+describe("herald start", () => {
+  it("refuses to start with a bad setting and names it", async () => {
+    const result = await runCli(["start"], testEnv({ SMTP_URL: "smtp://mail.example.com", SMTP_FROM: undefined, TWILIO_ACCOUNT_SID: "AC" + "0".repeat(32) }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/SMTP_FROM is required with SMTP/);
+    expect(result.stderr).toMatch(/TWILIO_AUTH_TOKEN is required/);
+    expect(result.stderr).toMatch(/exactly one of TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID/);
+  });
+
+  it("says clearly when an explicit REDIS_URL does not answer", async () => {
+    const result = await runCli(["start"], testEnv({ REDIS_URL: "redis://127.0.0.1:1" }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/no Redis answers at 127\.0\.0\.1:1 \(REDIS_URL\)/);
+  });
+});
