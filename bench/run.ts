@@ -1,7 +1,6 @@
 // Herald benchmarks. Each compares against a baseline measured in the same run and reports the ratio,
 // since absolute times on shared machines are noise. Prints one JSON object. Needs Redis (REDIS_URL).
 import { randomBytes, randomUUID } from "node:crypto";
-import { once } from "node:events";
 import { Redis } from "ioredis";
 import mjml2html from "mjml";
 import { readFileSync } from "node:fs";
@@ -38,6 +37,7 @@ async function cleanup(redis: Redis, prefix: string) {
 
 /** Rendering a job with the compiled-once templates vs. compiling MJML per job (what Herald avoids). */
 async function renderBench() {
+  console.error("bench: render");
   const renderer = await createRenderer();
   const parsed = parseJob("password-reset", job);
   const layout = readFileSync(new URL("../src/templates/layout.mjml", import.meta.url), "utf8");
@@ -51,6 +51,7 @@ async function renderBench() {
 
 /** enqueueBulk vs. one enqueue call per job. */
 async function enqueueBench(redis: Redis) {
+  console.error("bench: enqueue");
   const prefix = `{herald-bench-${randomUUID().slice(0, 8)}}`;
   const herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: randomBytes(32) });
   const n = 500;
@@ -67,6 +68,7 @@ async function enqueueBench(redis: Redis) {
 
 /** Whole pipeline (validate, decrypt, render, send to a channel that takes 5 ms like a fast SMTP relay) at concurrency 1 vs 16. */
 async function pipelineBench(redis: Redis) {
+  console.error("bench: pipeline");
   const slowChannel: EmailChannel = {
     provider: "bench",
     async send() {
@@ -83,11 +85,10 @@ async function pipelineBench(redis: Redis) {
     await herald.enqueueBulk(Array.from({ length: n }, () => ({ kind: "password-reset" as const, job })));
     const start = performance.now();
     const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"], concurrency: { email: concurrency }, providers: { email: slowChannel, sms: undefined as never } });
-    let done = 0;
-    while (done < n) {
-      await once(workers.events, "delivered");
-      done++;
-    }
+    await new Promise<void>((resolve) => {
+      let done = 0;
+      workers.events.on("delivered", () => ++done === n && resolve());
+    });
     const ms = performance.now() - start;
     await workers.close();
     await herald.close();

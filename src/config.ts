@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { flag, httpEnvShape } from "./http/config.js";
 
 const int = (name: string, min: number, max: number) =>
   z.coerce
@@ -7,9 +8,6 @@ const int = (name: string, min: number, max: number) =>
     .min(min, `${name} must be at least ${min}`)
     .max(max, `${name} must be at most ${max}`);
 
-const flag = z
-  .enum(["0", "1", "true", "false", ""], { error: "must be 1 or 0" })
-  .transform((v) => v === "1" || v === "true");
 
 const optionalText = z
   .string()
@@ -56,6 +54,7 @@ const variables = {
   TWILIO_API_BASE_URL: optionalText.pipe(urlWith("TWILIO_API_BASE_URL", /^(http|https):$/).optional()),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_DEV: flag.default(false),
+  ...httpEnvShape,
 };
 
 export const CONFIG_VARIABLES = Object.keys(variables);
@@ -81,6 +80,8 @@ export const configSchema = z
     ...env,
     emailChannel: env.HERALD_EMAIL_CHANNEL ?? (env.SMTP_URL ? "smtp" : "outbox"),
     smsChannel: env.HERALD_SMS_CHANNEL ?? (env.TWILIO_ACCOUNT_SID ? "twilio" : "outbox"),
+    // An API without tokens (dev mode) listens on loopback only, unless told otherwise.
+    httpHost: env.HERALD_HTTP_HOST ?? (env.HERALD_API_TOKENS.length === 0 ? "127.0.0.1" : "0.0.0.0"),
   }));
 
 export type Config = z.output<typeof configSchema>;

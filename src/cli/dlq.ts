@@ -34,12 +34,27 @@ export function publicView(record: DeadLetterRecord) {
   return rest;
 }
 
+/** Columns padded to their widest cell; the last column is left ragged. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [head, ...rows].map((cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ")).join("\n");
+}
+
 export function formatTable(records: DeadLetterRecord[]): string {
   if (records.length === 0) return "no dead letters";
   const rows = records.map((r) => [r.id, r.kind, r.failureClass, String(r.attempts), r.failedAt, r.reason.length > 70 ? r.reason.slice(0, 69) + "…" : r.reason]);
-  const head = ["ID", "KIND", "CLASS", "TRIES", "FAILED AT", "REASON"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [head, ...rows].map((cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ")).join("\n");
+  return table(["ID", "KIND", "CLASS", "TRIES", "FAILED AT", "REASON"], rows);
+}
+
+export const QUEUE_STATES = ["waiting", "active", "delayed", "prioritized", "failed", "completed"] as const;
+
+export function formatCounts(counts: Record<string, Record<string, number>>): string {
+  const rows = Object.entries(counts).map(([queue, c]) => [queue, ...QUEUE_STATES.map((s) => String(c[s] ?? 0))]);
+  return table(["QUEUE", ...QUEUE_STATES.map((s) => s.toUpperCase())], rows);
+}
+
+export function formatStatus(status: object): string {
+  return table(["FIELD", "VALUE"], Object.entries(status).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]));
 }
 
 /** A progress bar on a terminal for bulk work (thousands of dead letters); silent when piped. */

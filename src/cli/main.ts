@@ -5,7 +5,11 @@ import { ConfigError, loadConfig, type Config } from "../config.js";
 import { CHANNELS, KIND_NAMES, ValidationError, type ChannelName } from "../contracts/index.js";
 import { createLogger } from "../logger.js";
 import { DeadLetters } from "../queues/dead-letter.js";
-import { formatTable, publicView, replay, toFilter, withProgress, type FilterOptions } from "./dlq.js";
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { DELIVERY_QUEUES } from "../queues/names.js";
+import { lookupStatus } from "../queues/status.js";
+import { formatCounts, formatStatus, formatTable, publicView, QUEUE_STATES, replay, toFilter, withProgress, type FilterOptions } from "./dlq.js";
 import { readJsonOption, send, UsageError } from "./send.js";
 
 function config(): Config {
@@ -43,13 +47,26 @@ const filterOptions = (cmd: Command) =>
     .option("--class <class>", "only this failure class: permanent, transient-exhausted, invalid, expired")
     .option("--since <when>", "only those that failed since an ISO time or a duration ago (30m, 6h, 2d)");
 
-async function runWorkers(opts: { channels?: ChannelName[]; concurrency?: number }) {
+async function run(opts: { workers: boolean; http: boolean; channels?: ChannelName[]; concurrency?: number }) {
   const c = config();
-  // Loaded only here: `send` and `dlq` stay quick because they never load MJML, nodemailer or twilio.
+  // Loaded only here: `send` and `dlq` stay quick because they never load MJML, nodemailer, twilio or Fastify.
   const { closeOnSignals, startService } = await import("./service.js");
   const logger = createLogger({ level: c.LOG_LEVEL });
   const service = await startService({ config: c, logger, redisExplicit: Boolean(process.env.REDIS_URL), ...opts });
   closeOnSignals(() => service.close(), logger);
+}
+
+async function withQueues<T>(work: (queues: Queue[], deadLetters: DeadLetters, connection: Redis) => Promise<T>): Promise<T> {
+  const c = config();
+  return withDeadLetters(async (deadLetters) => {
+    const connection = deadLetters.queue.opts.connection as Redis;
+    const queues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection, prefix: c.HERALD_PREFIX }));
+    try {
+      return await work(queues, deadLetters, connection);
+    } finally {
+      await Promise.all(queues.map((q) => q.close()));
+    }
+  });
 }
 
 export function buildProgram(): Command {
@@ -59,15 +76,20 @@ export function buildProgram(): Command {
 
   program
     .command("start")
-    .description("run Herald: email and SMS workers and the dead-letter mover")
-    .action(() => runWorkers({}));
+    .description("run Herald: email and SMS workers, the dead-letter mover, the HTTP API, Bull Board and /metrics")
+    .action(() => run({ workers: true, http: true }));
+
+  program
+    .command("api")
+    .description("run the HTTP API, Bull Board and /metrics only (workers run elsewhere)")
+    .action(() => run({ workers: false, http: true }));
 
   program
     .command("worker")
     .description("run workers only, e.g. to scale a channel on its own")
     .option("--queues <list>", "channels to work: email,sms", channelList)
     .option("--concurrency <n>", "jobs at once per queue", positiveInt)
-    .action((opts: { queues?: ChannelName[]; concurrency?: number }) => runWorkers({ channels: opts.queues, concurrency: opts.concurrency }));
+    .action((opts: { queues?: ChannelName[]; concurrency?: number }) => run({ workers: true, http: false, channels: opts.queues, concurrency: opts.concurrency }));
 
   program
     .command("send")
@@ -81,6 +103,31 @@ export function buildProgram(): Command {
       const c = config();
       const result = await send(c, kind, job, (m) => process.stderr.write(`warning: ${m}\n`));
       process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : `${result.id}\n`);
+    });
+
+  program
+    .command("status")
+    .argument("<id>", "job id (as printed by send)")
+    .description("where a notification is: queued, active, retrying, delivered or dead-lettered")
+    .option("--json", "print JSON")
+    .action(async (id: string, opts: { json?: boolean }) => {
+      await withQueues(async (queues, deadLetters, connection) => {
+        const status = await lookupStatus(id, { queues, deadLetters, connection });
+        if (!status) throw new UsageError(`no notification ${id} (unknown, or completed longer ago than HERALD_KEEP_COMPLETED_S)`);
+        process.stdout.write(opts.json ? JSON.stringify(status) + "\n" : formatStatus(status) + "\n");
+      });
+    });
+
+  program
+    .command("queues")
+    .description("jobs per queue and state")
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      await withQueues(async (queues, deadLetters) => {
+        const counts: Record<string, Record<string, number>> = {};
+        for (const queue of [...queues, deadLetters.queue]) counts[queue.name] = await queue.getJobCounts(...QUEUE_STATES);
+        process.stdout.write(opts.json ? JSON.stringify(counts) + "\n" : formatCounts(counts) + "\n");
+      });
     });
 
   const dlq = program.command("dlq").description("inspect, replay and purge the dead-letter queue");

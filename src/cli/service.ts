@@ -1,11 +1,19 @@
+import type { FastifyInstance } from "fastify";
 import type { Config } from "../config.js";
 import type { ChannelName } from "../contracts/index.js";
+import { createHttpServer, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
 import type { Logger } from "../logger.js";
+import { createRedis } from "../queues/connection.js";
+import { DeadLetters } from "../queues/dead-letter.js";
+import { Herald } from "../queues/producer.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
-import { ensureRedis, type PrivateRedis } from "./private-redis.js";
+import { ensureRedis } from "./private-redis.js";
 
 export interface Service {
-  workers: RunningWorkers;
+  workers?: RunningWorkers;
+  http?: FastifyInstance;
+  /** Where the HTTP server listens, e.g. http://127.0.0.1:8080 */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -13,23 +21,72 @@ export interface ServiceOptions {
   config: Config;
   logger: Logger;
   redisExplicit: boolean;
+  /** Run delivery workers (herald start, herald worker). */
+  workers: boolean;
+  /** Serve the HTTP API, Bull Board, /metrics (herald start, herald api). */
+  http: boolean;
   channels?: ChannelName[];
   concurrency?: number;
 }
 
-/** Workers (and, with `herald start`, everything else) in one process, with one orderly way down. */
+export function retryPolicy(config: Config) {
+  return {
+    attempts: config.HERALD_ATTEMPTS,
+    backoffMs: config.HERALD_BACKOFF_MS,
+    keepCompletedSeconds: config.HERALD_KEEP_COMPLETED_S,
+    keepCompletedCount: config.HERALD_KEEP_COMPLETED_COUNT,
+  };
+}
+
+/** Herald's long-running parts in one process, with one orderly way down (the reverse of the way up). */
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, logger } = opts;
-  const privateRedis: PrivateRedis | undefined = await ensureRedis({ url: config.REDIS_URL, explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger });
-  const concurrency = opts.concurrency ? { email: opts.concurrency, sms: opts.concurrency } : undefined;
-  const workers = await startWorkers({ config, logger, channels: opts.channels, concurrency });
-  return {
-    workers,
-    async close() {
-      await workers.close();
-      await privateRedis?.stop();
-    },
+  const privateRedis = await ensureRedis({ url: config.REDIS_URL, explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger });
+  const closers: (() => Promise<unknown>)[] = [];
+  if (privateRedis) closers.push(() => privateRedis.stop());
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) {
+      await closer().catch((error) => logger.error({ err: error }, "error while shutting down"));
+    }
   };
+
+  try {
+    let workers: RunningWorkers | undefined;
+    if (opts.workers) {
+      const concurrency = opts.concurrency ? { email: opts.concurrency, sms: opts.concurrency } : undefined;
+      workers = await startWorkers({ config, logger, channels: opts.channels, concurrency });
+      closers.push(() => workers!.close());
+    }
+    if (!opts.http) return { workers, close };
+
+    const connection = createRedis(config.REDIS_URL, "producer");
+    connection.on("error", () => {}); // reported by the queues' own listeners and /readyz
+    closers.push(async () => connection.quit().catch(() => connection.disconnect()));
+    const herald = new Herald({
+      redis: connection,
+      prefix: config.HERALD_PREFIX,
+      encryptionKey: config.HERALD_ENCRYPTION_KEY,
+      dataDir: config.HERALD_DATA_DIR,
+      retry: retryPolicy(config),
+      onWarning: (message) => logger.warn(message),
+    });
+    closers.push(() => herald.close());
+    const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicy(config));
+    closers.push(() => deadLetters.close());
+    const ready = {
+      redis: redisCheck(connection),
+      ...(workers ? { workers: workersCheck(workers.workers), templates: templatesCheck(workers.renderer) } : {}),
+    };
+    const http = await createHttpServer({ config, herald, deadLetters, connection, prefix: config.HERALD_PREFIX, events: workers?.events, ready, logger });
+    // The API closes first on the way down: no new work is accepted while the workers finish theirs.
+    closers.push(() => http.close());
+    const url = await http.listen({ port: config.HERALD_HTTP_PORT, host: config.httpHost });
+    logger.info({ address: url, board: "/admin/queues", docs: "/docs" }, "http server listening");
+    return { workers, http, url, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
 /** SIGTERM/SIGINT: stop taking jobs, finish the active ones, close pools; a second signal forces the exit. */

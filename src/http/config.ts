@@ -11,7 +11,8 @@ export interface ApiToken {
 /** Shorter tokens are refused: a bearer token is the whole of the API's protection. */
 export const MIN_TOKEN_LENGTH = 16;
 
-const flag = z
+/** `1`/`0` (or true/false) switches. */
+export const flag = z
   .enum(["0", "1", "true", "false", ""], { error: "must be 1 or 0" })
   .transform((v) => v === "1" || v === "true");
 
@@ -52,7 +53,8 @@ export const httpEnvShape = {
     .min(0, "HERALD_HTTP_PORT must be at least 0")
     .max(65_535, "HERALD_HTTP_PORT must be at most 65535")
     .default(8080),
-  HERALD_HTTP_HOST: z.string().trim().min(1).default("0.0.0.0"),
+  /** Default: 0.0.0.0, or 127.0.0.1 when the API runs open (HERALD_DEV=1 without tokens). */
+  HERALD_HTTP_HOST: z.string().trim().min(1).optional(),
   HERALD_API_TOKENS: apiTokens,
   HERALD_BOARD_READONLY: flag.default(false),
 };

@@ -36,6 +36,7 @@ export interface DeadLetterFilter {
 export type Progress = (done: number, total: number) => void;
 
 const PAGE = 500;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The dead-letter queue: jobs wait here, untouched by any worker, until someone replays or purges them. */
 export class DeadLetters {
@@ -79,14 +80,20 @@ export class DeadLetters {
     return { total: all.length, items: all.slice(offset, offset + (page.limit ?? 50)) };
   }
 
-  /** Puts the job back on its queue as a new job (fresh attempts) and removes the dead letter; returns the new job id. */
+  /**
+   * Puts the job back on its queue as a new job with fresh attempts and removes the dead letter. The new job
+   * keeps the original id where it can, so whoever kept that id can still follow the notification.
+   */
   async replay(id: string): Promise<string | undefined> {
     const job = await this.queue.getJob(id);
     if (!job) return undefined;
     const letter = toRecord(job);
     const target = new Queue(letter.queue, { connection: this.queue.opts.connection as Redis, prefix: this.prefix });
     try {
-      const added = await target.add(letter.kind, letter.data, { ...deliveryJobOptions(this.retry), jobId: randomUUID() });
+      // A stale copy under the original id (a move interrupted before it removed the failed job) would swallow the add.
+      const reuse = UUID.test(letter.originalJobId) && !(await target.getJob(letter.originalJobId));
+      const jobId = reuse ? letter.originalJobId : randomUUID();
+      const added = await target.add(letter.kind, letter.data, { ...deliveryJobOptions(this.retry), jobId });
       // Added first, removed second: a crash in between leaves a duplicate to purge, never a lost job.
       await job.remove();
       return added.id!;

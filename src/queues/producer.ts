@@ -26,8 +26,15 @@ export interface HeraldOptions {
   /** Default: HERALD_DATA_DIR or ./.herald */
   dataDir?: string;
   retry?: Partial<RetryPolicy>;
+  /** How long an enqueue may wait for Redis before it fails (BullMQ itself would wait for a lost connection forever). Default 10 s. */
+  timeoutMs?: number;
   /** Told once when the dev key file is used instead of HERALD_ENCRYPTION_KEY. */
   onWarning?: (message: string) => void;
+}
+
+/** Redis did not answer in time; the job may still be written when it comes back. */
+export class EnqueueTimeoutError extends Error {
+  override readonly name = "EnqueueTimeoutError";
 }
 
 export interface EnqueueResult {
@@ -54,10 +61,13 @@ export class Herald {
   private readonly key: Buffer;
   readonly prefix: string;
   private readonly retry: RetryPolicy;
+  private readonly timeoutMs: number;
+  private lastRedisError?: Error;
 
   constructor(opts: HeraldOptions = {}) {
     this.prefix = assertPrefix(opts.prefix ?? process.env.HERALD_PREFIX ?? DEFAULT_PREFIX);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.key = resolveKey(opts);
     const redis = opts.redis ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
     this.ownsConnection = typeof redis === "string";
@@ -67,7 +77,7 @@ export class Herald {
   /** Validates and enqueues one job; throws ValidationError (nothing enqueued) if any field is wrong. */
   async enqueue<K extends KindName>(kind: K, input: JobInput<K>): Promise<EnqueueResult> {
     const [prepared] = this.prepare([{ kind, job: input }]);
-    const job = await this.queue(prepared.channel).add(prepared.kind, prepared.data, prepared.opts);
+    const job = await this.deadline(this.queue(prepared.channel).add(prepared.kind, prepared.data, prepared.opts));
     return { id: job.id!, kind, channel: prepared.channel, deduplicated: job.id !== prepared.opts.jobId };
   }
 
@@ -80,7 +90,7 @@ export class Herald {
     const results: EnqueueResult[] = new Array(prepared.length);
     for (const channel of new Set(prepared.map((p) => p.channel))) {
       const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => p.channel === channel);
-      const jobs = await this.queue(channel).addBulk(batch.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts })));
+      const jobs = await this.deadline(this.queue(channel).addBulk(batch.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))));
       jobs.forEach((job, i) => {
         const { p, index } = batch[i];
         results[index] = { id: job.id!, kind: p.kind, channel, deduplicated: job.id !== p.opts.jobId };
@@ -137,10 +147,27 @@ export class Herald {
     return prepared as NonNullable<(typeof prepared)[number]>[];
   }
 
+  private async deadline<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const cause = this.lastRedisError ? ` (last error: ${this.lastRedisError.message})` : "";
+        reject(new EnqueueTimeoutError(`Redis did not answer within ${this.timeoutMs} ms${cause}. The job may still be queued when Redis is back: retry with the same idempotencyKey to send it at most once.`));
+      }, this.timeoutMs);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private queue(channel: ChannelName): Queue {
     let queue = this.queues.get(channel);
     if (!queue) {
       queue = new Queue(QUEUE_OF_CHANNEL[channel], { connection: this.connection, prefix: this.prefix });
+      // Kept for the timeout message instead of BullMQ printing every reconnect failure to the console.
+      queue.on("error", (error) => (this.lastRedisError = error));
       this.queues.set(channel, queue);
     }
     return queue;

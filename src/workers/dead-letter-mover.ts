@@ -16,7 +16,7 @@ export class DeadLetterMover {
   constructor(
     private readonly deadLetters: DeadLetters,
     private readonly logger: Logger,
-    private readonly onMoved?: (job: Job, failureClass: FailureClass) => void,
+    private readonly onMoved?: (job: Job, failureClass: FailureClass, code?: string) => void,
   ) {}
 
   attach(worker: Worker): void {
@@ -52,6 +52,7 @@ export class DeadLetterMover {
 
   private async move(job: Job, error?: Error): Promise<boolean> {
     const failureClass = classOf(job, error);
+    const code = error instanceof FinalFailure ? error.code : (error as { code?: string } | undefined)?.code;
     try {
       await this.deadLetters.add({
         kind: job.name,
@@ -61,12 +62,12 @@ export class DeadLetterMover {
         attempts: job.attemptsMade,
         failureClass,
         reason: scrub(error?.message ?? job.failedReason ?? "unknown failure"),
-        code: error instanceof FinalFailure ? error.code : (error as { code?: string } | undefined)?.code,
+        code,
         failedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
       });
       await job.remove();
       this.logger.warn({ jobId: job.id, queue: job.queueName, kind: job.name, failureClass }, "job dead-lettered");
-      this.onMoved?.(job, failureClass);
+      this.onMoved?.(job, failureClass, code);
       return true;
     } catch (moveError) {
       // The job stays in `failed`; the next sweep tries again.

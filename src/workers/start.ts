@@ -25,7 +25,7 @@ export interface WorkersOptions {
   renderer?: Renderer;
 }
 
-/** Events after the fact, for metrics and tests: `delivered` (job, result), `retrying` (job, error), `dead-lettered` (job, failureClass). */
+/** Events after the fact, for metrics and tests: `delivered` (job, result), `retrying` (job, error), `dead-lettered` (job, failureClass, code). */
 export type WorkerEvents = EventEmitter;
 
 export interface RunningWorkers {
@@ -59,7 +59,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   };
   const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retry);
   const events: WorkerEvents = new EventEmitter();
-  const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass) => events.emit("dead-lettered", job, failureClass));
+  const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
 
   const channels = opts.channels ?? [...CHANNELS];
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };

@@ -101,3 +101,18 @@ describe("producer SDK", () => {
     expect(() => new Herald({ redis: REDIS_URL, prefix, encryptionKey: "c2hvcnQ=" })).toThrow(/32 bytes/);
   });
 });
+
+describe("producer SDK without Redis", () => {
+  it("fails within its timeout with a clear error instead of hanging", async () => {
+    const { EnqueueTimeoutError } = await import("../../src/queues/producer.js");
+    const herald = new Herald({ redis: "redis://127.0.0.1:1", prefix: uniquePrefix(), encryptionKey: key, timeoutMs: 300 });
+    try {
+      const error = await herald.passwordReset(job).catch((e) => e);
+      expect(error).toBeInstanceOf(EnqueueTimeoutError);
+      expect(error.message).toMatch(/Redis did not answer within 300 ms/);
+      expect(error.message).toMatch(/ECONNREFUSED/);
+    } finally {
+      await herald.close().catch(() => {});
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { once } from "node:events";
+import type { EventEmitter } from "node:events";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,20 +53,16 @@ export async function startTestHerald(env: Record<string, string | undefined> = 
   const workers = await startWorkers({ config, logger, ...opts });
   const herald = new Herald({ redis: config.REDIS_URL, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY, retry: { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS } });
   const redis = new Redis(config.REDIS_URL);
+  const deliveries = new EventQueue(workers.events, "delivered", (job, result) => ({ job: job as Job, result: result as Record<string, unknown> }));
+  const deadLetters = new EventQueue(workers.events, "dead-lettered", (job, failureClass) => ({ job: job as Job, failureClass: failureClass as string }));
   return {
     config,
     env: fullEnv,
     herald,
     workers,
     redis,
-    async nextDeadLetter() {
-      const [job, failureClass] = await once(workers.events, "dead-lettered");
-      return { job, failureClass };
-    },
-    async nextDelivery() {
-      const [job, result] = await once(workers.events, "delivered");
-      return { job, result };
-    },
+    nextDeadLetter: () => deadLetters.next(),
+    nextDelivery: () => deliveries.next(),
     async close() {
       await herald.close();
       await workers.close();
@@ -74,6 +70,33 @@ export async function startTestHerald(env: Record<string, string | undefined> = 
       redis.disconnect();
     },
   };
+}
+
+/**
+ * Records every event from the start, so a test that awaits "the next delivery" after enqueueing can
+ * never miss one that happened first; each call takes the next recorded event in order.
+ */
+class EventQueue<T> {
+  private readonly seen: T[] = [];
+  private taken = 0;
+  private readonly waiting: ((value: T) => void)[] = [];
+
+  constructor(events: EventEmitter, name: string, map: (...args: unknown[]) => T) {
+    events.on(name, (...args: unknown[]) => {
+      const value = map(...args);
+      const waiter = this.waiting.shift();
+      if (waiter) {
+        this.taken++;
+        waiter(value);
+      }
+      this.seen.push(value);
+    });
+  }
+
+  next(): Promise<T> {
+    if (this.taken < this.seen.length) return Promise.resolve(this.seen[this.taken++]);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
 }
 
 export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {

@@ -1,0 +1,93 @@
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { FastifyAdapter } from "@bull-board/fastify";
+import type { Job, Queue } from "bullmq";
+import type { FastifyInstance } from "fastify";
+import { DEAD_LETTER_QUEUE } from "../queues/names.js";
+import { scrub } from "../redact.js";
+import type { ApiAuth } from "./auth.js";
+import { maskDeadLetterForDisplay, maskForDisplay } from "./mask.js";
+
+export const BOARD_PATH = "/admin/queues";
+export const BOARD_REALM = 'Basic realm="Herald"';
+
+export interface BoardOptions {
+  /** The email, sms and dead-letter queues. */
+  queues: Queue[];
+  readOnly: boolean;
+  auth: ApiAuth;
+}
+
+/**
+ * The formatters cover a job's data and result; this covers what the board shows besides: the
+ * deduplication id (kind:idempotencyKey, which a producer might build from an address) and the
+ * error texts. Only the in-memory copies the board reads are changed, never the job in Redis.
+ */
+class MaskingAdapter extends BullMQAdapter {
+  override async getJob(id: string): Promise<Job | undefined> {
+    const job = await super.getJob(id);
+    return job ? maskJobExtras(job) : job;
+  }
+
+  override async getJobs(...args: Parameters<BullMQAdapter["getJobs"]>): Promise<Job[]> {
+    return (await super.getJobs(...args)).map((job) => (job ? maskJobExtras(job) : job));
+  }
+}
+
+function maskJobExtras(job: Job): Job {
+  if (job.opts?.deduplication?.id) job.opts = { ...job.opts, deduplication: { ...job.opts.deduplication, id: scrub(job.opts.deduplication.id) } };
+  if (job.deduplicationId) job.deduplicationId = scrub(job.deduplicationId);
+  if (job.failedReason) job.failedReason = scrub(job.failedReason);
+  if (Array.isArray(job.stacktrace)) job.stacktrace = job.stacktrace.map((line) => (typeof line === "string" ? scrub(line) : line));
+  return job;
+}
+
+/** Nothing works the dead-letter queue on purpose: report "unknown" rather than the board's "No workers" warning. */
+class DeadLetterQueueAdapter extends MaskingAdapter {
+  override async getWorkers(): Promise<null> {
+    return null;
+  }
+}
+
+const DESCRIPTIONS: Record<string, string> = {
+  email: "Emails waiting for, or in, delivery",
+  sms: "SMS waiting for, or in, delivery",
+  [DEAD_LETTER_QUEUE]: "Jobs that failed for good; replay or purge them with the API or `herald dead-letters`",
+};
+
+/**
+ * Bull Board at /admin/queues behind HTTP Basic auth (user `admin`, password an admin token). Job data
+ * and results are shown masked: no address, phone, name, code, link or sealed secrets.
+ */
+export async function registerBoard(app: FastifyInstance, opts: BoardOptions): Promise<void> {
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(BOARD_PATH);
+
+  const adapters = opts.queues.map((queue) => {
+    const Adapter = queue.name === DEAD_LETTER_QUEUE ? DeadLetterQueueAdapter : MaskingAdapter;
+    const adapter = new Adapter(queue, {
+      readOnlyMode: opts.readOnly,
+      // Retrying a failed delivery is what replay is for; the dead letter queue is never worked.
+      allowRetries: !opts.readOnly && queue.name !== DEAD_LETTER_QUEUE,
+      description: DESCRIPTIONS[queue.name] ?? "",
+    });
+    adapter.setFormatter("data", queue.name === DEAD_LETTER_QUEUE ? maskDeadLetterForDisplay : maskForDisplay);
+    adapter.setFormatter("returnValue", maskForDisplay);
+    return adapter;
+  });
+
+  createBullBoard({
+    queues: adapters,
+    // Two copies of @bull-board/api are installed (the fastify adapter pins its own); they agree at runtime.
+    serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]["serverAdapter"],
+    options: { uiConfig: { boardTitle: "Herald" } },
+  });
+
+  await app.register(async (scope) => {
+    scope.addHook("onRequest", async (request, reply) => {
+      if (opts.auth.isAdminBasic(request.headers.authorization)) return;
+      return reply.code(401).header("www-authenticate", BOARD_REALM).type("text/plain; charset=utf-8").send("Authentication required: user admin, password an admin API token.\n");
+    });
+    await scope.register(serverAdapter.registerPlugin(), { prefix: BOARD_PATH });
+  });
+}

@@ -1,0 +1,116 @@
+import type { FastifyInstance } from "fastify";
+import { KIND_NAMES, KINDS, ValidationError, type KindName } from "../../contracts/index.js";
+import type { HeraldMetrics } from "../../metrics.js";
+import type { Herald } from "../../queues/producer.js";
+import { isJobId, lookupStatus, type StatusSources } from "../../queues/status.js";
+import { acceptedSchema, jobJsonSchema, jsonResponse, problemResponse, statusSchema } from "../openapi.js";
+import { withDeadline } from "../deadline.js";
+import { PROBLEM_TYPES, sendProblem } from "../problem.js";
+
+export interface NotificationRoutesOptions {
+  herald: Herald;
+  status: StatusSources;
+  metrics: HeraldMetrics;
+  bodyLimit: number;
+  /** Longest wait for Redis before answering 503. */
+  redisTimeoutMs: number;
+}
+
+const authProblems = {
+  401: problemResponse("No or an unknown bearer token"),
+  403: problemResponse("The token's scope does not allow this"),
+};
+
+/** `/v1/notifications`: one POST route per kind (each documented with its contract), and the status. */
+export async function notificationRoutes(app: FastifyInstance, opts: NotificationRoutesOptions): Promise<void> {
+  const { herald, metrics, bodyLimit, redisTimeoutMs } = opts;
+
+  for (const kind of KIND_NAMES) {
+    const def = KINDS[kind];
+    app.post(
+      `/notifications/${kind}`,
+      {
+        bodyLimit,
+        config: { scope: "enqueue" },
+        schema: {
+          tags: ["notifications"],
+          operationId: `enqueue-${kind}`,
+          summary: `Send a ${kind} notification`,
+          description: `${def.summary} Channels: ${def.channels.join(", ")}. The body is validated against the same contract as the SDK; every invalid field is listed in the 400 answer.`,
+          security: [{ bearerAuth: [] }],
+          body: jobJsonSchema(kind),
+          response: {
+            202: jsonResponse("Queued (or, for a repeated idempotency key, the first job)", acceptedSchema),
+            400: problemResponse("Invalid job: every invalid field in errors[]"),
+            ...authProblems,
+            413: problemResponse("Body larger than the limit (64 KiB)"),
+            503: problemResponse("Redis did not answer in time; retry with the same idempotencyKey"),
+          },
+        },
+      },
+      async (request, reply) => {
+        let result;
+        try {
+          result = await withDeadline(herald.enqueue(kind as KindName, request.body as never), redisTimeoutMs, "enqueue");
+        } catch (error) {
+          if (error instanceof ValidationError) {
+            return sendProblem(reply, {
+              type: PROBLEM_TYPES.validation,
+              title: "Invalid notification",
+              status: 400,
+              detail: `The ${kind} job has ${error.issues.length} invalid field(s); nothing was queued.`,
+              errors: error.issues,
+            });
+          }
+          throw error;
+        }
+        metrics.enqueued(result);
+        return reply
+          .code(202)
+          .header("location", `/v1/notifications/${encodeURIComponent(result.id)}`)
+          .send({ id: result.id, kind: result.kind, channel: result.channel, status: "queued", deduplicated: result.deduplicated });
+      },
+    );
+  }
+
+  // Any other kind: 404 rather than the router's generic answer, with the kinds there are.
+  app.post(
+    "/notifications/:kind",
+    { bodyLimit, config: { scope: "enqueue" }, schema: { hide: true } },
+    async (request, reply) => {
+      const { kind } = request.params as { kind: string };
+      return sendProblem(reply, {
+        type: PROBLEM_TYPES.unknownKind,
+        title: "Unknown notification kind",
+        status: 404,
+        detail: `There is no kind "${kind.slice(0, 100)}"; expected one of ${KIND_NAMES.join(", ")}.`,
+      });
+    },
+  );
+
+  app.get(
+    "/notifications/:id",
+    {
+      config: { scope: "enqueue" },
+      schema: {
+        tags: ["notifications"],
+        operationId: "get-notification-status",
+        summary: "Where a notification is",
+        description:
+          "queued, active, retrying (attempts, next try), delivered (provider message id, time), failed (for good, about to be dead-lettered) or dead-lettered (class, reason). " +
+          "Never returns the recipient, code, link or message. 404 once a delivered job has passed its retention, or after a dead letter was replayed (the replay is a new job).",
+        security: [{ bearerAuth: [] }],
+        params: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
+        response: { 200: jsonResponse("The status", statusSchema), ...authProblems, 404: problemResponse("No such notification"), 503: problemResponse("Redis did not answer in time") },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const status = isJobId(id) ? await withDeadline(lookupStatus(id, opts.status), redisTimeoutMs, "status look-up") : undefined;
+      if (!status) {
+        return sendProblem(reply, { type: PROBLEM_TYPES.notFound, title: "Notification not found", status: 404, detail: "No notification with this id is queued, kept or dead-lettered." });
+      }
+      return reply.send(status);
+    },
+  );
+}

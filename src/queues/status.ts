@@ -1,0 +1,177 @@
+import type { Job, Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { ChannelName } from "../contracts/index.js";
+import type { FailureClass } from "../errors/index.js";
+import { scrub } from "../redact.js";
+import { DeadLetters, type DeadLetterRecord } from "./dead-letter.js";
+import { DELIVERY_QUEUES, QUEUE_OF_CHANNEL } from "./names.js";
+
+/** Where a notification is. Carries no recipient, code, link or message text. */
+export type NotificationStatus =
+  | (StatusBase & { status: "queued" })
+  | (StatusBase & { status: "active" })
+  | (StatusBase & {
+      status: "retrying";
+      /** When the next attempt is due (ISO time); absent if it is already waiting for a worker. */
+      nextAttemptAt?: string;
+      /** The last attempt's error, scrubbed of personal data. */
+      lastError?: string;
+    })
+  | (StatusBase & { status: "delivered"; provider: string; messageId: string; deliveredAt: string })
+  /** Failed for good and not yet in the dead-letter queue: the dead-letter mover takes it within a minute. */
+  | (StatusBase & { status: "failed"; reason: string; failedAt?: string })
+  | (StatusBase & {
+      status: "dead-lettered";
+      failureClass: FailureClass;
+      reason: string;
+      code?: string;
+      failedAt: string;
+      /** Id in the dead-letter queue, for `/v1/dead-letters/{id}` and replay. */
+      deadLetterId: string;
+    });
+
+export interface StatusBase {
+  id: string;
+  kind: string;
+  channel: ChannelName;
+  /** Delivery attempts made (failed ones, plus the successful one when delivered). */
+  attempts: number;
+  /** When the job was enqueued (ISO time), if known. */
+  enqueuedAt?: string;
+}
+
+export type NotificationState = NotificationStatus["status"];
+
+export interface StatusSources {
+  /** The email and sms queues (any order). */
+  queues: Queue[];
+  deadLetters: DeadLetters;
+  /** Used to read when a delayed retry is due (the delayed set's score). */
+  connection: Redis;
+}
+
+const CHANNEL_OF_QUEUE = Object.fromEntries(Object.entries(QUEUE_OF_CHANNEL).map(([channel, queue]) => [queue, channel])) as Record<string, ChannelName>;
+
+export function channelOfQueue(queueName: string): ChannelName | undefined {
+  return CHANNEL_OF_QUEUE[queueName];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Whether an id can be a Herald job id: a UUID (what the producer and replay assign) or BullMQ's
+ * numeric default. Anything else is refused before it reaches Redis, where names such as `wait` or
+ * `meta` are the queue's own keys.
+ */
+export function isJobId(id: string): boolean {
+  return UUID.test(id) || /^\d{1,20}$/.test(id);
+}
+
+/** Whether an id can be a dead letter's: `${queue}-${originalJobId}` for a delivery queue. */
+export function isDeadLetterId(id: string): boolean {
+  return DELIVERY_QUEUES.some((queue) => id.startsWith(`${queue}-`) && isJobId(id.slice(queue.length + 1)));
+}
+
+/**
+ * Looks a notification up by the id the enqueue answered: first in the delivery queues, then in the
+ * dead-letter queue (whose ids are `${queue}-${originalJobId}`). Undefined when it is in neither, e.g.
+ * unknown, removed after the completed-job retention, or replayed (a replay is a new job with a new id).
+ */
+export async function lookupStatus(id: string, sources: StatusSources): Promise<NotificationStatus | undefined> {
+  if (!isJobId(id)) return undefined;
+  const found = await Promise.all(sources.queues.map(async (queue) => ({ queue, job: await queue.getJob(id) })));
+  for (const { queue, job } of found) {
+    if (!job) continue;
+    const state = await job.getState();
+    if (state === "unknown") continue; // removed between the two reads
+    if (state === "failed") {
+      const letter = await sources.deadLetters.get(DeadLetters.idFor(queue.name, id));
+      if (letter) return deadLetterStatus(letter);
+    }
+    return statusOfJob(job, state, await nextAttemptAt(job, state, queue, sources.connection));
+  }
+  for (const queue of sources.queues) {
+    const letter = await sources.deadLetters.get(DeadLetters.idFor(queue.name, id));
+    if (letter) return deadLetterStatus(letter);
+  }
+  return undefined;
+}
+
+async function nextAttemptAt(job: Job, state: string, queue: Queue, connection: Redis): Promise<number | undefined> {
+  if (state !== "delayed") return undefined;
+  // BullMQ scores the delayed set by `due time * 0x1000 + counter`.
+  const score = await connection.zscore(queue.keys.delayed, job.id!);
+  return score === null ? undefined : Math.floor(Number(score) / 0x1000);
+}
+
+interface EnvelopeLike {
+  kind?: unknown;
+  enqueuedAt?: unknown;
+}
+
+interface ResultLike {
+  provider?: unknown;
+  messageId?: unknown;
+  acceptedAt?: unknown;
+}
+
+/** A BullMQ job of a delivery queue, in the given state, as a status. */
+export function statusOfJob(job: Job, state: string, dueAt?: number): NotificationStatus {
+  const data = (job.data ?? {}) as EnvelopeLike;
+  const base: StatusBase = {
+    id: job.id!,
+    kind: typeof data.kind === "string" ? data.kind : job.name,
+    channel: channelOfQueue(job.queueName) ?? (job.queueName as ChannelName),
+    attempts: job.attemptsMade,
+    ...(typeof data.enqueuedAt === "number" ? { enqueuedAt: new Date(data.enqueuedAt).toISOString() } : {}),
+  };
+  switch (state) {
+    case "active":
+      return { ...base, status: "active" };
+    case "completed": {
+      const result = (job.returnvalue ?? {}) as ResultLike;
+      return {
+        ...base,
+        status: "delivered",
+        provider: String(result.provider ?? "unknown"),
+        messageId: String(result.messageId ?? ""),
+        deliveredAt: typeof result.acceptedAt === "string" ? result.acceptedAt : new Date(job.finishedOn ?? Date.now()).toISOString(),
+      };
+    }
+    case "failed":
+      return {
+        ...base,
+        status: "failed",
+        reason: scrub(job.failedReason ?? "unknown failure"),
+        ...(job.finishedOn ? { failedAt: new Date(job.finishedOn).toISOString() } : {}),
+      };
+    default:
+      // waiting, prioritized, delayed, waiting-children, paused: queued, or retrying once an attempt failed.
+      if (job.attemptsMade > 0) {
+        return {
+          ...base,
+          status: "retrying",
+          ...(dueAt !== undefined ? { nextAttemptAt: new Date(dueAt).toISOString() } : {}),
+          ...(job.failedReason ? { lastError: scrub(job.failedReason) } : {}),
+        };
+      }
+      return { ...base, status: "queued" };
+  }
+}
+
+export function deadLetterStatus(letter: DeadLetterRecord): NotificationStatus {
+  const data = (letter.data ?? {}) as EnvelopeLike;
+  return {
+    id: letter.originalJobId,
+    kind: letter.kind,
+    channel: channelOfQueue(letter.queue) ?? (letter.queue as ChannelName),
+    attempts: letter.attempts,
+    ...(typeof data.enqueuedAt === "number" ? { enqueuedAt: new Date(data.enqueuedAt).toISOString() } : {}),
+    status: "dead-lettered",
+    failureClass: letter.failureClass,
+    reason: scrub(letter.reason),
+    ...(letter.code ? { code: letter.code } : {}),
+    failedAt: letter.failedAt,
+    deadLetterId: letter.id,
+  };
+}

@@ -1,0 +1,118 @@
+import { randomBytes } from "node:crypto";
+import { EventEmitter, once } from "node:events";
+import type { Job } from "bullmq";
+import { Redis } from "ioredis";
+import { loadConfig, type Config } from "../../src/config.js";
+import { createHttpServer, loadHttpConfig, type HeraldHttpServer, type HttpServerOptions } from "../../src/http/index.js";
+import { createLogger } from "../../src/logger.js";
+import { DeadLetters } from "../../src/queues/dead-letter.js";
+import { Herald } from "../../src/queues/producer.js";
+import { startWorkers, type RunningWorkers, type WorkersOptions } from "../../src/workers/start.js";
+import { deleteKeys, testEnv } from "../support/herald.js";
+
+export const ENQUEUE_TOKEN = `enq-${randomBytes(16).toString("hex")}`;
+export const ADMIN_TOKEN = `adm-${randomBytes(16).toString("hex")}`;
+export const TOKENS = `enqueue:${ENQUEUE_TOKEN},admin:${ADMIN_TOKEN}`;
+
+export const asEnqueue = { authorization: `Bearer ${ENQUEUE_TOKEN}` };
+export const asAdmin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+export interface ApiHarness {
+  config: Config;
+  env: Record<string, string>;
+  herald: Herald;
+  redis: Redis;
+  deadLetters: DeadLetters;
+  app: HeraldHttpServer;
+  /** Relays the workers' events (delivered, retrying, dead-lettered) once they run; the server listens to it. */
+  events: EventEmitter;
+  workers?: RunningWorkers;
+  startWorkers(opts?: Partial<WorkersOptions>): Promise<RunningWorkers>;
+  nextDelivery(): Promise<{ job: Job; result: Record<string, unknown> }>;
+  nextDeadLetter(): Promise<{ job: Job; failureClass: string }>;
+  nextRetry(): Promise<{ job: Job; error: Error }>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** Herald env (SMTP_URL, …), on top of the test defaults (own prefix, key, dirs). */
+  env?: Record<string, string | undefined>;
+  /** HTTP env (HERALD_API_TOKENS, HERALD_BOARD_READONLY, HERALD_DEV); tokens default to TOKENS. */
+  httpEnv?: Record<string, string | undefined>;
+  /** Start the workers right away (default) or leave it to startWorkers(). */
+  workers?: boolean;
+  server?: Partial<HttpServerOptions>;
+}
+
+const RELAYED = ["delivered", "retrying", "dead-lettered"];
+
+/** The HTTP server on a fresh queue prefix against the real Redis, with real workers when asked. */
+export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHarness> {
+  const env = testEnv(opts.env);
+  const config = loadConfig(env);
+  const logger = createLogger({ level: config.LOG_LEVEL });
+  const retry = { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS };
+  const herald = new Herald({ redis: config.REDIS_URL, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY, retry });
+  const redis = new Redis(config.REDIS_URL);
+  const deadLetters = new DeadLetters(redis, config.HERALD_PREFIX, {
+    ...retry,
+    keepCompletedSeconds: config.HERALD_KEEP_COMPLETED_S,
+    keepCompletedCount: config.HERALD_KEEP_COMPLETED_COUNT,
+  });
+  const events = new EventEmitter();
+  const httpConfig = loadHttpConfig({ HERALD_API_TOKENS: TOKENS, ...opts.httpEnv } as NodeJS.ProcessEnv);
+  let app: HeraldHttpServer;
+  try {
+    app = await createHttpServer({ config: httpConfig, herald, deadLetters, connection: redis, prefix: config.HERALD_PREFIX, events, logger, ...opts.server });
+  } catch (error) {
+    await herald.close();
+    await deadLetters.close();
+    redis.disconnect();
+    throw error;
+  }
+
+  const harness: ApiHarness = {
+    config,
+    env,
+    herald,
+    redis,
+    deadLetters,
+    app,
+    events,
+    async startWorkers(workerOpts = {}) {
+      const running = await startWorkers({ config, logger, ...workerOpts });
+      for (const name of RELAYED) running.events.on(name, (...args: unknown[]) => events.emit(name, ...args));
+      harness.workers = running;
+      return running;
+    },
+    async nextDelivery() {
+      const [job, result] = await once(events, "delivered");
+      return { job, result };
+    },
+    async nextDeadLetter() {
+      const [job, failureClass] = await once(events, "dead-lettered");
+      return { job, failureClass };
+    },
+    async nextRetry() {
+      const [job, error] = await once(events, "retrying");
+      return { job, error };
+    },
+    async close() {
+      await app.close();
+      await harness.workers?.close();
+      await herald.close();
+      await deadLetters.close();
+      await deleteKeys(redis, config.HERALD_PREFIX);
+      redis.disconnect();
+    },
+  };
+  if (opts.workers ?? true) await harness.startWorkers();
+  return harness;
+}
+
+/** Every string in a JSON value, for "does this response contain X?" checks. */
+export function text(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+export const inOneHour = () => new Date(Date.now() + 3_600_000).toISOString();
