@@ -44,6 +44,8 @@ const variables = {
   HERALD_OUTBOX_DIR: z.string().min(1).default("./outbox"),
   HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
   HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox"], { error: "must be twilio or outbox" }).optional(),
+  HERALD_TENANTS_FILE: optionalText,
+  HERALD_TEMPLATES_DIR: optionalText,
   SMTP_URL: optionalText.pipe(urlWith("SMTP_URL", /^(smtp|smtps):$/).optional()),
   SMTP_FROM: optionalText,
   SMTP_POOL_SIZE: int("SMTP_POOL_SIZE", 1, 100).default(5),

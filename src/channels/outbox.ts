@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import nodemailer from "nodemailer";
 import type { EmailChannel, Receipt, SmsChannel } from "./channel.js";
-import { toMailOptions } from "./mail-options.js";
+import { buildEml } from "./eml.js";
 
 /** Written aside and renamed, so a reader of the outbox never sees half a file. */
 async function writeAtomically(dir: string, name: string, content: string | Buffer): Promise<void> {
@@ -19,19 +18,14 @@ function fileStem(): string {
 
 /** Dev delivery: each mail as a complete RFC 5322 `.eml` file, so Herald runs with nothing but Redis. */
 export function createOutboxEmailChannel(opts: { dir: string; from: string }): EmailChannel {
-  const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "\r\n" });
   return {
     provider: "outbox",
     async send(message): Promise<Receipt> {
-      const mail = toMailOptions(message, opts.from);
-      const info = await builder.sendMail(mail);
-      const name = `${fileStem()}.eml`;
-      await writeAtomically(opts.dir, name, info.message as Buffer);
-      return { provider: "outbox", messageId: mail.messageId, acceptedAt: new Date().toISOString() };
+      const { raw, messageId } = await buildEml(message, opts.from);
+      await writeAtomically(opts.dir, `${fileStem()}.eml`, raw);
+      return { provider: "outbox", messageId, acceptedAt: new Date().toISOString() };
     },
-    async close() {
-      builder.close();
-    },
+    async close() {},
   };
 }
 

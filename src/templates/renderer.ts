@@ -98,7 +98,16 @@ async function compileEmail(layout: string, body: string, where: string): Promis
 }
 
 /** Compiles the layout, every kind's body and every locale's texts once; rendering a job then only fills in values. */
-export async function createRenderer(opts: { branding?: Partial<Branding>; catalog?: Catalog } = {}): Promise<Renderer> {
+export interface RendererOptions {
+  branding?: Partial<Branding>;
+  catalog?: Catalog;
+  /** YAML file with per-tenant branding, sender, default locale and texts. */
+  tenantsFile?: string;
+  /** Folder with `layout.mjml` and/or `<kind>.mjml` replacing the built-in ones. */
+  templatesDir?: string;
+}
+
+export async function createRenderer(opts: RendererOptions = {}): Promise<Renderer> {
   const defaults = { ...DEFAULT_BRANDING, ...opts.branding };
   const catalog = opts.catalog ?? loadCatalog();
   const locales = new Set(catalog.keys());

@@ -10,7 +10,8 @@ import { createRedis } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { loadKey } from "../secrets/key.js";
-import { createRenderer, type Renderer } from "../templates/renderer.js";
+import { loadRenderer } from "../templates/load.js";
+import type { Renderer } from "../templates/renderer.js";
 import { DeadLetterMover } from "./dead-letter-mover.js";
 import { createDeliveryWorker } from "./delivery-worker.js";
 
@@ -44,7 +45,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     logger.warn({ file: generatedFile }, "HERALD_ENCRYPTION_KEY is not set: using the dev key file; set the same key on producers and workers in production");
   }
   // Templates compile before any connection opens: a broken template stops start-up, not a 3 am job.
-  const renderer = opts.renderer ?? (await createRenderer());
+  const renderer = opts.renderer ?? (await loadRenderer(config));
   const configured = opts.providers?.email && opts.providers?.sms ? undefined : channelsFromConfig(config);
   const email = opts.providers?.email ?? configured!.email;
   const sms = opts.providers?.sms ?? configured!.sms;
