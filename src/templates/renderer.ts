@@ -1,10 +1,13 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import Handlebars from "handlebars";
 import { convert } from "html-to-text";
 import mjml2html from "mjml";
 import { KIND_NAMES, kindDefinition, type AnyJob, type KindName } from "../contracts/index.js";
 import { directionOf, formatValidity, pickLocale } from "./locale.js";
 import { compileText, loadCatalog, messagesFor, type Catalog, type TextTemplate } from "./messages.js";
+import { sanitizeCustomHtml, stripCustomHtml } from "./safe-html.js";
+import { loadTenants, type TenantDirectory, type TenantSettings } from "./tenants.js";
 
 export interface Branding {
   primaryColor: string;
@@ -36,6 +39,8 @@ export interface RenderedEmail {
   subject: string;
   html: string;
   text: string;
+  /** The tenant's sender, when its settings name one. */
+  from?: string;
 }
 
 export interface RenderedSms {
@@ -45,15 +50,27 @@ export interface RenderedSms {
 
 export interface Renderer {
   readonly locales: readonly string[];
+  /** Things worth one log line at start-up (e.g. texts that fall back to English). */
+  readonly warnings: readonly string[];
   email(input: RenderInput): RenderedEmail;
   sms(input: RenderInput): RenderedSms;
+}
+
+export interface RendererOptions {
+  branding?: Partial<Branding>;
+  catalog?: Catalog;
+  /** YAML file with per-tenant branding, sender, default locale and texts. */
+  tenantsFile?: string;
+  /** Folder with `layout.mjml` and/or `<kind>.mjml` replacing the built-in ones. */
+  templatesDir?: string;
 }
 
 export class TemplateError extends Error {
   override readonly name = "TemplateError";
 }
 
-const TEMPLATES_DIR = new URL("./", import.meta.url);
+const BUILT_IN = new URL("./", import.meta.url);
+const BODY_MARKER = "<!-- herald:body -->";
 
 // MJML validates colour attributes, so the layout carries these stand-ins, swapped for placeholders after compiling.
 const COLOR_STANDINS: Record<string, string> = {
@@ -66,16 +83,53 @@ const STANDIN = /#0f0f0[1-4]/gi;
 
 const hbs = Handlebars.create();
 
+interface Source {
+  text: string;
+  /** Where it came from, for error messages: a built-in name or an override file path. */
+  file: string;
+}
+
 interface CompiledKind {
   html: HandlebarsTemplateDelegate;
   text: TextTemplate;
 }
 
-async function compileEmail(layout: string, body: string, where: string): Promise<CompiledKind> {
-  const source = layout.replace("<!-- herald:body -->", body);
-  const result = await mjml2html(source, { validationLevel: "strict", keepComments: false });
+/** One message text, ready for both parts: HTML (markup-safe) and plain (text part, subject, SMS). */
+interface CompiledText {
+  plain: TextTemplate;
+  html: (vars: Record<string, unknown>) => string;
+}
+
+function readSource(dir: string | undefined, name: string, builtIn: string): Source {
+  const override = dir ? join(dir, name) : undefined;
+  if (override && existsSync(override)) return { text: readFileSync(override, "utf8"), file: override };
+  return { text: readFileSync(new URL(builtIn, BUILT_IN), "utf8"), file: `built-in ${builtIn}` };
+}
+
+/** Maps a line of layout-with-body back to the file it came from. */
+function locate(line: number, layout: Source, body: Source, bodyAt: number): string {
+  const bodyLines = body.text.split("\n").length;
+  if (line < bodyAt) return `${layout.file} line ${line}`;
+  if (line < bodyAt + bodyLines) return `${body.file} line ${line - bodyAt + 1}`;
+  return `${layout.file} line ${line - bodyLines + 1}`;
+}
+
+async function compileEmail(layout: Source, body: Source): Promise<CompiledKind> {
+  const at = layout.text.indexOf(BODY_MARKER);
+  if (at < 0) throw new TemplateError(`${layout.file}: the layout must contain ${BODY_MARKER} where each kind's body goes`);
+  const bodyAt = layout.text.slice(0, at).split("\n").length;
+  const source = layout.text.replace(BODY_MARKER, body.text);
+  let result;
+  try {
+    result = await mjml2html(source, { validationLevel: "strict", keepComments: false });
+  } catch (error) {
+    // strict validation throws with every error listed
+    const details = (error as { errors?: { line: number; message: string }[] }).errors;
+    if (details?.length) throw new TemplateError(details.map((d) => `${locate(d.line, layout, body, bodyAt)}: ${d.message}`).join("; "));
+    throw new TemplateError(`${body.file}: ${(error as Error).message}`);
+  }
   if (result.errors?.length) {
-    throw new TemplateError(`${where}: ${result.errors.map((e) => e.formattedMessage ?? e.message).join("; ")}`);
+    throw new TemplateError(result.errors.map((e) => `${locate(e.line, layout, body, bodyAt)}: ${e.message}`).join("; "));
   }
   const html = result.html.replace(STANDIN, (c) => COLOR_STANDINS[c.toLowerCase()]);
   // The plain-text part is derived from the same compiled mail once, here, so the two parts never drift apart.
@@ -91,52 +145,89 @@ async function compileEmail(layout: string, body: string, where: string): Promis
       { selector: "td", format: "block" },
     ],
   });
-  return {
-    html: hbs.compile(html, { knownHelpersOnly: true, strict: false }),
-    text: compileText(text.replace(/\n{3,}/g, "\n\n").trim() + "\n", `${where} (text part)`),
-  };
+  try {
+    return {
+      html: hbs.compile(html, { knownHelpersOnly: true, strict: false }),
+      text: compileText(text.replace(/\n{3,}/g, "\n\n").trim() + "\n", `${body.file} (text part)`),
+    };
+  } catch (error) {
+    throw new TemplateError(`${body.file} or ${layout.file}: ${(error as Error).message}`);
+  }
+}
+
+function builtInText(source: string, where: string): CompiledText {
+  const plain = compileText(source, where);
+  return { plain, html: (vars) => hbs.escapeExpression(plain(vars)) };
+}
+
+/** A tenant's own text may carry the safe HTML subset; values inserted into it are escaped all the same. */
+function customText(source: string, where: string): CompiledText {
+  const plain = compileText(stripCustomHtml(source), where);
+  let html: HandlebarsTemplateDelegate;
+  try {
+    html = hbs.compile(sanitizeCustomHtml(source), { knownHelpersOnly: true, strict: false });
+    html({});
+  } catch (error) {
+    throw new TemplateError(`${where}: ${(error as Error).message}`);
+  }
+  return { plain, html };
 }
 
 /** Compiles the layout, every kind's body and every locale's texts once; rendering a job then only fills in values. */
-export interface RendererOptions {
-  branding?: Partial<Branding>;
-  catalog?: Catalog;
-  /** YAML file with per-tenant branding, sender, default locale and texts. */
-  tenantsFile?: string;
-  /** Folder with `layout.mjml` and/or `<kind>.mjml` replacing the built-in ones. */
-  templatesDir?: string;
-}
-
 export async function createRenderer(opts: RendererOptions = {}): Promise<Renderer> {
   const defaults = { ...DEFAULT_BRANDING, ...opts.branding };
   const catalog = opts.catalog ?? loadCatalog();
   const locales = new Set(catalog.keys());
-  const layout = readFileSync(new URL("layout.mjml", TEMPLATES_DIR), "utf8");
+  const warnings: string[] = [];
 
+  if (opts.templatesDir) {
+    const known = new Set(["layout.mjml", ...KIND_NAMES.map((k) => `${kindDefinition(k).template}.mjml`)]);
+    const unknown = readdirSync(opts.templatesDir).filter((f) => f.endsWith(".mjml") && !known.has(f));
+    if (unknown.length) throw new TemplateError(`${opts.templatesDir}: unknown template file(s) ${unknown.join(", ")}; expected ${[...known].join(", ")}`);
+  }
+  const layout = readSource(opts.templatesDir, "layout.mjml", "layout.mjml");
   const emails = new Map<KindName, CompiledKind>();
   for (const kind of KIND_NAMES) {
     const def = kindDefinition(kind);
     if (!def.channels.includes("email")) continue;
-    const file = new URL(`kinds/${def.template}.mjml`, TEMPLATES_DIR);
-    emails.set(kind, await compileEmail(layout, readFileSync(file, "utf8"), `kinds/${def.template}.mjml`));
+    emails.set(kind, await compileEmail(layout, readSource(opts.templatesDir, `${def.template}.mjml`, `kinds/${def.template}.mjml`)));
   }
 
-  const texts = new Map<string, Record<string, TextTemplate>>();
+  const english = catalog.get("en")!;
+  const keysOf = (kind: string) => new Set([...Object.keys(english.common ?? {}), ...Object.keys(english[kind] ?? {})]);
+  const texts = new Map<string, Record<string, CompiledText>>();
   for (const locale of locales) {
+    const own = catalog.get(locale)!;
     for (const kind of KIND_NAMES) {
-      const set = messagesFor(catalog, locale, kindDefinition(kind).template);
-      texts.set(
-        `${locale}|${kind}`,
-        Object.fromEntries(Object.entries(set).map(([key, source]) => [key, compileText(source, `messages/${locale}.json ${kind}.${key}`)])),
-      );
+      const template = kindDefinition(kind).template;
+      const missing = [...keysOf(template)].filter((key) => own[template]?.[key] === undefined && own.common?.[key] === undefined);
+      if (locale !== "en" && missing.length) warnings.push(`messages/${locale}.json has no ${template} text for ${missing.join(", ")}: English is used for those`);
+      const set = messagesFor(catalog, locale, template);
+      texts.set(`${locale}|${kind}`, Object.fromEntries(Object.entries(set).map(([key, source]) => [key, builtInText(source, `messages/${locale}.json ${template}.${key}`)])));
+    }
+  }
+
+  const tenants: TenantDirectory = opts.tenantsFile ? loadTenants(opts.tenantsFile, keysOf) : new Map();
+  // tenant|kind|locale → the tenant's own texts, compiled like the built-in ones.
+  const tenantTexts = new Map<string, Record<string, CompiledText>>();
+  for (const [id, tenant] of tenants) {
+    for (const [kind, byLocale] of Object.entries(tenant.texts ?? {})) {
+      for (const [locale, set] of Object.entries(byLocale)) {
+        tenantTexts.set(
+          `${id}|${kind}|${locale}`,
+          Object.fromEntries(Object.entries(set).map(([key, source]) => [key, customText(source, `tenants.${id}.texts.${kind}.${locale}.${key}`)])),
+        );
+      }
     }
   }
 
   function prepare(input: RenderInput) {
     const { job, kind } = input;
-    const locale = pickLocale(job.recipient.locale, locales);
-    const brand: Branding = { ...defaults, ...stripUndefined(job.tenant?.branding ?? {}) };
-    if (!job.tenant?.branding?.productName && job.tenant?.name) brand.productName = job.tenant.name;
+    const tenant: TenantSettings | undefined = job.tenant?.id ? tenants.get(job.tenant.id) : undefined;
+    const locale = pickLocale(job.recipient.locale ?? tenant?.defaultLocale, locales);
+    // Built-in defaults < the tenants file < the job: the job's own values win.
+    const brand: Branding = { ...defaults, ...stripUndefined(tenant?.branding ?? {}), ...stripUndefined(job.tenant?.branding ?? {}) };
+    if (!job.tenant?.branding?.productName && !tenant?.branding?.productName && job.tenant?.name) brand.productName = job.tenant.name;
     const vars = {
       name: job.recipient.firstName ?? job.recipient.displayName,
       productName: brand.productName,
@@ -145,36 +236,40 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
       expiry: formatValidity(job.expiresAt, locale, input.now ?? Date.now()),
       passwordSet: "passwordSet" in job ? job.passwordSet : undefined,
     };
-    const templates = texts.get(`${locale}|${kind}`)!;
-    const t: Record<string, string> = {};
-    for (const [key, template] of Object.entries(templates)) t[key] = template(vars);
-    if (!vars.expiry) delete t.expiry;
-    return { locale, brand, t, vars };
+    const compiled = { ...texts.get(`${locale}|${kind}`)!, ...(tenant ? tenantTexts.get(`${job.tenant!.id}|${kind}|${locale}`) : undefined) };
+    if (!vars.expiry) delete compiled.expiry;
+    return { locale, brand, compiled, vars, tenant };
   }
 
   return {
     locales: [...locales].sort(),
+    warnings,
     email(input) {
-      const compiled = emails.get(input.kind);
-      if (!compiled) throw new TemplateError(`${input.kind} has no email template`);
-      const { locale, brand, t } = prepare(input);
+      const layoutOf = emails.get(input.kind);
+      if (!layoutOf) throw new TemplateError(`${input.kind} has no email template`);
+      const { locale, brand, compiled, vars, tenant } = prepare(input);
+      const html: Record<string, Handlebars.SafeString> = {};
+      const plain: Record<string, string> = {};
+      for (const [key, text] of Object.entries(compiled)) {
+        html[key] = new hbs.SafeString(text.html(vars));
+        plain[key] = text.plain(vars);
+      }
       const context = {
         lang: locale,
         dir: directionOf(locale),
-        t,
         brand,
         color: { primary: brand.primaryColor, background: brand.backgroundColor, font: brand.fontColor, buttonText: brand.buttonTextColor },
         code: input.kind === "passkey-link" ? undefined : input.job.code,
         link: input.link,
       };
-      const text = compiled.text(context).replace(/\n{3,}/g, "\n\n");
-      return { locale, subject: oneLine(t.subject), html: compiled.html(context), text };
+      const text = layoutOf.text({ ...context, t: plain }).replace(/\n{3,}/g, "\n\n");
+      return { locale, subject: oneLine(plain.subject), html: layoutOf.html({ ...context, t: html }), text, from: tenant?.from };
     },
     sms(input) {
-      const { locale, t } = prepare(input);
-      if (!t.sms) throw new TemplateError(`${input.kind} has no SMS text`);
+      const { locale, compiled, vars } = prepare(input);
+      if (!compiled.sms) throw new TemplateError(`${input.kind} has no SMS text`);
       // Intl puts no-break spaces in "2 heures"; in an SMS they only push the text out of GSM-7 into UCS-2.
-      return { locale, body: oneLine(t.sms).replace(/[\u00a0\u202f]/g, " ") };
+      return { locale, body: oneLine(compiled.sms.plain(vars)).replace(/[\u00a0\u202f]/g, " ") };
     },
   };
 }

@@ -60,7 +60,7 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
         const mail = deps.renderer.email({ kind, job: parsed, link, now: now() });
         locale = mail.locale;
         const to = { address: parsed.recipient.email!, name: parsed.recipient.displayName };
-        send = () => deps.email.send({ to, subject: mail.subject, html: mail.html, text: mail.text });
+        send = () => deps.email.send({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text });
       } else {
         const sms = deps.renderer.sms({ kind, job: parsed, now: now() });
         locale = sms.locale;

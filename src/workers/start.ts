@@ -46,6 +46,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   }
   // Templates compile before any connection opens: a broken template stops start-up, not a 3 am job.
   const renderer = opts.renderer ?? (await loadRenderer(config));
+  for (const warning of renderer.warnings) logger.warn(warning);
   const configured = opts.providers?.email && opts.providers?.sms ? undefined : channelsFromConfig(config);
   const email = opts.providers?.email ?? configured!.email;
   const sms = opts.providers?.sms ?? configured!.sms;

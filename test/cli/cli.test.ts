@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -112,6 +115,14 @@ describe("herald start", () => {
     expect(result.stderr).toMatch(/SMTP_FROM is required with SMTP/);
     expect(result.stderr).toMatch(/TWILIO_AUTH_TOKEN is required/);
     expect(result.stderr).toMatch(/exactly one of TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID/);
+  });
+
+  it("a broken template override stops start-up before any job is taken, naming the file and line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "herald-templates-"));
+    writeFileSync(join(dir, "password-reset.mjml"), '<mj-text>ok</mj-text>\n<mj-text colour="red">{{t.text}}</mj-text>\n');
+    const result = await runCli(["worker"], testEnv({ HERALD_TEMPLATES_DIR: dir }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/password-reset\.mjml line 2: Attribute colour is illegal/);
   });
 
   it("says clearly when an explicit REDIS_URL does not answer", async () => {

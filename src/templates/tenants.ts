@@ -1,0 +1,71 @@
+import { readFileSync } from "node:fs";
+import { parse, YAMLParseError } from "yaml";
+import { z } from "zod";
+import { branding, isKindName, KIND_NAMES, toFieldIssues } from "../contracts/index.js";
+import { locale as localeTag } from "../contracts/fields.js";
+
+export interface TenantSettings {
+  branding?: z.output<typeof branding>;
+  /** `Name <address>`: the sender for this tenant's mails. */
+  from?: string;
+  defaultLocale?: string;
+  /** kind → locale → text key → text */
+  texts?: Record<string, Record<string, Record<string, string>>>;
+}
+
+export type TenantDirectory = ReadonlyMap<string, TenantSettings>;
+
+const sender = z
+  .string()
+  .trim()
+  .regex(/^(?:[^<>\r\n]+\s)?<?[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+>?$/, 'must be an address, optionally with a name: "Acme <no-reply@acme.com>"');
+
+const tenantSchema = z.strictObject({
+  branding: branding.optional(),
+  from: sender.optional(),
+  defaultLocale: localeTag.optional(),
+  texts: z.record(z.string(), z.record(z.string(), z.record(z.string(), z.string()))).optional(),
+});
+
+const fileSchema = z.strictObject({ tenants: z.record(z.string().min(1), tenantSchema) });
+
+export class TenantsFileError extends Error {
+  override readonly name = "TenantsFileError";
+}
+
+/**
+ * Reads and checks the tenants file (HERALD_TENANTS_FILE) at start-up. `textKeys(kind)` names the keys a
+ * kind's texts may override, so a typo (`subjekt`) stops start-up instead of silently doing nothing.
+ */
+export function loadTenants(file: string, textKeys: (kind: string) => ReadonlySet<string>): TenantDirectory {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    const where = error instanceof YAMLParseError && error.linePos ? ` line ${error.linePos[0].line}` : "";
+    throw new TenantsFileError(`${file}${where}: ${(error as Error).message.split("\n")[0]}`);
+  }
+  const result = fileSchema.safeParse(raw);
+  if (!result.success) {
+    throw new TenantsFileError(`${file}: ${toFieldIssues(result.error).map((i) => `${i.field} ${i.message}`).join("; ")}`);
+  }
+  const problems: string[] = [];
+  for (const [id, tenant] of Object.entries(result.data.tenants)) {
+    for (const [kind, byLocale] of Object.entries(tenant.texts ?? {})) {
+      if (!isKindName(kind)) {
+        problems.push(`tenants.${id}.texts.${kind}: unknown kind; expected one of ${KIND_NAMES.join(", ")}`);
+        continue;
+      }
+      const allowed = textKeys(kind);
+      for (const [locale, texts] of Object.entries(byLocale)) {
+        if (!localeTag.safeParse(locale).success) problems.push(`tenants.${id}.texts.${kind}.${locale}: not a BCP 47 language tag`);
+        for (const [key, text] of Object.entries(texts)) {
+          if (!allowed.has(key)) problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: unknown text key; expected one of ${[...allowed].join(", ")}`);
+          if (text.includes("{{{")) problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: triple braces are not allowed (values are always escaped)`);
+        }
+      }
+    }
+  }
+  if (problems.length) throw new TenantsFileError(`${file}: ${problems.join("; ")}`);
+  return new Map(Object.entries(result.data.tenants));
+}
