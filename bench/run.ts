@@ -11,6 +11,7 @@ import { Herald } from "../src/queues/producer.js";
 import { createRenderer } from "../src/templates/renderer.js";
 import { startWorkers } from "../src/workers/start.js";
 import type { EmailChannel } from "../src/channels/channel.js";
+import { deleteKeys } from "../test/support/herald.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const job = {
@@ -26,14 +27,6 @@ async function time(fn: () => Promise<unknown> | unknown, n: number): Promise<nu
   return (performance.now() - start) / n;
 }
 
-async function cleanup(redis: Redis, prefix: string) {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", "1000");
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== "0");
-}
 
 /** Rendering a job with the compiled-once templates vs. compiling MJML per job (what Herald avoids). */
 async function renderBench() {
@@ -62,7 +55,7 @@ async function enqueueBench(redis: Redis) {
   await herald.enqueueBulk(Array.from({ length: n }, () => ({ kind: "password-reset" as const, job })));
   const bulkMs = performance.now() - bulk;
   await herald.close();
-  await cleanup(redis, prefix);
+  await deleteKeys(redis, prefix);
   return { jobs: n, singlePerSec: Math.round(n / (singleMs / 1000)), bulkPerSec: Math.round(n / (bulkMs / 1000)), bulkSpeedup: +(singleMs / bulkMs).toFixed(1) };
 }
 
@@ -92,7 +85,7 @@ async function pipelineBench(redis: Redis) {
     const ms = performance.now() - start;
     await workers.close();
     await herald.close();
-    await cleanup(redis, prefix);
+    await deleteKeys(redis, prefix);
     return Math.round(n / (ms / 1000));
   };
   const baseline = await run(1, 100);

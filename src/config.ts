@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { flag, httpEnvShape } from "./http/config.js";
+import { describeEnvIssues, flag, httpEnvShape } from "./http/config.js";
 
 const int = (name: string, min: number, max: number) =>
   z.coerce
@@ -96,9 +96,5 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = configSchema.safeParse(env);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const variable = String(issue.path[0] ?? "");
-    return issue.message.includes(variable) ? issue.message : `${variable}: ${issue.message}`;
-  });
-  throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+  throw new ConfigError(describeEnvIssues(result.error));
 }

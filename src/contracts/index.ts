@@ -50,7 +50,7 @@ export function channelOf(kind: KindName, job: AnyJob): ChannelName {
 }
 
 export * from "./common.js";
-export { LINK_PLACEHOLDERS, fillLinkTemplate } from "./link.js";
+export { LINK_PLACEHOLDERS, fillLinkTemplate, resolveLink } from "./link.js";
 export { ValidationError, toFieldIssues, type FieldIssue } from "./validation-error.js";
 export type { ResendInitializationJob } from "./resend-initialization.js";
 export type { EmailVerificationJob } from "./email-verification.js";

@@ -13,3 +13,25 @@ export function unknownPlaceholders(template: string): string[] {
 export function fillLinkTemplate(template: string, values: Partial<Record<LinkPlaceholder, string | undefined>>): string {
   return template.replace(PLACEHOLDER, (_, name: LinkPlaceholder) => encodeURIComponent(values[name] ?? ""));
 }
+
+interface LinkSource {
+  url?: string;
+  urlTemplate?: string;
+  code: string;
+  codeId?: string;
+  recipient: { userId: string; loginName?: string };
+  tenant?: { id?: string };
+}
+
+/** The link a message carries: `url` as given, or `urlTemplate` filled in; none for code-only messages. */
+export function resolveLink(job: LinkSource): string | undefined {
+  if (job.url) return job.url;
+  if (!job.urlTemplate) return undefined;
+  return fillLinkTemplate(job.urlTemplate, {
+    code: job.code,
+    codeId: job.codeId,
+    userId: job.recipient.userId,
+    tenantId: job.tenant?.id,
+    loginName: job.recipient.loginName,
+  });
+}

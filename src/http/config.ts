@@ -67,13 +67,18 @@ export class HttpConfigError extends Error {
   override readonly name = "HttpConfigError";
 }
 
+/** One line per bad variable, each naming it: what start-up prints before it stops. */
+export function describeEnvIssues(error: z.ZodError): string {
+  const lines = error.issues.map((issue) => {
+    const variable = String(issue.path[0] ?? "");
+    return issue.message.includes(variable) ? issue.message : `${variable}: ${issue.message}`;
+  });
+  return `invalid configuration:\n  ${lines.join("\n  ")}`;
+}
+
 /** Reads the HTTP settings from the environment; a bad value throws with the variable named. */
 export function loadHttpConfig(env: NodeJS.ProcessEnv = process.env): HttpConfig {
   const result = httpConfigSchema.safeParse(env);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const variable = String(issue.path[0] ?? "");
-    return issue.message.includes(variable) ? issue.message : `${variable}: ${issue.message}`;
-  });
-  throw new HttpConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+  throw new HttpConfigError(describeEnvIssues(result.error));
 }

@@ -1,5 +1,5 @@
 import type { Job } from "bullmq";
-import { channelOf, fillLinkTemplate, parseJob, ValidationError, type AnyJob, type ChannelName, type KindName } from "../contracts/index.js";
+import { channelOf, parseJob, resolveLink, ValidationError, type AnyJob, type ChannelName, type KindName } from "../contracts/index.js";
 import type { EmailChannel, Receipt, SmsChannel } from "../channels/channel.js";
 import { ExpiredJobError, InvalidJobError, PermanentDeliveryError, TransientDeliveryError } from "../errors/index.js";
 import { envelopeSchema, openEnvelope } from "../queues/envelope.js";
@@ -50,7 +50,7 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
     }
 
     const secrets = [parsed.code, parsed.codeId, parsed.url, parsed.urlTemplate, parsed.recipient.email, parsed.recipient.phone];
-    const link = linkOf(parsed);
+    const link = resolveLink(parsed);
     const provider = channel === "email" ? deps.email.provider : deps.sms.provider;
 
     let send: () => Promise<Receipt>;
@@ -84,15 +84,3 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
 
 /** Any kind's job, with the fields only some kinds have seen as optional. */
 type LooseJob = AnyJob & { url?: string; urlTemplate?: string; codeId?: string };
-
-function linkOf(job: LooseJob): string | undefined {
-  if (job.url) return job.url;
-  if (!job.urlTemplate) return undefined;
-  return fillLinkTemplate(job.urlTemplate, {
-    code: job.code,
-    codeId: job.codeId,
-    userId: job.recipient.userId,
-    tenantId: job.tenant?.id,
-    loginName: job.recipient.loginName,
-  });
-}

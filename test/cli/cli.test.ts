@@ -9,7 +9,8 @@ import { deleteKeys, testEnv } from "../support/herald.js";
 
 const job = { recipient: { userId: "u1", email: "ada@example.com" }, code: "CLI-CODE-1", url: "https://login.example.com/r" };
 
-describe("herald CLI", () => {
+// Each CLI call is a fresh Node process (about a second, more on a busy machine): generous time limits.
+describe("herald CLI", { timeout: 120_000 }, () => {
   const env = testEnv();
   const redis = new Redis(env.REDIS_URL);
   const email = new Queue("email", { connection: redis, prefix: env.HERALD_PREFIX });
@@ -108,7 +109,7 @@ describe("herald CLI", () => {
   });
 });
 
-describe("herald start", () => {
+describe("herald start", { timeout: 60_000 }, () => {
   it("refuses to start with a bad setting and names it", async () => {
     const result = await runCli(["start"], testEnv({ SMTP_URL: "smtp://mail.example.com", SMTP_FROM: undefined, TWILIO_ACCOUNT_SID: "AC" + "0".repeat(32) }));
     expect(result.code).toBe(1);

@@ -9,7 +9,7 @@ import { deleteKeys, testEnv } from "../support/herald.js";
 import { startSmtpServer } from "../support/smtp-server.js";
 import { Redis } from "ioredis";
 
-describe("a worker killed with jobs in flight", () => {
+describe("a worker killed with jobs in flight", { timeout: 60_000 }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
