@@ -41,6 +41,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The dead-letter queue: jobs wait here, untouched by any worker, until someone replays or purges them. */
 export class DeadLetters {
   readonly queue: Queue;
+  private readonly targets = new Map<string, Queue>();
 
   constructor(
     connection: Redis,
@@ -88,18 +89,14 @@ export class DeadLetters {
     const job = await this.queue.getJob(id);
     if (!job) return undefined;
     const letter = toRecord(job);
-    const target = new Queue(letter.queue, { connection: this.queue.opts.connection as Redis, prefix: this.prefix });
-    try {
-      // A stale copy under the original id (a move interrupted before it removed the failed job) would swallow the add.
-      const reuse = UUID.test(letter.originalJobId) && !(await target.getJob(letter.originalJobId));
-      const jobId = reuse ? letter.originalJobId : randomUUID();
-      const added = await target.add(letter.kind, letter.data, { ...deliveryJobOptions(this.retry), jobId });
-      // Added first, removed second: a crash in between leaves a duplicate to purge, never a lost job.
-      await job.remove();
-      return added.id!;
-    } finally {
-      await target.close();
-    }
+    const target = this.target(letter.queue);
+    // A stale copy under the original id (a move interrupted before it removed the failed job) would swallow the add.
+    const reuse = UUID.test(letter.originalJobId) && !(await target.getJob(letter.originalJobId));
+    const jobId = reuse ? letter.originalJobId : randomUUID();
+    const added = await target.add(letter.kind, letter.data, { ...deliveryJobOptions(this.retry), jobId });
+    // Added first, removed second: a crash in between leaves a duplicate to purge, never a lost job.
+    await job.remove();
+    return added.id!;
   }
 
   async replayAll(filter: DeadLetterFilter = {}, onProgress?: Progress): Promise<number> {
@@ -118,7 +115,19 @@ export class DeadLetters {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.targets.values()].map((q) => q.close()));
     await this.queue.close();
+  }
+
+  /** The delivery queue a dead letter goes back to, opened once (bulk replays reuse it). */
+  private target(name: string): Queue {
+    let queue = this.targets.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.queue.opts.connection as Redis, prefix: this.prefix });
+      queue.on("error", () => {}); // the dead-letter queue's own listener reports connection trouble
+      this.targets.set(name, queue);
+    }
+    return queue;
   }
 
   private async forEach(filter: DeadLetterFilter, action: (r: DeadLetterRecord) => Promise<unknown>, onProgress?: Progress): Promise<number> {

@@ -12,6 +12,8 @@ export interface DeliveryWorkerOptions {
   concurrency: number;
   lockMs: number;
   stalledIntervalMs: number;
+  /** Jobs per second across every worker of this queue (BullMQ keeps the count in Redis); none when absent. */
+  ratePerSecond?: number;
   logger: Logger;
 }
 
@@ -26,6 +28,7 @@ export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, o
     stalledInterval: opts.stalledIntervalMs,
     // A job whose worker died twice is suspicious (it may be what kills workers): dead-letter it after that.
     maxStalledCount: 2,
+    ...(opts.ratePerSecond ? { limiter: { max: opts.ratePerSecond, duration: 1000 } } : {}),
     autorun: false,
   });
   worker.on("completed", (job, result: DeliveryResult) => {

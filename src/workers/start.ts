@@ -75,6 +75,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
         concurrency: opts.concurrency?.[channel] ?? defaults[channel],
         lockMs: config.HERALD_LOCK_MS,
         stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
+        ratePerSecond: channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND,
         logger,
       },
     );

@@ -1,0 +1,31 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../src/logger.js";
+import { scrub } from "../src/redact.js";
+
+describe("personal data and secrets stay out of logs and stored reasons", () => {
+  it("scrub masks emails, phone numbers, links and known secrets in free text", () => {
+    const text = "550 5.1.1 <ada.lovelace+x@mail.example.co.uk>: no such user; To +41 79 123 45 67 / 0041791234567; see https://login.example.com/r?code=K7Q";
+    const out = scrub(text, ["K7Q-SECRET"]);
+    expect(out).toBe("550 5.1.1 <[email]>: no such user; To [phone] / [phone]; see [link]");
+    expect(scrub("code K7Q-SECRET rejected", ["K7Q-SECRET"])).toBe("code [secret] rejected");
+    expect(scrub("SMTP 421 4.7.0 try again at 2026-01-01")).toBe("SMTP 421 4.7.0 try again at 2026-01-01");
+  });
+
+  it("the logger redacts sensitive fields and scrubs error messages", () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ level: "info" }, sink);
+    logger.info({ recipient: { email: "ada@example.com", phone: "+41791234567" }, code: "K7Q", job: { data: { url: "https://x.test/r?c=K7Q" } }, kind: "password-reset" }, "hello");
+    logger.error({ err: new Error("The 'To' number +15005550001 is not valid for bob@example.com") }, "failed");
+    const all = lines.join("");
+    expect(all).toContain('"kind":"password-reset"');
+    for (const secret of ["ada@example.com", "+41791234567", "K7Q", "x.test", "+15005550001", "bob@example.com"]) expect(all).not.toContain(secret);
+    expect(all).toContain("[redacted]");
+  });
+});
