@@ -11,6 +11,7 @@ import { DELIVERY_QUEUES } from "../queues/names.js";
 import { lookupStatus } from "../queues/status.js";
 import { formatCounts, formatStatus, formatTable, publicView, QUEUE_STATES, replay, toFilter, withProgress, type FilterOptions } from "./dlq.js";
 import { readJsonOption, send, UsageError } from "./send.js";
+import { PREVIEW_FORMATS, runPreview, type PreviewFormat } from "./preview.js";
 
 function config(): Config {
   return loadConfig(process.env);
@@ -103,6 +104,25 @@ export function buildProgram(): Command {
       const c = config();
       const result = await send(c, kind, job, (m) => process.stderr.write(`warning: ${m}\n`));
       process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : `${result.id}\n`);
+    });
+
+  program
+    .command("preview")
+    .description(
+      `render a job as it would be sent, without sending it (needs no Redis): the mail's HTML or text part, the complete .eml, or the SMS\n` +
+        `sample data unless --data/--data-file is given; kinds: ${KIND_NAMES.join(", ")}`,
+    )
+    .argument("<kind>", "job kind")
+    .addOption(new Option("--format <format>", "html, text or eml for a mail; sms for an SMS (default: html, or sms for phone-verification)").choices(PREVIEW_FORMATS))
+    .option("--locale <tag>", "recipient locale, e.g. de or ar (overrides the job's recipient.locale)")
+    .option("--tenant <id>", "tenant id (its branding, sender and texts from the tenants file)")
+    .option("--data <json>", "the job as JSON, as for send (default: realistic sample data)")
+    .option("--data-file <file>", "read the job from a JSON file ('-' for standard input)")
+    .option("--out <file>", "write to this file instead of standard output")
+    .action(async (kind: string, opts: { format?: PreviewFormat; locale?: string; tenant?: string; data?: string; dataFile?: string; out?: string }) => {
+      const data = opts.data !== undefined || opts.dataFile !== undefined ? readJsonOption(opts) : undefined;
+      // preview.js loads MJML and Handlebars (and nodemailer for --format eml) only when it renders; it never touches Redis.
+      await runPreview(config(), kind, { format: opts.format, locale: opts.locale, tenant: opts.tenant, data, out: opts.out });
     });
 
   program

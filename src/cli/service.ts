@@ -6,6 +6,7 @@ import type { Logger } from "../logger.js";
 import { createRedis } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { Herald } from "../queues/producer.js";
+import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
 import { ensureRedis } from "./private-redis.js";
 
@@ -77,7 +78,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       redis: redisCheck(connection),
       ...(workers ? { workers: workersCheck(workers.workers), templates: templatesCheck(workers.renderer) } : {}),
     };
-    const http = await createHttpServer({ config, herald, deadLetters, connection, prefix: config.HERALD_PREFIX, events: workers?.events, ready, logger });
+    // The preview gallery shows mails as this process would send them (tenants file and overrides included).
+    const renderer = workers?.renderer ?? (await loadRenderer(config));
+    const http = await createHttpServer({ config, herald, deadLetters, connection, prefix: config.HERALD_PREFIX, events: workers?.events, ready, logger, renderer });
     // The API closes first on the way down: no new work is accepted while the workers finish theirs.
     closers.push(() => http.close());
     const url = await http.listen({ port: config.HERALD_HTTP_PORT, host: config.httpHost });

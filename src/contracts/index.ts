@@ -45,6 +45,10 @@ export function parseJob(kind: string, data: unknown): AnyJob {
   return result.data as AnyJob;
 }
 
+export function hasChannel(kind: KindName, channel: ChannelName): boolean {
+  return kindDefinition(kind).channels.includes(channel);
+}
+
 export function channelOf(kind: KindName, job: AnyJob): ChannelName {
   return kindDefinition(kind).channelOf(job);
 }

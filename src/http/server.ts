@@ -5,12 +5,14 @@ import { Queue } from "bullmq";
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import type { Logger } from "../logger.js";
+import type { Renderer } from "../templates/renderer.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
 import { DELIVERY_QUEUES } from "../queues/names.js";
 import type { Herald } from "../queues/producer.js";
 import { allows, ApiAuth } from "./auth.js";
 import { registerBoard } from "./board.js";
+import { registerPreviews } from "./previews.js";
 import { DeadlineError } from "./deadline.js";
 import { HttpConfigError, type ApiScope, type HttpConfig } from "./config.js";
 import { jsonResponse } from "./openapi.js";
@@ -60,6 +62,11 @@ export interface HttpServerOptions {
   redisTimeoutMs?: number;
   /** How long each /readyz check may take before it counts as failed; default 2000 ms. */
   readyTimeoutMs?: number;
+  /**
+   * The renderer the preview gallery at /admin/previews shows (the configured one: tenants file, template
+   * overrides). Default: the built-in templates, compiled on the gallery's first request.
+   */
+  renderer?: Renderer;
 }
 
 export interface HeraldHttpServer extends FastifyInstance {
@@ -70,10 +77,11 @@ export interface HeraldHttpServer extends FastifyInstance {
 const OPS_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 /**
- * Builds Herald's HTTP server: the /v1 API, /openapi.json and /docs, /healthz, /readyz, /metrics and
- * Bull Board at /admin/queues. Returns it ready to `listen()` (not listening). Throws HttpConfigError
- * when no API token is configured and HERALD_DEV is off. Closing it closes the queues it opened and
- * detaches from `events`; Herald, DeadLetters and the connection are the caller's to close.
+ * Builds Herald's HTTP server: the /v1 API, /openapi.json and /docs, /healthz, /readyz, /metrics,
+ * Bull Board at /admin/queues and the message preview gallery at /admin/previews. Returns it ready to
+ * `listen()` (not listening). Throws HttpConfigError when no API token is configured and HERALD_DEV is
+ * off. Closing it closes the queues it opened and detaches from `events`; Herald, DeadLetters and the
+ * connection are the caller's to close.
  */
 export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldHttpServer> {
   const { config, logger } = opts;
@@ -245,6 +253,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   });
 
   await registerBoard(app, { queues: allQueues, readOnly: config.HERALD_BOARD_READONLY, auth });
+  await registerPreviews(app, { auth, renderer: opts.renderer });
 
   const server = app as HeraldHttpServer;
   server.decorate("heraldMetrics", metrics);

@@ -121,7 +121,8 @@ async function compileEmail(layout: Source, body: Source): Promise<CompiledKind>
   const source = layout.text.replace(BODY_MARKER, body.text);
   let result;
   try {
-    result = await mjml2html(source, { validationLevel: "strict", keepComments: false });
+    // No web fonts: MJML would otherwise load Google Fonts in every mail (a tracking request, and a remote resource).
+    result = await mjml2html(source, { validationLevel: "strict", keepComments: false, fonts: {} });
   } catch (error) {
     // strict validation throws with every error listed
     const details = (error as { errors?: { line: number; message: string }[] }).errors;
@@ -131,7 +132,12 @@ async function compileEmail(layout: Source, body: Source): Promise<CompiledKind>
   if (result.errors?.length) {
     throw new TemplateError(result.errors.map((e) => `${locate(e.line, layout, body, bodyAt)}: ${e.message}`).join("; "));
   }
-  const html = result.html.replace(STANDIN, (c) => COLOR_STANDINS[c.toLowerCase()]);
+  // MJML writes left-to-right into every section's inline style; make the direction follow the locale.
+  const html = result.html
+    .replace(STANDIN, (c) => COLOR_STANDINS[c.toLowerCase()])
+    .replace(/direction:ltr/g, "direction:{{dir}}")
+    .replace(/text-align:left/g, "text-align:{{align}}")
+    .replace(/align="left"/g, 'align="{{align}}"');
   // The plain-text part is derived from the same compiled mail once, here, so the two parts never drift apart.
   const text = convert(html, {
     wordwrap: false,
@@ -140,6 +146,8 @@ async function compileEmail(layout: Source, body: Source): Promise<CompiledKind>
       // The preheader is an inbox preview, hidden in the HTML part; the text part starts with the title.
       { selector: "div[style*='display:none']", format: "skip" },
       { selector: "a", options: { hideLinkHrefIfSameAsText: true } },
+      // The text part spells the link out once, on its own line; the button's copy of it would be noise.
+      { selector: "a[target]", format: "anchor", options: { ignoreHref: true } }, // mj-button sets target; the fallback link has none
       { selector: "table", format: "block" },
       { selector: "tr", format: "block" },
       { selector: "td", format: "block" },
@@ -257,6 +265,7 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
       const context = {
         lang: locale,
         dir: directionOf(locale),
+        align: directionOf(locale) === "rtl" ? "right" : "left",
         brand,
         color: { primary: brand.primaryColor, background: brand.backgroundColor, font: brand.fontColor, buttonText: brand.buttonTextColor },
         code: input.kind === "passkey-link" ? undefined : input.job.code,

@@ -18,7 +18,7 @@ const GSM_BASIC = new Set(BASIC);
 const GSM_EXTENSION = new Set(EXTENSION);
 
 /** One segment alone; a concatenated message loses 7 septets / 3 UCS-2 units per segment to the UDH. */
-const LIMITS = {
+export const SMS_LIMITS = {
   "GSM-7": { single: 160, multi: 153 },
   "UCS-2": { single: 70, multi: 67 },
 } as const;
@@ -37,7 +37,7 @@ export function smsSegments(text: string): SmsSegments {
   const encoding = gsm ? "GSM-7" : "UCS-2";
   const costs = chars.map((c) => (gsm ? (GSM_EXTENSION.has(c) ? 2 : 1) : c.length));
   const units = costs.reduce((sum, cost) => sum + cost, 0);
-  const limit = LIMITS[encoding];
+  const limit = SMS_LIMITS[encoding];
   if (units <= limit.single) return { encoding, units, segments: 1 };
 
   // Multipart: fill each segment greedily; an escape pair or a surrogate pair that does not fit whole
@@ -52,4 +52,13 @@ export function smsSegments(text: string): SmsSegments {
     used += cost;
   }
   return { encoding, units, segments };
+}
+
+/** "1 segment, GSM-7, 52 of 160 septets" / "2 segments, UCS-2, 95 UTF-16 units (67 per segment)". */
+export function describeSegments(s: SmsSegments): string {
+  const unit = s.encoding === "GSM-7" ? "septets" : "UTF-16 units";
+  const { single, multi } = SMS_LIMITS[s.encoding];
+  return s.segments === 1
+    ? `1 segment, ${s.encoding}, ${s.units} of ${single} ${unit}`
+    : `${s.segments} segments, ${s.encoding}, ${s.units} ${unit} (${multi} per segment)`;
 }

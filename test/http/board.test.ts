@@ -4,17 +4,16 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "../../scripts/preview-images.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { ADMIN_TOKEN, asEnqueue, ENQUEUE_TOKEN, startApiHarness, type ApiHarness } from "./harness.js";
 
-const CHROMIUM = process.env.HERALD_CHROMIUM ?? "/usr/bin/chromium";
 // The README's picture is refreshed only on request (HERALD_UPDATE_SCREENSHOTS=1), so a test run leaves the tree clean.
 const SCREENSHOT = process.env.HERALD_UPDATE_SCREENSHOTS
   ? join(dirname(fileURLToPath(import.meta.url)), "../../docs/images/bull-board.png")
   : join(tmpdir(), `herald-bull-board-${process.pid}.png`);
 
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 
 /** What the board must never show. */
 const SECRETS = ["board1@example.com", "board2@example.com", "bounce@example.com", "+41791234567", "BOARDCODE1", "BOARDCODE2", "BOUNCECODE", "SMSCODE77", "login.acme.test", "Ada Lovelace"];
