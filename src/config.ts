@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { dkimIssues } from "./channels/dkim.js";
 import { describeEnvIssues, flag, httpEnvShape } from "./http/config.js";
 
 const int = (name: string, min: number, max: number) =>
@@ -51,6 +52,9 @@ const variables = {
   SMTP_URL: optionalText.pipe(urlWith("SMTP_URL", /^(smtp|smtps):$/).optional()),
   SMTP_FROM: optionalText,
   SMTP_POOL_SIZE: int("SMTP_POOL_SIZE", 1, 100).default(5),
+  SMTP_DKIM_DOMAIN: optionalText,
+  SMTP_DKIM_SELECTOR: optionalText,
+  SMTP_DKIM_PRIVATE_KEY: optionalText,
   TWILIO_ACCOUNT_SID: optionalText.pipe(z.string().regex(/^AC[0-9a-fA-F]{32}$/, "TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits").optional()),
   TWILIO_AUTH_TOKEN: optionalText,
   TWILIO_FROM: optionalText,
@@ -71,6 +75,8 @@ export const configSchema = z
       if (!env.SMTP_URL) ctx.addIssue({ code: "custom", path: ["SMTP_URL"], message: "SMTP_URL is required when HERALD_EMAIL_CHANNEL=smtp" });
       if (!env.SMTP_FROM) ctx.addIssue({ code: "custom", path: ["SMTP_FROM"], message: 'SMTP_FROM is required with SMTP, e.g. "Acme <no-reply@acme.com>"' });
     }
+    // DKIM signs SMTP and outbox mail alike, so it is checked whichever channel is chosen.
+    for (const issue of dkimIssues(env)) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
     const smsChannel = env.HERALD_SMS_CHANNEL ?? (env.TWILIO_ACCOUNT_SID ? "twilio" : "outbox");
     if (smsChannel === "twilio") {
       if (!env.TWILIO_ACCOUNT_SID) ctx.addIssue({ code: "custom", path: ["TWILIO_ACCOUNT_SID"], message: "TWILIO_ACCOUNT_SID is required when HERALD_SMS_CHANNEL=twilio" });

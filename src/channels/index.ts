@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
 import type { EmailChannel, SmsChannel } from "./channel.js";
+import { dkimFromEnv } from "./dkim.js";
 import { createOutboxEmailChannel, createOutboxSmsChannel } from "./outbox.js";
 import { createSmtpChannel } from "./smtp.js";
 import { createTwilioChannel } from "./twilio.js";
@@ -10,10 +11,12 @@ export const DEFAULT_FROM = "Herald <no-reply@localhost>";
 
 /** The configured provider per channel; the outbox when nothing else is set up. */
 export function channelsFromConfig(config: Config): { email: EmailChannel; sms: SmsChannel } {
+  // Validated by loadConfig already; read here so the key stays out of the config object.
+  const dkim = dkimFromEnv(config);
   const email =
     config.emailChannel === "smtp"
-      ? createSmtpChannel({ url: config.SMTP_URL!, from: config.SMTP_FROM!, poolSize: config.SMTP_POOL_SIZE })
-      : createOutboxEmailChannel({ dir: config.HERALD_OUTBOX_DIR, from: config.SMTP_FROM ?? DEFAULT_FROM });
+      ? createSmtpChannel({ url: config.SMTP_URL!, from: config.SMTP_FROM!, poolSize: config.SMTP_POOL_SIZE, dkim })
+      : createOutboxEmailChannel({ dir: config.HERALD_OUTBOX_DIR, from: config.SMTP_FROM ?? DEFAULT_FROM, dkim });
   const sms =
     config.smsChannel === "twilio"
       ? createTwilioChannel({

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type Mail from "nodemailer/lib/mailer/index.js";
 import type { EmailMessage } from "./channel.js";
+import type { DkimOptions } from "./dkim.js";
 
 /** Display names reach a header: line breaks and control characters are flattened so nothing can be injected. */
 function headerSafe(value: string): string {
@@ -12,8 +13,23 @@ function domainOf(from: string): string {
   return match ? match[1] : "herald.invalid";
 }
 
-/** The nodemailer message both SMTP and the outbox send, so an outbox .eml is byte-for-byte what SMTP would carry. */
-export function toMailOptions(message: EmailMessage, defaultFrom: string): Mail.Options & { messageId: string } {
+export interface MailOptionsSettings {
+  /** Sign with DKIM (nodemailer's signer), so SMTP and the outbox carry the same signed bytes. */
+  dkim?: DkimOptions;
+}
+
+/**
+ * The nodemailer message both SMTP and the outbox send, so an outbox .eml is byte-for-byte what SMTP would carry.
+ *
+ * Transactional mail, deliberately: no `List-Unsubscribe` or `Precedence: bulk` (those mark bulk mail), and
+ * `Auto-Submitted: auto-generated` so autoresponders stay quiet. Both parts go out as multipart/alternative;
+ * nodemailer encodes bodies (quoted-printable or base64) and folds headers, so no line exceeds 998 octets.
+ */
+export function toMailOptions(
+  message: EmailMessage,
+  defaultFrom: string,
+  settings: MailOptionsSettings = {},
+): Mail.Options & { messageId: string } {
   const from = message.from ?? defaultFrom;
   return {
     from,
@@ -28,5 +44,6 @@ export function toMailOptions(message: EmailMessage, defaultFrom: string): Mail.
       "Auto-Submitted": "auto-generated",
       "X-Auto-Response-Suppress": "All",
     },
+    ...(settings.dkim ? { dkim: { ...settings.dkim } } : {}),
   };
 }

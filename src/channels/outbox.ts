@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { EmailChannel, Receipt, SmsChannel } from "./channel.js";
+import type { DkimOptions } from "./dkim.js";
 import { buildEml } from "./eml.js";
 
 /** Written aside and renamed, so a reader of the outbox never sees half a file. */
@@ -17,11 +18,11 @@ function fileStem(): string {
 }
 
 /** Dev delivery: each mail as a complete RFC 5322 `.eml` file, so Herald runs with nothing but Redis. */
-export function createOutboxEmailChannel(opts: { dir: string; from: string }): EmailChannel {
+export function createOutboxEmailChannel(opts: { dir: string; from: string; dkim?: DkimOptions }): EmailChannel {
   return {
     provider: "outbox",
     async send(message): Promise<Receipt> {
-      const { raw, messageId } = await buildEml(message, opts.from);
+      const { raw, messageId } = await buildEml(message, opts.from, { dkim: opts.dkim });
       await writeAtomically(opts.dir, `${fileStem()}.eml`, raw);
       return { provider: "outbox", messageId, acceptedAt: new Date().toISOString() };
     },

@@ -1,6 +1,7 @@
 import nodemailer from "nodemailer";
 import type SMTPPool from "nodemailer/lib/smtp-pool/index.js";
 import type { EmailChannel, EmailMessage, Receipt } from "./channel.js";
+import type { DkimOptions } from "./dkim.js";
 import { toMailOptions } from "./mail-options.js";
 
 export interface SmtpOptions {
@@ -8,6 +9,8 @@ export interface SmtpOptions {
   url: string;
   from: string;
   poolSize?: number;
+  /** DKIM signing (validated options from `dkimFromEnv`); unsigned when absent. */
+  dkim?: DkimOptions;
 }
 
 export function createSmtpChannel(opts: SmtpOptions): EmailChannel {
@@ -24,7 +27,8 @@ export function createSmtpChannel(opts: SmtpOptions): EmailChannel {
   return {
     provider: "smtp",
     async send(message: EmailMessage): Promise<Receipt> {
-      const mail = toMailOptions(message, opts.from);
+      // The signing travels with the message (toMailOptions), exactly as buildEml signs outbox files.
+      const mail = toMailOptions(message, opts.from, { dkim: opts.dkim });
       const info = await transport.sendMail(mail);
       return { provider: "smtp", messageId: info.messageId ?? mail.messageId, acceptedAt: new Date().toISOString() };
     },

@@ -63,7 +63,7 @@ export interface Preview {
  * RFC 5322 message, or the SMS text. Throws ValidationError for a bad job and UsageError for a format the
  * job's channel does not have.
  */
-export async function renderPreview(config: Pick<Config, "SMTP_FROM" | "HERALD_TENANTS_FILE" | "HERALD_TEMPLATES_DIR">, kind: string, opts: PreviewOptions, renderer?: Renderer): Promise<Preview> {
+export async function renderPreview(config: Pick<Config, "SMTP_FROM" | "HERALD_TENANTS_FILE" | "HERALD_TEMPLATES_DIR" | "SMTP_DKIM_DOMAIN" | "SMTP_DKIM_SELECTOR" | "SMTP_DKIM_PRIVATE_KEY">, kind: string, opts: PreviewOptions, renderer?: Renderer): Promise<Preview> {
   if (!isKindName(kind)) throw new ValidationError(kind, [{ field: "kind", message: `is unknown; expected one of ${KIND_NAMES.join(", ")}` }]);
   if (opts.locale !== undefined && !isLanguageTag(opts.locale)) throw new UsageError(`--locale ${opts.locale} is not a BCP 47 language tag such as de, de-CH or ar`);
   if (opts.format === "sms" && !hasChannel(kind, "sms")) throw new UsageError(`${kind} is sent by email only: use --format ${formatsOf(kind)}`);
@@ -107,7 +107,8 @@ export async function renderPreview(config: Pick<Config, "SMTP_FROM" | "HERALD_T
   const { buildEml } = await import("../channels/eml.js");
   const from = config.SMTP_FROM ?? (await import("../channels/index.js")).DEFAULT_FROM;
   const to = { address: job.recipient.email!, name: job.recipient.displayName };
-  const { raw } = await buildEml({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text }, from);
+  const { dkimFromEnv } = await import("../channels/dkim.js");
+  const { raw } = await buildEml({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text }, from, { dkim: dkimFromEnv(config) });
   return { format, content: raw, notes };
 }
 
