@@ -32,7 +32,8 @@ const urlWith = (name: string, protocols: RegExp) =>
 const variables = {
   REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/).default("redis://127.0.0.1:6379"),
   HERALD_PREFIX: z.string().regex(/^\{[^{}]+\}/, "HERALD_PREFIX must start with a Redis Cluster hash tag such as {herald}").default("{herald}"),
-  HERALD_ATTEMPTS: int("HERALD_ATTEMPTS", 1, 100).default(8),
+  // Exponential backoff doubles each time: 20 tries from 5 s already span about 60 days.
+  HERALD_ATTEMPTS: int("HERALD_ATTEMPTS", 1, 20).default(8),
   HERALD_BACKOFF_MS: int("HERALD_BACKOFF_MS", 1, 3_600_000).default(5000),
   HERALD_EMAIL_CONCURRENCY: int("HERALD_EMAIL_CONCURRENCY", 1, 1000).default(10),
   HERALD_SMS_CONCURRENCY: int("HERALD_SMS_CONCURRENCY", 1, 1000).default(5),

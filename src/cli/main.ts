@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from "../config.js";
 import { CHANNELS, KIND_NAMES, ValidationError, type ChannelName } from "../contracts/index.js";
 import { createLogger } from "../logger.js";
 import { DeadLetters } from "../queues/dead-letter.js";
+import { retryPolicyOf } from "../queues/job-options.js";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { DELIVERY_QUEUES } from "../queues/names.js";
@@ -33,7 +34,7 @@ function channelList(value: string): ChannelName[] {
 async function withDeadLetters<T>(work: (dl: DeadLetters) => Promise<T>): Promise<T> {
   const c = config();
   const connection = createRedis(c.REDIS_URL, "producer");
-  const deadLetters = new DeadLetters(connection, c.HERALD_PREFIX, { attempts: c.HERALD_ATTEMPTS, backoffMs: c.HERALD_BACKOFF_MS, keepCompletedSeconds: c.HERALD_KEEP_COMPLETED_S, keepCompletedCount: c.HERALD_KEEP_COMPLETED_COUNT });
+  const deadLetters = new DeadLetters(connection, c.HERALD_PREFIX, retryPolicyOf(c));
   try {
     return await work(deadLetters);
   } finally {
@@ -180,10 +181,14 @@ export function buildProgram(): Command {
       const filter = toFilter(opts);
       await withDeadLetters(async (dl) => process.stdout.write((await replay(dl, id, Boolean(opts.all), filter)) + "\n"));
     });
-  filterOptions(dlq.command("purge").description("delete dead letters for good (all, or those matching the filters)"))
+  filterOptions(dlq.command("purge").description("delete dead letters for good: one, those matching the filters, or --all"))
     .argument("[id]", "only this dead letter")
-    .action(async (id: string | undefined, opts: FilterOptions) => {
+    .option("--all", "every dead letter (needed when no id or filter is given)")
+    .action(async (id: string | undefined, opts: FilterOptions & { all?: boolean }) => {
       const filter = toFilter(opts);
+      if (!id && !opts.all && !opts.kind && !opts.class && !opts.since) {
+        throw new UsageError("purging deletes dead letters for good: give an id, a filter (--kind, --class, --since), or --all");
+      }
       await withDeadLetters(async (dl) => {
         if (id) {
           if (!(await dl.remove(id))) throw new UsageError(`no dead letter ${id}`);

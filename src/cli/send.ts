@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { isKindName, KIND_NAMES, parseJob, ValidationError, type KindName } from "../contracts/index.js";
+import { retryPolicyOf } from "../queues/job-options.js";
 import { Herald } from "../queues/producer.js";
 import type { Config } from "../config.js";
 
@@ -27,7 +28,7 @@ export async function send(config: Config, kind: string, job: unknown, warn: (m:
     prefix: config.HERALD_PREFIX,
     encryptionKey: config.HERALD_ENCRYPTION_KEY,
     dataDir: config.HERALD_DATA_DIR,
-    retry: { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS },
+    retry: retryPolicyOf(config),
     onWarning: warn,
   });
   try {

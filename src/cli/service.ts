@@ -5,6 +5,7 @@ import { createHttpServer, redisCheck, templatesCheck, workersCheck } from "../h
 import type { Logger } from "../logger.js";
 import { createRedis } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
+import { retryPolicyOf } from "../queues/job-options.js";
 import { Herald } from "../queues/producer.js";
 import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
@@ -28,15 +29,6 @@ export interface ServiceOptions {
   http: boolean;
   channels?: ChannelName[];
   concurrency?: number;
-}
-
-export function retryPolicy(config: Config) {
-  return {
-    attempts: config.HERALD_ATTEMPTS,
-    backoffMs: config.HERALD_BACKOFF_MS,
-    keepCompletedSeconds: config.HERALD_KEEP_COMPLETED_S,
-    keepCompletedCount: config.HERALD_KEEP_COMPLETED_COUNT,
-  };
 }
 
 /** Herald's long-running parts in one process, with one orderly way down (the reverse of the way up). */
@@ -68,11 +60,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       prefix: config.HERALD_PREFIX,
       encryptionKey: config.HERALD_ENCRYPTION_KEY,
       dataDir: config.HERALD_DATA_DIR,
-      retry: retryPolicy(config),
+      retry: retryPolicyOf(config),
       onWarning: (message) => logger.warn(message),
     });
     closers.push(() => herald.close());
-    const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicy(config));
+    const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
     closers.push(() => deadLetters.close());
     const ready = {
       redis: redisCheck(connection),

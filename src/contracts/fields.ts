@@ -7,7 +7,11 @@ const required = (what: string) => ({
     issue.input === undefined ? "is required" : `must be ${what}`,
 });
 
-export const text = (max: number) => z.string(required("a string")).trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+// A lone UTF-16 surrogate is valid JSON but cannot be encoded into a link, a header or a message.
+const wellFormed = (value: string) => value.isWellFormed();
+
+export const text = (max: number) =>
+  z.string(required("a string")).trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`).refine(wellFormed, "must be valid Unicode text");
 
 export const emailAddress = z
   .email({ error: (i) => (i.input === undefined ? "is required" : "must be a valid email address") })
@@ -54,4 +58,4 @@ export const isoTime = z.iso.datetime({
   error: (i) => (i.input === undefined ? "is required" : "must be an ISO 8601 time with zone, e.g. 2026-01-31T12:00:00Z"),
 });
 
-export const secretCode = z.string(required("a string")).min(1, "must not be empty").max(256, "must be at most 256 characters");
+export const secretCode = z.string(required("a string")).min(1, "must not be empty").max(256, "must be at most 256 characters").refine(wellFormed, "must be valid Unicode text");

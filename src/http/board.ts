@@ -69,6 +69,8 @@ export async function registerBoard(app: FastifyInstance, opts: BoardOptions): P
       readOnlyMode: opts.readOnly,
       // Retrying a failed delivery is what replay is for; the dead letter queue is never worked.
       allowRetries: !opts.readOnly && queue.name !== DEAD_LETTER_QUEUE,
+      // "Retry" on a completed job would send its code a second time (honoured by the adapter, missing from its types).
+      ...({ allowCompletedRetries: false } as object),
       description: DESCRIPTIONS[queue.name] ?? "",
     });
     adapter.setFormatter("data", queue.name === DEAD_LETTER_QUEUE ? maskDeadLetterForDisplay : maskForDisplay);

@@ -145,7 +145,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   });
 
   app.addHook("onResponse", async (request, reply) => {
-    const url = request.routeOptions.url ?? request.url;
+    // The route pattern, or for an unmatched request its path: a query string may carry personal data.
+    const url = request.routeOptions.url ?? request.url.split("?")[0];
     if (OPS_PATHS.has(url) || url.startsWith("/admin/queues/static") || url.startsWith("/docs/static")) return;
     request.log.info({ method: request.method, route: url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "http request");
   });

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { Queue, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { FailureClass } from "../errors/index.js";
@@ -36,7 +36,6 @@ export interface DeadLetterFilter {
 export type Progress = (done: number, total: number) => void;
 
 const PAGE = 500;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The dead-letter queue: jobs wait here, untouched by any worker, until someone replays or purges them. */
 export class DeadLetters {
@@ -44,7 +43,7 @@ export class DeadLetters {
   private readonly targets = new Map<string, Queue>();
 
   constructor(
-    connection: Redis,
+    readonly connection: Redis,
     readonly prefix: string,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {
@@ -74,27 +73,31 @@ export class DeadLetters {
     return this.queue.getWaitingCount();
   }
 
-  /** Newest first. */
+  /** Newest first. Unfiltered, one page is read straight from Redis; a filter reads them all (fine for thousands). */
   async list(filter: DeadLetterFilter = {}, page: { offset?: number; limit?: number } = {}): Promise<{ total: number; items: DeadLetterRecord[] }> {
-    const all = await this.matching(filter);
     const offset = page.offset ?? 0;
-    return { total: all.length, items: all.slice(offset, offset + (page.limit ?? 50)) };
+    const limit = page.limit ?? 50;
+    if (!filter.kind && !filter.failureClass && !filter.since && !filter.until) {
+      // Newest first is the wait list's own order (asc = false), so a page is one range read.
+      const [total, jobs] = await Promise.all([this.queue.getWaitingCount(), this.queue.getJobs(["waiting"], offset, offset + limit - 1, false)]);
+      return { total, items: jobs.filter(Boolean).map(toRecord) };
+    }
+    const all = await this.matching(filter);
+    return { total: all.length, items: all.slice(offset, offset + limit) };
   }
 
   /**
-   * Puts the job back on its queue as a new job with fresh attempts and removes the dead letter. The new job
-   * keeps the original id where it can, so whoever kept that id can still follow the notification.
+   * Puts the job back on its queue as a new job with fresh attempts, then removes the dead letter; returns
+   * the new job's id. That id derives from the dead letter, so two replays of one letter (a retried request,
+   * CLI and API at once, a crash between the two steps) add one job, not two. It is never the original id:
+   * if the replayed job fails again, its dead letter must not collide with the one being replayed.
    */
   async replay(id: string): Promise<string | undefined> {
     const job = await this.queue.getJob(id);
     if (!job) return undefined;
     const letter = toRecord(job);
-    const target = this.target(letter.queue);
-    // A stale copy under the original id (a move interrupted before it removed the failed job) would swallow the add.
-    const reuse = UUID.test(letter.originalJobId) && !(await target.getJob(letter.originalJobId));
-    const jobId = reuse ? letter.originalJobId : randomUUID();
-    const added = await target.add(letter.kind, letter.data, { ...deliveryJobOptions(this.retry), jobId });
-    // Added first, removed second: a crash in between leaves a duplicate to purge, never a lost job.
+    const added = await this.target(letter.queue).add(letter.kind, letter.data, { ...deliveryJobOptions(this.retry), jobId: replayIdOf(letter) });
+    // Added first, removed second: a crash in between leaves the letter to replay again (as the same job), never a lost job.
     await job.remove();
     return added.id!;
   }
@@ -123,7 +126,7 @@ export class DeadLetters {
   private target(name: string): Queue {
     let queue = this.targets.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.queue.opts.connection as Redis, prefix: this.prefix });
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
       queue.on("error", () => {}); // the dead-letter queue's own listener reports connection trouble
       this.targets.set(name, queue);
     }
@@ -159,6 +162,12 @@ export class DeadLetters {
     }
     return out.sort((a, b) => b.failedAt.localeCompare(a.failedAt));
   }
+}
+
+/** A UUID-shaped id from the dead letter and the failure it records. */
+function replayIdOf(letter: DeadLetterRecord): string {
+  const hex = createHash("sha256").update(`${letter.id}|${letter.failedAt}`).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 function toRecord(job: Job): DeadLetterRecord {

@@ -22,3 +22,13 @@ export function deliveryJobOptions(policy: RetryPolicy): JobsOptions {
     removeOnFail: false,
   };
 }
+
+/** The retry policy the configuration describes (workers, producers and dead-letter replays share it). */
+export function retryPolicyOf(config: { HERALD_ATTEMPTS: number; HERALD_BACKOFF_MS: number; HERALD_KEEP_COMPLETED_S: number; HERALD_KEEP_COMPLETED_COUNT: number }): RetryPolicy {
+  return {
+    attempts: config.HERALD_ATTEMPTS,
+    backoffMs: config.HERALD_BACKOFF_MS,
+    keepCompletedSeconds: config.HERALD_KEEP_COMPLETED_S,
+    keepCompletedCount: config.HERALD_KEEP_COMPLETED_COUNT,
+  };
+}

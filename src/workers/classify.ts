@@ -1,4 +1,12 @@
 /** Twilio error codes that no retry can fix: bad or unreachable numbers, opt-outs, blocked regions. */
+/** Problems with our side (the sender, a full queue): fixed by ops or by waiting, so the message waits too. */
+const TWILIO_TRANSIENT = new Set([
+  21606, // 'From' number is not a valid SMS-capable number
+  21659, // 'From' is not a valid Twilio number
+  21212, // invalid 'From' number
+  21611, // the sender's message queue is full
+]);
+
 const TWILIO_PERMANENT = new Set([
   21211, // invalid 'To' number
   21214, // 'To' number cannot be reached
@@ -8,8 +16,6 @@ const TWILIO_PERMANENT = new Set([
   21612, // cannot route to this number
   21614, // 'To' is not a mobile number
   21635, // 'To' number cannot be a landline
-  21606, // 'From' number is not a valid SMS-capable number
-  21659, // 'From' is not a valid Twilio number
   21602, // message body required
   21617, // message body too long
   30003, // unreachable destination handset
@@ -47,6 +53,7 @@ export function classifyDeliveryError(provider: string, error: unknown): Classif
   }
   if (provider === "twilio") {
     const code = typeof e.code === "number" ? `twilio-${e.code}` : `twilio-http-${e.status}`;
+    if (typeof e.code === "number" && TWILIO_TRANSIENT.has(e.code)) return { permanent: false, code };
     if (typeof e.code === "number" && TWILIO_PERMANENT.has(e.code)) return { permanent: true, code };
     // Any other 400 is a request Twilio will refuse again; 401/403/404 are set-up problems, 429 and 5xx pass.
     if (e.status === 400) return { permanent: true, code };

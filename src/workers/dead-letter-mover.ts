@@ -26,9 +26,15 @@ export class DeadLetterMover {
     });
   }
 
-  /** Starts the periodic sweep of these queues (and runs one now). */
+  /** Starts the periodic sweep of these queues (and runs one now); a sweep still running is not started again. */
   watch(queues: Queue[], everyMs = 60_000): void {
-    const sweepAll = () => queues.forEach((q) => this.track(this.sweep(q)));
+    const sweeping = new Set<Queue>();
+    const sweepAll = () =>
+      queues.forEach((queue) => {
+        if (sweeping.has(queue)) return;
+        sweeping.add(queue);
+        this.track(this.sweep(queue).finally(() => sweeping.delete(queue)));
+      });
     sweepAll();
     this.timer = setInterval(sweepAll, everyMs);
     this.timer.unref();
@@ -38,9 +44,11 @@ export class DeadLetterMover {
     let moved = 0;
     for (;;) {
       const jobs = (await queue.getFailed(0, 99)).filter(Boolean);
-      if (jobs.length === 0) return moved;
-      for (const job of jobs) if (await this.move(job)) moved++;
-      if (jobs.length < 100) return moved;
+      let movedNow = 0;
+      for (const job of jobs) if (await this.move(job)) movedNow++;
+      moved += movedNow;
+      // A pass that moved nothing (e.g. Redis refuses writes) ends the sweep; the next one tries again.
+      if (jobs.length < 100 || movedNow === 0) return moved;
     }
   }
 
@@ -65,7 +73,7 @@ export class DeadLetterMover {
         code,
         failedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
       });
-      await job.remove();
+      await this.removeKeepingIdempotency(job);
       this.logger.warn({ jobId: job.id, queue: job.queueName, kind: job.name, failureClass }, "job dead-lettered");
       this.onMoved?.(job, failureClass, code);
       return true;
@@ -76,9 +84,25 @@ export class DeadLetterMover {
     }
   }
 
+  /**
+   * Removing a job also ends its idempotency window (BullMQ deletes the deduplication key with it), and a
+   * producer retrying with the same key would then send a second message. The key is put back with the
+   * time it had left, still naming this job, whose status is now "dead-lettered".
+   */
+  private async removeKeepingIdempotency(job: Job): Promise<void> {
+    const dedupId = job.opts.deduplication?.id;
+    if (!dedupId) return job.remove();
+    const client = this.deadLetters.connection;
+    const key = `${job.queueQualifiedName}:de:${dedupId}`;
+    const [holder, ttl] = await Promise.all([client.get(key), client.pttl(key)]);
+    await job.remove();
+    if (holder === job.id && ttl > 0) await client.set(key, job.id!, "PX", ttl, "NX");
+  }
+
   private track(promise: Promise<unknown>): void {
-    this.pending.add(promise);
-    void promise.finally(() => this.pending.delete(promise));
+    const settled = promise.catch((error) => this.logger.error({ err: error }, "dead-letter sweep failed; the next one tries again"));
+    this.pending.add(settled);
+    void settled.finally(() => this.pending.delete(settled));
   }
 }
 

@@ -26,8 +26,8 @@ export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, o
     concurrency: opts.concurrency,
     lockDuration: opts.lockMs,
     stalledInterval: opts.stalledIntervalMs,
-    // A job whose worker died twice is suspicious (it may be what kills workers): dead-letter it after that.
-    maxStalledCount: 2,
+    // A job whose worker died twice is suspicious (it may be what kills workers): the second stall dead-letters it.
+    maxStalledCount: 1,
     ...(opts.ratePerSecond ? { limiter: { max: opts.ratePerSecond, duration: 1000 } } : {}),
     autorun: false,
   });

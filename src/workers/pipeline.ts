@@ -50,12 +50,12 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
     }
 
     const secrets = [parsed.code, parsed.codeId, parsed.url, parsed.urlTemplate, parsed.recipient.email, parsed.recipient.phone];
-    const link = resolveLink(parsed);
     const provider = channel === "email" ? deps.email.provider : deps.sms.provider;
 
     let send: () => Promise<Receipt>;
     let locale: string;
     try {
+      const link = resolveLink(parsed);
       if (channel === "email") {
         const mail = deps.renderer.email({ kind, job: parsed, link, now: now() });
         locale = mail.locale;

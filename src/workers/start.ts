@@ -8,6 +8,7 @@ import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
 import { createRedis } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
+import { retryPolicyOf } from "../queues/job-options.js";
 import { QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
@@ -53,13 +54,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
 
   const connection: Redis = createRedis(config.REDIS_URL, "worker");
   connection.on("error", (error) => logger.error({ err: error }, "redis connection error"));
-  const retry = {
-    attempts: config.HERALD_ATTEMPTS,
-    backoffMs: config.HERALD_BACKOFF_MS,
-    keepCompletedSeconds: config.HERALD_KEEP_COMPLETED_S,
-    keepCompletedCount: config.HERALD_KEEP_COMPLETED_COUNT,
-  };
-  const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retry);
+  const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
   const events: WorkerEvents = new EventEmitter();
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
 

@@ -102,7 +102,10 @@ describe("herald CLI", { timeout: 120_000 }, () => {
 
     const all = await runCli(["dlq", "replay", "--all", "--class", "expired"], env);
     expect(all.stdout.trim()).toBe("replayed 1 dead letter(s)");
-    const purged = await runCli(["dlq", "purge"], env);
+    const refused = await runCli(["dlq", "purge"], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/give an id, a filter .* or --all/);
+    const purged = await runCli(["dlq", "purge", "--all"], env);
     expect(purged.stdout.trim()).toBe("purged 1 dead letter(s)");
     expect(await dead.getWaitingCount()).toBe(0);
     await dead.close();

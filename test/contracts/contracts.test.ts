@@ -76,6 +76,11 @@ describe("job contracts", () => {
     expect(issuesOf("newsletter", {}).kind).toMatch(/unknown/);
   });
 
+  it("refuses text that is not valid Unicode (a lone surrogate cannot go into a link or header)", () => {
+    expect(issuesOf("email-verification", { ...valid["email-verification"], code: "ab\ud800" })).toHaveProperty("code", "must be valid Unicode text");
+    expect(issuesOf("email-verification", { ...valid["email-verification"], recipient: { userId: "\udfff", email: "a@example.com" } })).toHaveProperty(["recipient.userId"], "must be valid Unicode text");
+  });
+
   it("normalises phone numbers to E.164", () => {
     const job = parseJob("phone-verification", { recipient: { userId: "u", phone: "+41 79 123 45 67" }, code: "1" });
     expect(job.recipient.phone).toBe("+41791234567");

@@ -98,14 +98,14 @@ describe("HTTP API with real workers and a real SMTP server", () => {
     expect(sample(after, "herald_provider_errors_total", { channel: "email", code: "smtp-550" })).toBe(1);
     expect(sample(after, "herald_queue_jobs", { queue: "dead-letter", state: "waiting" })).toBe(1);
 
-    // Replay: a new job under the same id (so the producer can keep following it), delivered this time.
+    // Replay: a new job with a new id, delivered this time.
     const before = smtp.mails.length;
     const delivered = h.nextDelivery();
     const replay = await h.app.inject({ method: "POST", url: `/v1/dead-letters/email-${id}/replay`, headers: asAdmin });
     expect(replay.statusCode).toBe(202);
     const replayed = replay.json();
     expect(replayed).toMatchObject({ deadLetterId: `email-${id}`, kind: "email-verification", channel: "email", status: "queued" });
-    expect(replayed.id).toBe(id);
+    expect(replayed.id).not.toBe(id);
     expect((await delivered).job.id).toBe(replayed.id);
     const [mail] = (await smtp.waitForMails(before + 1)).slice(before);
     expect(mail.envelope.to).toEqual(["dead@example.com"]);

@@ -12,6 +12,8 @@ describe("worker options from the configuration", () => {
       expect(email.opts.concurrency).toBe(3);
       expect(sms.opts.concurrency).toBe(2);
       expect(email.opts.lockDuration).toBe(4000);
+      expect(email.opts.stalledInterval).toBe(h.config.HERALD_STALLED_INTERVAL_MS);
+      expect(email.opts.maxStalledCount).toBe(1);
       expect(email.opts.prefix).toBe(h.config.HERALD_PREFIX);
     } finally {
       await h.close();

@@ -68,10 +68,40 @@ describe("retries and dead letters", () => {
     const [letter] = (await h.workers.deadLetters.list()).items;
     const delivery = h.nextDelivery();
     const newId = await h.workers.deadLetters.replay(letter.id);
-    expect(newId).toBe(id); // a new job, under the id the producer was given
+    expect(newId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(newId).not.toBe(id);
     expect((await delivery).job.id).toBe(newId);
     expect(smtp.mails).toHaveLength(1);
     expect(await h.workers.deadLetters.count()).toBe(0);
+  });
+
+  it("a replayed job that fails again is dead-lettered again (nothing lost), and replaying one letter twice adds one job", async () => {
+    smtp = await startSmtpServer();
+    smtp.replyNext({ code: 550, message: "5.1.1 Unknown" }, 2);
+    h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>" });
+    await h.herald.emailVerification(mailJob());
+    await h.nextDeadLetter();
+    const [letter] = (await h.workers.deadLetters.list()).items;
+    // Two replays racing for one letter (a retried request, CLI and API at once): both name the same new job.
+    const [a, b] = await Promise.all([h.workers.deadLetters.replay(letter.id), h.workers.deadLetters.replay(letter.id)]);
+    expect(a).toBeDefined();
+    if (b !== undefined) expect(b).toBe(a);
+    const again = await h.nextDeadLetter();
+    expect(again.job.id).toBe(a);
+    const { items } = await h.workers.deadLetters.list();
+    expect(items.map((i) => i.originalJobId)).toEqual([a]);
+    expect(smtp.attempts).toBe(2);
+  });
+
+  it("a dead-lettered job keeps its idempotency key: the same key again is not sent twice", async () => {
+    smtp = await startSmtpServer();
+    smtp.replyNext({ code: 550, message: "5.1.1 Unknown" });
+    h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>" });
+    const first = await h.herald.emailVerification({ ...mailJob(), idempotencyKey: "evt-42" });
+    await h.nextDeadLetter();
+    const second = await h.herald.emailVerification({ ...mailJob(), idempotencyKey: "evt-42" });
+    expect(second).toMatchObject({ id: first.id, deduplicated: true });
+    expect(smtp.attempts).toBe(1);
   });
 
   it("Twilio 500 then 201 → delivered", async () => {
