@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { z } from "zod";
 import { dkimIssues } from "./channels/dkim.js";
 import { describeEnvIssues, flag, httpEnvShape } from "./http/config.js";
@@ -28,6 +29,9 @@ const urlWith = (name: string, protocols: RegExp) =>
       }
     }, `${name} must be a URL with scheme ${protocols.source.replace(/[\\^$():]/g, "").replace(/\|/g, " or ")}`);
 
+const isFile = (path: string) => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+
 /** Every setting Herald reads, from the environment only. README's config table mirrors this (a test checks). */
 const variables = {
   REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/).default("redis://127.0.0.1:6379"),
@@ -48,8 +52,8 @@ const variables = {
   HERALD_OUTBOX_DIR: z.string().min(1).default("./outbox"),
   HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
   HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox"], { error: "must be twilio or outbox" }).optional(),
-  HERALD_TENANTS_FILE: optionalText,
-  HERALD_TEMPLATES_DIR: optionalText,
+  HERALD_TENANTS_FILE: optionalText.refine((v) => v === undefined || isFile(v), "HERALD_TENANTS_FILE must name a readable YAML file"),
+  HERALD_TEMPLATES_DIR: optionalText.refine((v) => v === undefined || isDirectory(v), "HERALD_TEMPLATES_DIR must name a folder"),
   SMTP_URL: optionalText.pipe(urlWith("SMTP_URL", /^(smtp|smtps):$/).optional()),
   SMTP_FROM: optionalText,
   SMTP_POOL_SIZE: int("SMTP_POOL_SIZE", 1, 100).default(5),
@@ -63,6 +67,7 @@ const variables = {
   TWILIO_API_BASE_URL: optionalText.pipe(urlWith("TWILIO_API_BASE_URL", /^(http|https):$/).optional()),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_DEV: flag.default(false),
+  HERALD_METRICS_PORT: int("HERALD_METRICS_PORT", 0, 65_535).optional(),
   ...httpEnvShape,
 };
 

@@ -11,12 +11,20 @@ export class UsageError extends Error {
 /** The JSON a command was given, from --data or --data-file ('-' is standard input). */
 export function readJsonOption(opts: { data?: string; dataFile?: string }): unknown {
   if (opts.data !== undefined && opts.dataFile !== undefined) throw new UsageError("give --data or --data-file, not both");
-  const source = opts.data ?? (opts.dataFile !== undefined ? readFileSync(opts.dataFile === "-" ? 0 : opts.dataFile, "utf8") : undefined);
+  const source = opts.data ?? (opts.dataFile !== undefined ? readDataFile(opts.dataFile) : undefined);
   if (source === undefined) throw new UsageError("give the job as --data '<json>' or --data-file <file>");
   try {
     return JSON.parse(source);
   } catch (error) {
     throw new UsageError(`the job is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function readDataFile(path: string): string {
+  try {
+    return readFileSync(path === "-" ? 0 : path, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read --data-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Config } from "../config.js";
 import type { ChannelName } from "../contracts/index.js";
-import { createHttpServer, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
+import { createHttpServer, HttpConfigError, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
 import type { Logger } from "../logger.js";
 import { createRedis } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
@@ -34,6 +34,12 @@ export interface ServiceOptions {
 /** Herald's long-running parts in one process, with one orderly way down (the reverse of the way up). */
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, logger } = opts;
+  if (opts.http && config.HERALD_API_TOKENS.length === 0 && !config.HERALD_DEV) {
+    // Said before anything starts, rather than after the workers already took jobs.
+    throw new HttpConfigError(
+      "HERALD_API_TOKENS is not set: the HTTP API will not start without tokens. Set e.g. HERALD_API_TOKENS=enqueue:<random>,admin:<random> (openssl rand -hex 32), or HERALD_DEV=1 to run it open on a development machine.",
+    );
+  }
   const privateRedis = await ensureRedis({ url: config.REDIS_URL, explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger });
   const closers: (() => Promise<unknown>)[] = [];
   if (privateRedis) closers.push(() => privateRedis.stop());
@@ -50,7 +56,14 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       workers = await startWorkers({ config, logger, channels: opts.channels, concurrency });
       closers.push(() => workers!.close());
     }
-    if (!opts.http) return { workers, close };
+    if (!opts.http) {
+      if (workers && config.HERALD_METRICS_PORT !== undefined) {
+        const { serveWorkerMetrics } = await import("./worker-metrics.js");
+        const server = await serveWorkerMetrics(workers, { port: config.HERALD_METRICS_PORT, host: config.HERALD_HTTP_HOST ?? "0.0.0.0", logger });
+        closers.push(() => server.close());
+      }
+      return { workers, close };
+    }
 
     const connection = createRedis(config.REDIS_URL, "producer");
     connection.on("error", () => {}); // reported by the queues' own listeners and /readyz

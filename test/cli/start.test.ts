@@ -85,3 +85,36 @@ describe("herald start (the quick start): workers, API and the file outbox in on
     expect(log).toMatch(/HERALD_API_TOKENS is not set/);
   });
 });
+
+describe("herald worker with HERALD_METRICS_PORT", { timeout: 60_000 }, () => {
+  const env = testEnv({ LOG_LEVEL: "info", HERALD_METRICS_PORT: "0", HERALD_HTTP_HOST: "127.0.0.1" });
+  const redis = new Redis(env.REDIS_URL);
+  afterAll(async () => {
+    await deleteKeys(redis, env.HERALD_PREFIX);
+    redis.disconnect();
+  });
+
+  it("counts its own deliveries on /metrics and answers /healthz", async () => {
+    const worker = spawnCli(["worker", "--queues", "email"], env);
+    let log = "";
+    worker.stderr!.on("data", (c) => (log += c));
+    try {
+      await waitForLog(worker, "worker metrics listening");
+      const address = JSON.parse(log.split("\n").find((l) => l.includes('"worker metrics listening"'))!).address as string;
+      expect((await fetch(`${address}/healthz`)).status).toBe(200);
+      const { Herald } = await import("../../src/queues/producer.js");
+      const herald = new Herald({ redis: env.REDIS_URL, prefix: env.HERALD_PREFIX, encryptionKey: env.HERALD_ENCRYPTION_KEY });
+      await herald.emailVerification({ recipient: { userId: "u", email: "m@example.com" }, code: "M1", url: "https://x.test/v" });
+      await herald.close();
+      await waitForFile(env.HERALD_OUTBOX_DIR, ".eml");
+      await expect
+        .poll(async () => (await (await fetch(`${address}/metrics`)).text()).match(/herald_jobs_delivered_total\{kind="email-verification",channel="email"\} (\d+)/)?.[1], { timeout: 10_000 })
+        .toBe("1");
+      worker.kill("SIGTERM");
+      const [code] = await once(worker, "exit");
+      expect(code).toBe(0);
+    } finally {
+      worker.kill("SIGKILL");
+    }
+  });
+});
