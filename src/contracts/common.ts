@@ -78,7 +78,7 @@ interface Shape {
  */
 export function crossField(rule: (job: Shape, ctx: z.RefinementCtx) => void) {
   return z.superRefine<Shape>(rule, {
-    when: (payload) => typeof payload.value === "object" && payload.value !== null,
+    when: (payload) => typeof payload.value === "object" && payload.value !== null && !Array.isArray(payload.value),
   } as Parameters<typeof z.superRefine>[1]);
 }
 

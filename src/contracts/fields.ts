@@ -25,16 +25,14 @@ export const phoneNumber = z
   .transform((v) => parsePhoneNumberFromString(v)!.number);
 
 /** BCP 47 language tag, e.g. `de-CH`, `en`, `zh-Hant-TW`. */
-export const locale = z
-  .string(required("a BCP 47 language tag"))
-  .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "must be a BCP 47 language tag such as de-CH or en")
-  .refine((v) => {
-    try {
-      return Intl.getCanonicalLocales(v).length === 1;
-    } catch {
-      return false;
-    }
-  }, "must be a BCP 47 language tag such as de-CH or en");
+export const locale = z.string(required("a BCP 47 language tag")).refine((v) => {
+  if (!/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(v)) return false;
+  try {
+    return Intl.getCanonicalLocales(v).length === 1;
+  } catch {
+    return false;
+  }
+}, "must be a BCP 47 language tag such as de-CH or en");
 
 export const timeZone = z.string(required("an IANA time zone")).refine((v) => {
   try {

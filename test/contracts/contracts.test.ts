@@ -81,6 +81,18 @@ describe("job contracts", () => {
     expect(issuesOf("email-verification", { ...valid["email-verification"], recipient: { userId: "\udfff", email: "a@example.com" } })).toHaveProperty(["recipient.userId"], "must be valid Unicode text");
   });
 
+  it("names each problem once, and a job that is not an object just as that", () => {
+    const error = (() => {
+      try {
+        parseJob("email-verification", { ...valid["email-verification"], recipient: { userId: "u", email: "a@example.com", locale: "x y" } });
+      } catch (e) {
+        return e as ValidationError;
+      }
+    })();
+    expect(error?.issues.filter((i) => i.field === "recipient.locale")).toHaveLength(1);
+    expect(Object.keys(issuesOf("email-verification", []))).toEqual([""]);
+  });
+
   it("normalises phone numbers to E.164", () => {
     const job = parseJob("phone-verification", { recipient: { userId: "u", phone: "+41 79 123 45 67" }, code: "1" });
     expect(job.recipient.phone).toBe("+41791234567");
