@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { z } from "zod";
 import { dkimIssues } from "./channels/dkim.js";
 import { describeEnvIssues, flag, httpEnvShape } from "./http/config.js";
+import { HASH_TAGGED } from "./queues/names.js";
 
 const int = (name: string, min: number, max: number) =>
   z.coerce
@@ -35,7 +36,7 @@ const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?
 /** Every setting Herald reads, from the environment only. README's config table mirrors this (a test checks). */
 const variables = {
   REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/).default("redis://127.0.0.1:6379"),
-  HERALD_PREFIX: z.string().regex(/^\{[^{}]+\}/, "HERALD_PREFIX must start with a Redis Cluster hash tag such as {herald}").default("{herald}"),
+  HERALD_PREFIX: z.string().regex(HASH_TAGGED, "HERALD_PREFIX must start with a Redis Cluster hash tag such as {herald}").default("{herald}"),
   // Exponential backoff doubles each time: 20 tries from 5 s already span about 60 days.
   HERALD_ATTEMPTS: int("HERALD_ATTEMPTS", 1, 20).default(8),
   HERALD_BACKOFF_MS: int("HERALD_BACKOFF_MS", 1, 3_600_000).default(5000),
@@ -73,18 +74,20 @@ const variables = {
 
 export const CONFIG_VARIABLES = Object.keys(variables);
 
+/** The provider per channel: as configured, else the real one whose settings are there, else the outbox. */
+const emailChannelOf = (env: { HERALD_EMAIL_CHANNEL?: "smtp" | "outbox"; SMTP_URL?: string }) => env.HERALD_EMAIL_CHANNEL ?? (env.SMTP_URL ? "smtp" : "outbox");
+const smsChannelOf = (env: { HERALD_SMS_CHANNEL?: "twilio" | "outbox"; TWILIO_ACCOUNT_SID?: string }) => env.HERALD_SMS_CHANNEL ?? (env.TWILIO_ACCOUNT_SID ? "twilio" : "outbox");
+
 export const configSchema = z
   .object(variables)
   .superRefine((env, ctx) => {
-    const emailChannel = env.HERALD_EMAIL_CHANNEL ?? (env.SMTP_URL ? "smtp" : "outbox");
-    if (emailChannel === "smtp") {
+    if (emailChannelOf(env) === "smtp") {
       if (!env.SMTP_URL) ctx.addIssue({ code: "custom", path: ["SMTP_URL"], message: "SMTP_URL is required when HERALD_EMAIL_CHANNEL=smtp" });
       if (!env.SMTP_FROM) ctx.addIssue({ code: "custom", path: ["SMTP_FROM"], message: 'SMTP_FROM is required with SMTP, e.g. "Acme <no-reply@acme.com>"' });
     }
     // DKIM signs SMTP and outbox mail alike, so it is checked whichever channel is chosen.
     for (const issue of dkimIssues(env)) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
-    const smsChannel = env.HERALD_SMS_CHANNEL ?? (env.TWILIO_ACCOUNT_SID ? "twilio" : "outbox");
-    if (smsChannel === "twilio") {
+    if (smsChannelOf(env) === "twilio") {
       if (!env.TWILIO_ACCOUNT_SID) ctx.addIssue({ code: "custom", path: ["TWILIO_ACCOUNT_SID"], message: "TWILIO_ACCOUNT_SID is required when HERALD_SMS_CHANNEL=twilio" });
       if (!env.TWILIO_AUTH_TOKEN) ctx.addIssue({ code: "custom", path: ["TWILIO_AUTH_TOKEN"], message: "TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID" });
       if (!env.TWILIO_FROM === !env.TWILIO_MESSAGING_SERVICE_SID) {
@@ -94,8 +97,8 @@ export const configSchema = z
   })
   .transform((env) => ({
     ...env,
-    emailChannel: env.HERALD_EMAIL_CHANNEL ?? (env.SMTP_URL ? "smtp" : "outbox"),
-    smsChannel: env.HERALD_SMS_CHANNEL ?? (env.TWILIO_ACCOUNT_SID ? "twilio" : "outbox"),
+    emailChannel: emailChannelOf(env),
+    smsChannel: smsChannelOf(env),
     // An API without tokens (dev mode) listens on loopback only, unless told otherwise.
     httpHost: env.HERALD_HTTP_HOST ?? (env.HERALD_API_TOKENS.length === 0 ? "127.0.0.1" : "0.0.0.0"),
   }));

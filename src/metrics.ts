@@ -5,7 +5,7 @@ import { KINDS } from "./contracts/index.js";
 import { FAILURE_CLASSES } from "./errors/index.js";
 import type { Logger } from "./logger.js";
 import { DeadLetters } from "./queues/dead-letter.js";
-import { QUEUE_OF_CHANNEL } from "./queues/names.js";
+import { channelOfQueue } from "./queues/names.js";
 
 /** States whose job counts `herald_queue_jobs` reports per queue, read from Redis at scrape time. */
 export const QUEUE_STATES = ["waiting", "prioritized", "active", "delayed", "failed", "completed", "waiting-children"] as const;
@@ -42,7 +42,6 @@ export interface DeliveredLike {
 
 type JobLike = Pick<Job, "name" | "queueName"> & { id?: string };
 
-const CHANNEL_OF_QUEUE: Record<string, string> = Object.fromEntries(Object.entries(QUEUE_OF_CHANNEL).map(([c, q]) => [q, c]));
 
 /**
  * Herald's Prometheus metrics. Fed by the API's enqueues (`enqueued`) and by the workers' events
@@ -217,7 +216,7 @@ export function createMetrics(opts: MetricsOptions = {}): HeraldMetrics {
 }
 
 function labelsOf(job: JobLike): { kind: string; channel: string } {
-  return { kind: job.name, channel: CHANNEL_OF_QUEUE[job.queueName] ?? job.queueName };
+  return { kind: job.name, channel: channelOfQueue(job.queueName) ?? job.queueName };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

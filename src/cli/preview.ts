@@ -8,7 +8,6 @@ import {
   parseJob,
   resolveLink,
   ValidationError,
-  type ChannelName,
   type KindName,
 } from "../contracts/index.js";
 import type { Renderer } from "../templates/renderer.js";

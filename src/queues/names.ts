@@ -8,8 +8,18 @@ export const DEAD_LETTER_QUEUE = "dead-letter";
 export const DELIVERY_QUEUES = Object.values(QUEUE_OF_CHANNEL);
 export const ALL_QUEUES = [...DELIVERY_QUEUES, DEAD_LETTER_QUEUE];
 
+/** A prefix that starts with a hash tag keeps every key of Herald's queues in one Redis Cluster slot. */
+export const HASH_TAGGED = /^\{[^{}]+\}/;
+
+const CHANNEL_OF_QUEUE = new Map(Object.entries(QUEUE_OF_CHANNEL).map(([channel, queue]) => [queue, channel as ChannelName]));
+
+/** `email` → email; undefined for the dead-letter queue or a queue that is not Herald's. */
+export function channelOfQueue(queueName: string): ChannelName | undefined {
+  return CHANNEL_OF_QUEUE.get(queueName);
+}
+
 export function assertPrefix(prefix: string): string {
-  if (!/^\{[^{}]+\}/.test(prefix)) {
+  if (!HASH_TAGGED.test(prefix)) {
     throw new Error(`queue prefix "${prefix}" must start with a hash tag such as {herald}, so Redis Cluster keeps a queue's keys together`);
   }
   return prefix;

@@ -4,7 +4,7 @@ import type { ChannelName } from "../contracts/index.js";
 import type { FailureClass } from "../errors/index.js";
 import { scrub } from "../redact.js";
 import { DeadLetters, type DeadLetterRecord } from "./dead-letter.js";
-import { DELIVERY_QUEUES, QUEUE_OF_CHANNEL } from "./names.js";
+import { channelOfQueue, DELIVERY_QUEUES } from "./names.js";
 
 /** Where a notification is. Carries no recipient, code, link or message text. */
 export type NotificationStatus =
@@ -50,11 +50,7 @@ export interface StatusSources {
   connection: Redis;
 }
 
-const CHANNEL_OF_QUEUE = Object.fromEntries(Object.entries(QUEUE_OF_CHANNEL).map(([channel, queue]) => [queue, channel])) as Record<string, ChannelName>;
-
-export function channelOfQueue(queueName: string): ChannelName | undefined {
-  return CHANNEL_OF_QUEUE[queueName];
-}
+export { channelOfQueue };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
