@@ -130,7 +130,7 @@ describe("herald start", { timeout: 60_000 }, () => {
   });
 
   it("says clearly when an explicit REDIS_URL does not answer", async () => {
-    const result = await runCli(["start"], testEnv({ REDIS_URL: "redis://127.0.0.1:1" }));
+    const result = await runCli(["worker"], testEnv({ REDIS_URL: "redis://127.0.0.1:1" }));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/no Redis answers at 127\.0\.0\.1:1 \(REDIS_URL\)/);
   });
