@@ -74,7 +74,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       encryptionKey: config.HERALD_ENCRYPTION_KEY,
       dataDir: config.HERALD_DATA_DIR,
       retry: retryPolicyOf(config),
-      onWarning: (message) => logger.warn(message),
+      // The workers already warned about the dev key file when they run in this process.
+      onWarning: (message) => workers || logger.warn(message),
     });
     closers.push(() => herald.close());
     const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
@@ -99,13 +100,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 
 /** SIGTERM/SIGINT: stop taking jobs, finish the active ones, close pools; a second signal forces the exit. */
 export function closeOnSignals(close: () => Promise<void>, logger: Logger): void {
-  let stopping = false;
+  let stoppingSince = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stoppingSince) {
+      // Ctrl-C under `npm start` reaches us twice at once (the terminal's and npm's copy): only a later one forces.
+      if (Date.now() - stoppingSince < 1000) return;
       logger.warn({ signal }, "second signal: exiting without waiting for active jobs (they will be retried)");
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ signal }, "shutting down: finishing active jobs");
     close().then(
       () => {
