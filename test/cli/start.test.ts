@@ -110,9 +110,12 @@ describe("herald worker with HERALD_METRICS_PORT", { timeout: 60_000 }, () => {
       await expect
         .poll(async () => (await (await fetch(`${address}/metrics`)).text()).match(/herald_jobs_delivered_total\{kind="email-verification",channel="email"\} (\d+)/)?.[1], { timeout: 10_000 })
         .toBe("1");
-      worker.kill("SIGTERM");
+      // Two signals at once (Ctrl-C under npm delivers the terminal's and npm's) are one: a graceful stop.
+      worker.kill("SIGINT");
+      worker.kill("SIGINT");
       const [code] = await once(worker, "exit");
       expect(code).toBe(0);
+      expect(log).toContain('"msg":"stopped"');
     } finally {
       worker.kill("SIGKILL");
     }
