@@ -5,6 +5,7 @@ import { KINDS } from "./contracts/index.js";
 import { FAILURE_CLASSES } from "./errors/index.js";
 import type { Logger } from "./logger.js";
 import { DeadLetters } from "./queues/dead-letter.js";
+import { withDeadline } from "./queues/deadline.js";
 import { channelOfQueue } from "./queues/names.js";
 
 /** States whose job counts `herald_queue_jobs` reports per queue, read from Redis at scrape time. */
@@ -93,7 +94,7 @@ export class HeraldMetrics {
       async collect() {
         if (queues.size === 0) return;
         try {
-          const perQueue = await withTimeout(Promise.all([...queues].map(async (q) => ({ name: q.name, counts: await q.getJobCounts(...QUEUE_STATES) }))), scrapeTimeoutMs);
+          const perQueue = await withDeadline(Promise.all([...queues].map(async (q) => ({ name: q.name, counts: await q.getJobCounts(...QUEUE_STATES) }))), scrapeTimeoutMs, "metrics scrape");
           this.reset();
           for (const { name, counts } of perQueue) for (const state of QUEUE_STATES) this.set({ queue: name, state }, counts[state] ?? 0);
           redisUp.set(1);
@@ -219,10 +220,3 @@ function labelsOf(job: JobLike): { kind: string; channel: string } {
   return { kind: job.name, channel: channelOfQueue(job.queueName) ?? job.queueName };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

@@ -28,12 +28,6 @@ function parseSince(value: string, now = Date.now()): Date | undefined {
   return Number.isNaN(at) ? undefined : new Date(at);
 }
 
-/** What an operator may see of a dead letter: never the sealed data or the recipient. */
-export function publicView(record: DeadLetterRecord) {
-  const { data: _data, ...rest } = record;
-  return rest;
-}
-
 /** Columns padded to their widest cell; the last column is left ragged. */
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

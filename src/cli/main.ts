@@ -4,13 +4,13 @@ import { createRedis } from "../queues/connection.js";
 import { ConfigError, loadConfig, type Config } from "../config.js";
 import { CHANNELS, KIND_NAMES, ValidationError, type ChannelName } from "../contracts/index.js";
 import { createLogger } from "../logger.js";
-import { DeadLetters } from "../queues/dead-letter.js";
+import { DeadLetters, hasFilter, publicDeadLetter } from "../queues/dead-letter.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { DELIVERY_QUEUES } from "../queues/names.js";
 import { lookupStatus } from "../queues/status.js";
-import { formatCounts, formatStatus, formatTable, publicView, QUEUE_STATES, replay, toFilter, withProgress, type FilterOptions } from "./dlq.js";
+import { formatCounts, formatStatus, formatTable, QUEUE_STATES, replay, toFilter, withProgress, type FilterOptions } from "./dlq.js";
 import { readJsonOption, send, UsageError } from "./send.js";
 import { PREVIEW_FORMATS, runPreview, type PreviewFormat } from "./preview.js";
 
@@ -159,7 +159,7 @@ export function buildProgram(): Command {
       const filter = toFilter(opts);
       await withDeadLetters(async (dl) => {
         const { total, items } = await dl.list(filter, { limit: opts.limit });
-        if (opts.json) for (const item of items) process.stdout.write(JSON.stringify(publicView(item)) + "\n");
+        if (opts.json) for (const item of items) process.stdout.write(JSON.stringify(publicDeadLetter(item)) + "\n");
         else process.stdout.write(formatTable(items) + (total > items.length ? `\n… ${total - items.length} more (use --limit)` : "") + "\n");
       });
     });
@@ -171,7 +171,7 @@ export function buildProgram(): Command {
       await withDeadLetters(async (dl) => {
         const record = await dl.get(id);
         if (!record) throw new UsageError(`no dead letter ${id}`);
-        process.stdout.write(JSON.stringify(publicView(record), null, 2) + "\n");
+        process.stdout.write(JSON.stringify(publicDeadLetter(record), null, 2) + "\n");
       });
     });
   filterOptions(dlq.command("replay").description("put dead letters back on their queues as new jobs"))
@@ -186,7 +186,7 @@ export function buildProgram(): Command {
     .option("--all", "every dead letter (needed when no id or filter is given)")
     .action(async (id: string | undefined, opts: FilterOptions & { all?: boolean }) => {
       const filter = toFilter(opts);
-      if (!id && !opts.all && !opts.kind && !opts.class && !opts.since) {
+      if (!id && !opts.all && !hasFilter(filter)) {
         throw new UsageError("purging deletes dead letters for good: give an id, a filter (--kind, --class, --since), or --all");
       }
       await withDeadLetters(async (dl) => {

@@ -13,7 +13,7 @@ import type { Herald } from "../queues/producer.js";
 import { allows, ApiAuth } from "./auth.js";
 import { registerBoard } from "./board.js";
 import { registerPreviews } from "./previews.js";
-import { DeadlineError } from "./deadline.js";
+import { DeadlineError } from "../queues/deadline.js";
 import { HttpConfigError, type ApiScope, type HttpConfig } from "./config.js";
 import { jsonResponse } from "./openapi.js";
 import { PROBLEM_TYPES, sendProblem } from "./problem.js";

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Queue, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { FailureClass } from "../errors/index.js";
+import { scrub } from "../redact.js";
 import { DEFAULT_RETRY, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
 import { DEAD_LETTER_QUEUE } from "./names.js";
 
@@ -34,6 +35,39 @@ export interface DeadLetterFilter {
 }
 
 export type Progress = (done: number, total: number) => void;
+
+/** False for the empty filter, which matches every dead letter (bulk deletes ask for an explicit "all" then). */
+export function hasFilter(filter: DeadLetterFilter): boolean {
+  return Boolean(filter.kind || filter.failureClass || filter.since || filter.until);
+}
+
+/** What the API and the CLI show of a dead letter: never its data (sealed secrets, recipient). */
+export interface PublicDeadLetter {
+  id: string;
+  kind: string;
+  queue: string;
+  originalJobId: string;
+  attempts: number;
+  failureClass: string;
+  reason: string;
+  code?: string;
+  failedAt: string;
+}
+
+export function publicDeadLetter(record: DeadLetterRecord): PublicDeadLetter {
+  return {
+    id: record.id,
+    kind: record.kind,
+    queue: record.queue,
+    originalJobId: record.originalJobId,
+    attempts: record.attempts,
+    failureClass: record.failureClass,
+    reason: scrub(record.reason ?? ""),
+    ...(record.code ? { code: scrub(record.code) } : {}),
+    failedAt: record.failedAt,
+  };
+}
+
 
 const PAGE = 500;
 
@@ -77,7 +111,7 @@ export class DeadLetters {
   async list(filter: DeadLetterFilter = {}, page: { offset?: number; limit?: number } = {}): Promise<{ total: number; items: DeadLetterRecord[] }> {
     const offset = page.offset ?? 0;
     const limit = page.limit ?? 50;
-    if (!filter.kind && !filter.failureClass && !filter.since && !filter.until) {
+    if (!hasFilter(filter)) {
       // Newest first is the wait list's own order (asc = false), so a page is one range read.
       const [total, jobs] = await Promise.all([this.queue.getWaitingCount(), this.queue.getJobs(["waiting"], offset, offset + limit - 1, false)]);
       return { total, items: jobs.filter(Boolean).map(toRecord) };

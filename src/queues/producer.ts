@@ -12,6 +12,7 @@ import {
 } from "../contracts/index.js";
 import { decodeKey, loadKey } from "../secrets/key.js";
 import { createRedis, type RedisInput } from "./connection.js";
+import { DeadlineError, withDeadline } from "./deadline.js";
 import { toEnvelope } from "./envelope.js";
 import { DEFAULT_RETRY, IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
 import { DEFAULT_PREFIX, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
@@ -33,8 +34,12 @@ export interface HeraldOptions {
 }
 
 /** Redis did not answer in time; the job may still be written when it comes back. */
-export class EnqueueTimeoutError extends Error {
-  override readonly name = "EnqueueTimeoutError";
+export class EnqueueTimeoutError extends DeadlineError {
+  override readonly name: string = "EnqueueTimeoutError";
+  constructor(ms: number, cause?: Error) {
+    super("enqueue", ms);
+    this.message = `Redis did not answer within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}. The job may still be queued when Redis is back: retry with the same idempotencyKey to send it at most once.`;
+  }
 }
 
 export interface EnqueueResult {
@@ -147,19 +152,10 @@ export class Herald {
     return prepared as NonNullable<(typeof prepared)[number]>[];
   }
 
-  private async deadline<T>(work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const cause = this.lastRedisError ? ` (last error: ${this.lastRedisError.message})` : "";
-        reject(new EnqueueTimeoutError(`Redis did not answer within ${this.timeoutMs} ms${cause}. The job may still be queued when Redis is back: retry with the same idempotencyKey to send it at most once.`));
-      }, this.timeoutMs);
+  private deadline<T>(work: Promise<T>): Promise<T> {
+    return withDeadline(work, this.timeoutMs, "enqueue").catch((error: unknown) => {
+      throw error instanceof DeadlineError ? new EnqueueTimeoutError(this.timeoutMs, this.lastRedisError) : error;
     });
-    try {
-      return await Promise.race([work, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private queue(channel: ChannelName): Queue {

@@ -2,44 +2,16 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import { KIND_NAMES, toFieldIssues, type KindName } from "../../contracts/index.js";
 import { FAILURE_CLASSES } from "../../errors/index.js";
-import type { DeadLetterFilter, DeadLetterRecord, DeadLetters } from "../../queues/dead-letter.js";
+import { hasFilter, publicDeadLetter, type DeadLetterFilter, type DeadLetters } from "../../queues/dead-letter.js";
 import { channelOfQueue, isDeadLetterId } from "../../queues/status.js";
-import { scrub } from "../../redact.js";
 import { deadLetterPageSchema, deadLetterSchema, filterProperties, jsonResponse, problemResponse } from "../openapi.js";
-import { withDeadline } from "../deadline.js";
+import { withDeadline } from "../../queues/deadline.js";
 import { PROBLEM_TYPES, sendProblem } from "../problem.js";
 
 export interface DeadLetterRoutesOptions {
   deadLetters: DeadLetters;
   /** Longest wait for Redis on a single dead letter before answering 503; bulk operations get 12 times as long. */
   redisTimeoutMs: number;
-}
-
-/** What the API shows of a dead letter: never its data (sealed secrets, recipient). */
-export interface PublicDeadLetter {
-  id: string;
-  kind: string;
-  queue: string;
-  originalJobId: string;
-  attempts: number;
-  failureClass: string;
-  reason: string;
-  code?: string;
-  failedAt: string;
-}
-
-export function publicDeadLetter(record: DeadLetterRecord): PublicDeadLetter {
-  return {
-    id: record.id,
-    kind: record.kind,
-    queue: record.queue,
-    originalJobId: record.originalJobId,
-    attempts: record.attempts,
-    failureClass: record.failureClass,
-    reason: scrub(record.reason ?? ""),
-    ...(record.code ? { code: scrub(record.code) } : {}),
-    failedAt: record.failedAt,
-  };
 }
 
 const time = z.iso.datetime({ offset: true, error: "must be an ISO 8601 time with zone, e.g. 2026-01-31T12:00:00Z" });
@@ -222,7 +194,7 @@ export async function deadLetterRoutes(app: FastifyInstance, opts: DeadLetterRou
       const query = parseOr400(purgeQuery, request.query, reply, "query");
       if (!query) return reply;
       const filter = toFilter(query);
-      if (Object.keys(filter).length === 0 && query.all !== "true") {
+      if (!hasFilter(filter) && query.all !== "true") {
         return sendProblem(reply, {
           type: PROBLEM_TYPES.invalidRequest,
           title: "Refusing to remove every dead letter",

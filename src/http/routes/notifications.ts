@@ -4,7 +4,7 @@ import type { HeraldMetrics } from "../../metrics.js";
 import type { Herald } from "../../queues/producer.js";
 import { isJobId, lookupStatus, type StatusSources } from "../../queues/status.js";
 import { acceptedSchema, jobJsonSchema, jsonResponse, problemResponse, statusSchema } from "../openapi.js";
-import { withDeadline } from "../deadline.js";
+import { withDeadline } from "../../queues/deadline.js";
 import { PROBLEM_TYPES, sendProblem } from "../problem.js";
 
 export interface NotificationRoutesOptions {

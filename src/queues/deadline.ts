@@ -1,10 +1,10 @@
 /**
  * BullMQ waits for its connection to be ready before it sends a command, so while Redis is down a
- * queue call neither answers nor fails. The API bounds every Redis-touching call with this, and the
- * error handler turns a DeadlineError into 503.
+ * queue call neither answers nor fails. The SDK, the API and the metrics bound their Redis calls with
+ * this; the API's error handler turns a DeadlineError into 503.
  */
 export class DeadlineError extends Error {
-  override readonly name = "DeadlineError";
+  override readonly name: string = "DeadlineError";
   constructor(
     readonly what: string,
     readonly ms: number,
