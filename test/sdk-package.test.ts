@@ -21,9 +21,14 @@ const SDK_AREAS = ["index", "contracts", "queues", "secrets", "errors", "redact"
 const SERVICE_ONLY = ["mjml", "nodemailer", "twilio", "fastify", "handlebars", "html-to-text", "pino", "@bull-board/api", "commander", "prom-client"];
 
 const run = promisify(execFile);
+// Under `npm test`, npm exports its run's settings (npm_config_local_prefix=<this repo>, …): the npm
+// started here must act on the temporary project alone, so only where the cache and config live is kept.
+const KEPT_NPM_SETTINGS = new Set(["npm_config_cache", "npm_config_userconfig", "npm_config_globalconfig", "npm_config_registry", "npm_config_cafile"]);
+const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) || KEPT_NPM_SETTINGS.has(name.toLowerCase())));
+
 async function sh(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
   try {
-    const { stdout } = await run(cmd, args, { cwd, env: { ...process.env, npm_config_update_notifier: "false", ...env }, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(cmd, args, { cwd, env: { ...childEnv, npm_config_update_notifier: "false", ...env }, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 });
     return stdout;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -126,6 +131,12 @@ describe("herald-sdk: the producer-only package", () => {
     expect(sdk.exports["."]).toEqual({ types: "./dist/index.d.ts", import: "./dist/index.js" });
     expect(sdk.version).toBe(root.version);
     expect(readFileSync(join(ROOT, ".gitignore"), "utf8").split("\n")).toContain("*.tgz");
+  });
+
+  it("the service's build, published as `herald`, emits no source map without its sources either", async () => {
+    const { compilerOptions } = JSON.parse(await sh(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--showConfig"], ROOT));
+    expect(compilerOptions.sourceMap !== true || compilerOptions.inlineSources === true).toBe(true);
+    expect(root.files).not.toContain("src");
   });
 
   it("ships only the compiled SDK (no service code), and every source map carries its sources", () => {
