@@ -108,7 +108,22 @@ export interface KindDefinition<S extends z.ZodType = z.ZodType> {
   schema: S;
   /** Channels this kind may use; the first is the default. */
   channels: readonly ChannelName[];
-  /** Template (message text set) this kind renders with. */
-  template: string;
   channelOf(job: z.output<S>): ChannelName;
+  /**
+   * Keys of this kind's own message texts (its section of `src/templates/messages/<locale>.json`), on
+   * top of the common ones; tenants may override exactly these. `sms` is the SMS text.
+   */
+  textKeys: readonly string[];
+  /** Whether the message shows the code itself (a passkey link carries it inside the link only). */
+  showsCode: boolean;
+  /** A request as a producer would send it, for the API docs. */
+  example: Record<string, unknown>;
+  /**
+   * The fields a realistic preview of this kind adds to the sample recipient and tenant: the code, and
+   * the link as an identity server would build it from `baseUrl`.
+   */
+  sample(ctx: { channel: ChannelName; baseUrl: string }): Record<string, unknown>;
 }
+
+/** Message-text keys of a mail; kinds add `sms` when they can go by SMS. */
+export const EMAIL_TEXT_KEYS = ["subject", "preheader", "title", "text", "button"] as const;

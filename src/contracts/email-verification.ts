@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { commonFields, crossField, linkFields, requireFor, type KindDefinition } from "./common.js";
+import { commonFields, crossField, EMAIL_TEXT_KEYS, linkFields, requireFor, type KindDefinition } from "./common.js";
 
 const schema = z
   .strictObject({ ...commonFields, ...linkFields })
@@ -12,6 +12,13 @@ export const emailVerification = {
   summary: "Email verification code and link, sent to the address being verified.",
   schema,
   channels: ["email"],
-  template: "email-verification",
   channelOf: () => "email",
+  textKeys: EMAIL_TEXT_KEYS,
+  showsCode: true,
+  example: {
+    recipient: { userId: "u-1002", email: "bob@example.com", locale: "en" },
+    code: "VER123",
+    url: "https://login.example.com/verify?c=VER123",
+  },
+  sample: ({ baseUrl }) => ({ code: "482915", url: `${baseUrl}/ui/verify-email?userID=user-4711&code=482915` }),
 } satisfies KindDefinition<typeof schema>;

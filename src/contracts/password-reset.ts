@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { commonFields, crossField, linkFields, requireFor, type KindDefinition } from "./common.js";
+import { commonFields, crossField, EMAIL_TEXT_KEYS, linkFields, requireFor, type KindDefinition } from "./common.js";
 
 const schema = z
   .strictObject({
@@ -22,6 +22,16 @@ export const passwordReset = {
   summary: "Password reset code and link by email, or the code alone by SMS (channel: \"sms\").",
   schema,
   channels: ["email", "sms"],
-  template: "password-reset",
   channelOf: (job) => job.channel,
+  // Its own footer (a reset nobody asked for is worth a word) and an SMS text for channel "sms".
+  textKeys: [...EMAIL_TEXT_KEYS, "footer", "sms"],
+  showsCode: true,
+  example: {
+    recipient: { userId: "u-1004", email: "cy@example.com" },
+    code: "RST777",
+    urlTemplate: "https://login.example.com/reset?code={{code}}&user={{userId}}",
+    channel: "email",
+  },
+  sample: ({ channel, baseUrl }) =>
+    channel === "sms" ? { code: "581634", channel: "sms" } : { code: "581634", url: `${baseUrl}/ui/password/reset?userID=user-4711&code=581634` },
 } satisfies KindDefinition<typeof schema>;

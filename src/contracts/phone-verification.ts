@@ -10,6 +10,13 @@ export const phoneVerification = {
   summary: "Phone verification code by SMS, sent to the number being verified.",
   schema,
   channels: ["sms"],
-  template: "phone-verification",
   channelOf: () => "sms",
+  textKeys: ["sms"],
+  showsCode: true,
+  example: {
+    recipient: { userId: "u-1003", phone: "+41791234567", locale: "de" },
+    code: "482913",
+    expiresAt: "2030-01-31T12:00:00Z",
+  },
+  sample: () => ({ code: "739204" }),
 } satisfies KindDefinition<typeof schema>;

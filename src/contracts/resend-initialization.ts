@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { commonFields, crossField, linkFields, requireFor, type KindDefinition } from "./common.js";
+import { commonFields, crossField, EMAIL_TEXT_KEYS, linkFields, requireFor, type KindDefinition } from "./common.js";
 
 const schema = z
   .strictObject({
@@ -17,6 +17,15 @@ export const resendInitialization = {
   summary: "Account initialization mail: init code and a link to finish set-up.",
   schema,
   channels: ["email"],
-  template: "resend-initialization",
   channelOf: () => "email",
+  textKeys: EMAIL_TEXT_KEYS,
+  showsCode: true,
+  example: {
+    recipient: { userId: "u-1001", email: "ada@example.com", firstName: "Ada", locale: "de-CH" },
+    code: "INIT4242",
+    urlTemplate: "https://login.example.com/init?code={{code}}&userId={{userId}}",
+    passwordSet: false,
+    idempotencyKey: "init-u-1001-1",
+  },
+  sample: ({ baseUrl }) => ({ code: "KXM4TQ", url: `${baseUrl}/ui/init?userID=user-4711&code=KXM4TQ` }),
 } satisfies KindDefinition<typeof schema>;

@@ -19,40 +19,8 @@ export function jobJsonSchema(kind: KindName): JsonSchema {
   }
   properties.code = { ...properties.code, description: "The secret code; encrypted before it reaches Redis, never returned by the API" };
   properties.idempotencyKey = { ...properties.idempotencyKey, description: "A repeat within 24 h answers 202 with the first job's id and deduplicated: true" };
-  return { ...schema, examples: [EXAMPLES[kind]] };
+  return { ...schema, examples: [KINDS[kind].example] };
 }
-
-const EXAMPLES: Record<KindName, JsonSchema> = {
-  "resend-initialization": {
-    recipient: { userId: "u-1001", email: "ada@example.com", firstName: "Ada", locale: "de-CH" },
-    code: "INIT4242",
-    urlTemplate: "https://login.example.com/init?code={{code}}&userId={{userId}}",
-    passwordSet: false,
-    idempotencyKey: "init-u-1001-1",
-  },
-  "email-verification": {
-    recipient: { userId: "u-1002", email: "bob@example.com", locale: "en" },
-    code: "VER123",
-    url: "https://login.example.com/verify?c=VER123",
-  },
-  "phone-verification": {
-    recipient: { userId: "u-1003", phone: "+41791234567", locale: "de" },
-    code: "482913",
-    expiresAt: "2030-01-31T12:00:00Z",
-  },
-  "password-reset": {
-    recipient: { userId: "u-1004", email: "cy@example.com" },
-    code: "RST777",
-    urlTemplate: "https://login.example.com/reset?code={{code}}&user={{userId}}",
-    channel: "email",
-  },
-  "passkey-link": {
-    recipient: { userId: "u-1005", email: "dee@example.com" },
-    code: "PK-secret",
-    codeId: "cid-9",
-    urlTemplate: "https://login.example.com/passkey?id={{codeId}}&code={{code}}",
-  },
-};
 
 export const problemSchema: JsonSchema = {
   type: "object",

@@ -217,7 +217,7 @@ function previewArticle(r: Renderer, kind: KindName, locale: string, view: Galle
   if (hasChannel(kind, "sms")) {
     try {
       const sms = renderSms(r, kind, locale, view.tenant, view.now);
-      parts.push(`<figure class="sms"><figcaption>SMS${kind === "password-reset" ? ' (channel "sms")' : ""}</figcaption>
+      parts.push(`<figure class="sms"><figcaption>SMS${kindDefinition(kind).channels[0] === "sms" ? "" : ' (channel "sms")'}</figcaption>
     <p class="bubble" lang="${escape(sms.locale)}" dir="${directionOf(sms.locale)}">${escape(sms.body)}</p>
     <p class="segments" data-segments="${sms.segments.segments}" data-encoding="${sms.segments.encoding}">${escape(describeSegments(sms.segments))}</p></figure>`);
     } catch (error) {

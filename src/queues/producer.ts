@@ -3,6 +3,7 @@ import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import {
   channelOf,
+  KIND_NAMES,
   parseJob,
   ValidationError,
   type ChannelName,
@@ -55,10 +56,25 @@ export interface BulkItem<K extends KindName = KindName> {
   job: JobInput<K>;
 }
 
+/** `password-reset` → `passwordReset`: the SDK's method name for a kind. */
+type MethodName<K extends string> = K extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<MethodName<Tail>>}` : K;
+
+/** One typed method per kind, e.g. `herald.passwordReset(job)`, the same as `herald.enqueue("password-reset", job)`. */
+export type KindMethods = { [K in KindName as MethodName<K>]: (job: JobInput<K>) => Promise<EnqueueResult> };
+
+export function methodName<K extends KindName>(kind: K): MethodName<K> {
+  return kind.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase()) as MethodName<K>;
+}
+
 /**
  * The producer SDK. Validates every job against its contract before anything reaches Redis, seals the
  * secrets, and enqueues on the channel's queue. It never imports worker, template or provider code.
  */
+// Declaration merging gives the class the per-kind methods that are added to its prototype below.
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the methods are defined right after the class
+export interface Herald extends KindMethods {}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above
 export class Herald {
   private readonly connection: Redis;
   private readonly ownsConnection: boolean;
@@ -102,22 +118,6 @@ export class Herald {
       });
     }
     return results;
-  }
-
-  resendInitialization(job: JobInput<"resend-initialization">) {
-    return this.enqueue("resend-initialization", job);
-  }
-  emailVerification(job: JobInput<"email-verification">) {
-    return this.enqueue("email-verification", job);
-  }
-  phoneVerification(job: JobInput<"phone-verification">) {
-    return this.enqueue("phone-verification", job);
-  }
-  passwordReset(job: JobInput<"password-reset">) {
-    return this.enqueue("password-reset", job);
-  }
-  passkeyLink(job: JobInput<"passkey-link">) {
-    return this.enqueue("passkey-link", job);
   }
 
   async close(): Promise<void> {
@@ -178,4 +178,15 @@ function resolveKey(opts: HeraldOptions): Buffer {
     (opts.onWarning ?? ((m: string) => process.emitWarning(m, "HeraldWarning")))(`HERALD_ENCRYPTION_KEY is not set; using the dev key in ${loaded.generatedFile}. Set HERALD_ENCRYPTION_KEY in production and give producers and workers the same key.`);
   }
   return loaded.key;
+}
+
+// A new kind gets its method from its contract alone.
+for (const kind of KIND_NAMES) {
+  Object.defineProperty(Herald.prototype, methodName(kind), {
+    value(this: Herald, job: JobInput<typeof kind>) {
+      return this.enqueue(kind, job);
+    },
+    writable: true,
+    configurable: true,
+  });
 }

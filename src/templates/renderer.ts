@@ -3,7 +3,7 @@ import { join } from "node:path";
 import Handlebars from "handlebars";
 import { convert } from "html-to-text";
 import mjml2html from "mjml";
-import { KIND_NAMES, kindDefinition, type AnyJob, type KindName } from "../contracts/index.js";
+import { isKindName, KIND_NAMES, kindDefinition, type AnyJob, type KindName } from "../contracts/index.js";
 import { directionOf, formatValidity, pickLocale } from "./locale.js";
 import { compileText, loadCatalog, messagesFor, type Catalog, type TextTemplate } from "./messages.js";
 import { sanitizeCustomHtml, stripCustomHtml } from "./safe-html.js";
@@ -189,7 +189,7 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
   const warnings: string[] = [];
 
   if (opts.templatesDir) {
-    const known = new Set(["layout.mjml", ...KIND_NAMES.map((k) => `${kindDefinition(k).template}.mjml`)]);
+    const known = new Set(["layout.mjml", ...KIND_NAMES.map((k) => `${k}.mjml`)]);
     const unknown = readdirSync(opts.templatesDir).filter((f) => f.endsWith(".mjml") && !known.has(f));
     if (unknown.length) throw new TemplateError(`${opts.templatesDir}: unknown template file(s) ${unknown.join(", ")}; expected ${[...known].join(", ")}`);
   }
@@ -198,20 +198,19 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
   for (const kind of KIND_NAMES) {
     const def = kindDefinition(kind);
     if (!def.channels.includes("email")) continue;
-    emails.set(kind, await compileEmail(layout, readSource(opts.templatesDir, `${def.template}.mjml`, `kinds/${def.template}.mjml`)));
+    emails.set(kind, await compileEmail(layout, readSource(opts.templatesDir, `${kind}.mjml`, `kinds/${kind}.mjml`)));
   }
 
   const english = catalog.get("en")!;
-  const keysOf = (kind: string) => new Set([...Object.keys(english.common ?? {}), ...Object.keys(english[kind] ?? {})]);
+  const keysOf = (kind: string) => new Set([...Object.keys(english.common ?? {}), ...(isKindName(kind) ? kindDefinition(kind).textKeys : [])]);
   const texts = new Map<string, Record<string, CompiledText>>();
   for (const locale of locales) {
     const own = catalog.get(locale)!;
     for (const kind of KIND_NAMES) {
-      const template = kindDefinition(kind).template;
-      const missing = [...keysOf(template)].filter((key) => own[template]?.[key] === undefined && own.common?.[key] === undefined);
-      if (locale !== "en" && missing.length) warnings.push(`messages/${locale}.json has no ${template} text for ${missing.join(", ")}: English is used for those`);
-      const set = messagesFor(catalog, locale, template);
-      texts.set(`${locale}|${kind}`, Object.fromEntries(Object.entries(set).map(([key, source]) => [key, builtInText(source, `messages/${locale}.json ${template}.${key}`)])));
+      const missing = [...keysOf(kind)].filter((key) => own[kind]?.[key] === undefined && own.common?.[key] === undefined);
+      if (locale !== "en" && missing.length) warnings.push(`messages/${locale}.json has no ${kind} text for ${missing.join(", ")}: English is used for those`);
+      const set = messagesFor(catalog, locale, kind);
+      texts.set(`${locale}|${kind}`, Object.fromEntries(Object.entries(set).map(([key, source]) => [key, builtInText(source, `messages/${locale}.json ${kind}.${key}`)])));
     }
   }
 
@@ -268,7 +267,7 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
         align: directionOf(locale) === "rtl" ? "right" : "left",
         brand,
         color: { primary: brand.primaryColor, background: brand.backgroundColor, font: brand.fontColor, buttonText: brand.buttonTextColor },
-        code: input.kind === "passkey-link" ? undefined : input.job.code,
+        code: kindDefinition(input.kind).showsCode ? input.job.code : undefined,
         link: input.link,
       };
       const text = layoutOf.text({ ...context, t: plain }).replace(/\n{3,}/g, "\n\n");

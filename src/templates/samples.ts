@@ -1,4 +1,4 @@
-import type { ChannelName, KindName } from "../contracts/index.js";
+import { kindDefinition, type ChannelName, type KindName } from "../contracts/index.js";
 
 // Realistic sample jobs for previews (CLI and the HTTP gallery): what a producer would send.
 
@@ -7,27 +7,21 @@ export interface SampleOptions {
   locale?: string;
   /** tenant.id; when given, the sample carries no branding of its own, so the tenant's configuration shows. */
   tenant?: string;
-  /** password-reset only: which channel the sample is for (default email). */
+  /** Which channel the sample is for, where the kind offers a choice (default: the kind's default channel). */
   channel?: ChannelName;
   /** Clock for expiresAt (one hour ahead); default now. */
   now?: number;
 }
-
-const SAMPLE_CODES: Record<KindName, string> = {
-  "resend-initialization": "KXM4TQ",
-  "email-verification": "482915",
-  "phone-verification": "739204",
-  "password-reset": "581634",
-  "passkey-link": "7Q2M9X",
-};
 
 const SAMPLE_BASE = "https://login.acme.example";
 
 /** A realistic job of a kind, as a producer would send it (the input of `herald send`, before validation). */
 export function sampleJob(kind: KindName, opts: SampleOptions = {}): Record<string, unknown> {
   const now = opts.now ?? Date.now();
-  const code = SAMPLE_CODES[kind];
-  const job: Record<string, unknown> = {
+  const definition = kindDefinition(kind);
+  // A kind that can go by SMS although its default is email shows its SMS when asked for that channel.
+  const channel = opts.channel && definition.channels.includes(opts.channel) ? opts.channel : (definition.channels[0] ?? "email");
+  return {
     recipient: {
       userId: "user-4711",
       email: "ada.lovelace@example.com",
@@ -40,26 +34,7 @@ export function sampleJob(kind: KindName, opts: SampleOptions = {}): Record<stri
       ...(opts.locale ? { locale: opts.locale } : {}),
     },
     tenant: opts.tenant ? { id: opts.tenant } : { id: "acme", name: "Acme", branding: { productName: "Acme ID" } },
-    code,
     expiresAt: new Date(now + 3_600_000).toISOString(),
+    ...definition.sample({ channel, baseUrl: SAMPLE_BASE }),
   };
-  switch (kind) {
-    case "resend-initialization":
-      job.url = `${SAMPLE_BASE}/ui/init?userID=user-4711&code=${code}`;
-      break;
-    case "email-verification":
-      job.url = `${SAMPLE_BASE}/ui/verify-email?userID=user-4711&code=${code}`;
-      break;
-    case "password-reset":
-      if (opts.channel === "sms") job.channel = "sms";
-      else job.url = `${SAMPLE_BASE}/ui/password/reset?userID=user-4711&code=${code}`;
-      break;
-    case "passkey-link":
-      job.codeId = "pk-2f6c1e9a";
-      job.url = `${SAMPLE_BASE}/ui/passkey/register?userID=user-4711&codeID=pk-2f6c1e9a&code=${code}`;
-      break;
-    case "phone-verification":
-      break;
-  }
-  return job;
 }

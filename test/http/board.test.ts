@@ -3,9 +3,9 @@ import { existsSync, mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { CHROMIUM, CHROMIUM_ARGS } from "../../scripts/preview-images.js";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { browserUnderTest } from "../support/chromium.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { ADMIN_TOKEN, asEnqueue, ENQUEUE_TOKEN, startApiHarness, type ApiHarness } from "./harness.js";
 
@@ -25,13 +25,7 @@ describe("Bull Board in a real browser (headless Chromium)", () => {
   let base: string;
   const ids: Record<string, string> = {};
 
-  // A missing browser fails every browser test (as failed, not skipped: a throw in beforeAll would skip them).
-  const missing = existsSync(CHROMIUM)
-    ? undefined
-    : `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or point HERALD_CHROMIUM at a Chromium binary. The Bull Board tests need a real browser and do not skip.`;
-  const needBrowser = () => {
-    if (missing) throw new Error(missing);
-  };
+  const { missing, need: needBrowser, launch } = browserUnderTest("Bull Board");
 
   it("has a Chromium to drive", () => {
     expect(missing, missing).toBeUndefined();
@@ -63,7 +57,7 @@ describe("Bull Board in a real browser (headless Chromium)", () => {
     ids.dead = await enqueue("email-verification", { recipient: { userId: "u-b4", email: "bounce@example.com" }, code: "BOUNCECODE", url: "https://login.acme.test/v?c=BOUNCECODE" });
     await dead;
 
-    if (!missing) browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = (await launch())!;
   });
 
   afterAll(async () => {

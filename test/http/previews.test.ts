@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM, CHROMIUM_ARGS, IMAGE_KINDS, IMAGE_LOCALES, MAIL_WIDTH, SMS_IMAGE, writePreviewImages } from "../../scripts/preview-images.js";
+import { IMAGE_KINDS, IMAGE_LOCALES, MAIL_WIDTH, SMS_IMAGE, writePreviewImages } from "../../scripts/preview-images.js";
 import { KIND_NAMES } from "../../src/contracts/index.js";
 import { createHttpServer, loadHttpConfig, type HeraldHttpServer } from "../../src/http/index.js";
 import { createLogger } from "../../src/logger.js";
@@ -16,6 +16,7 @@ import { createRedis } from "../../src/queues/connection.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";
 import { Herald } from "../../src/queues/producer.js";
 import { createRenderer, type Renderer } from "../../src/templates/renderer.js";
+import { browserUnderTest } from "../support/chromium.js";
 import { uniquePrefix } from "../support/herald.js";
 import { ADMIN_TOKEN, asAdmin, asEnqueue, ENQUEUE_TOKEN, TOKENS } from "./harness.js";
 
@@ -190,12 +191,7 @@ describe("preview gallery in a real browser (headless Chromium)", () => {
   let browser: Browser;
   let admin: BrowserContext;
 
-  const missing = existsSync(CHROMIUM)
-    ? undefined
-    : `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or point HERALD_CHROMIUM at a Chromium binary. The gallery tests need a real browser and do not skip.`;
-  const needBrowser = () => {
-    if (missing) throw new Error(missing);
-  };
+  const { missing, need: needBrowser, launch } = browserUnderTest("gallery");
 
   it("has a Chromium to drive", () => {
     expect(missing, missing).toBeUndefined();
@@ -213,8 +209,9 @@ describe("preview gallery in a real browser (headless Chromium)", () => {
         return { ...mail, html: mail.html.replace("</body>", `<script>document.title = "script ran"; document.body.dataset.script = "ran";</script></body>`) };
       },
     });
-    if (!missing) {
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const launched = await launch();
+    if (launched) {
+      browser = launched;
       admin = await browser.newContext({ httpCredentials: { username: "admin", password: ADMIN_TOKEN }, viewport: { width: 1280, height: 900 } });
     }
   });

@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { ValidationError } from "../../src/contracts/index.js";
-import { Herald } from "../../src/queues/producer.js";
+import { KIND_NAMES, ValidationError } from "../../src/contracts/index.js";
+import { Herald, methodName } from "../../src/queues/producer.js";
 import { deleteKeys, dumpValues, REDIS_URL, uniquePrefix } from "../support/herald.js";
 
 const key = randomBytes(32).toString("base64");
@@ -34,6 +34,15 @@ describe("producer SDK", () => {
     const sms = await herald.passwordReset({ channel: "sms", recipient: { userId: "u", phone: "+41791234567" }, code: "1" });
     expect(sms.channel).toBe("sms");
     expect(await waiting("sms")).toBe(1);
+  });
+
+  it("has one method per kind, named from the kind, doing what enqueue(kind) does", async () => {
+    herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
+    expect(KIND_NAMES.map(methodName)).toEqual(["resendInitialization", "emailVerification", "phoneVerification", "passwordReset", "passkeyLink"]);
+    for (const kind of KIND_NAMES) expect(typeof (herald as unknown as Record<string, unknown>)[methodName(kind)], kind).toBe("function");
+    const result = await herald.emailVerification(job);
+    expect(result).toMatchObject({ kind: "email-verification", channel: "email", deduplicated: false });
+    expect(await waiting("email")).toBe(1);
   });
 
   it("throws a ValidationError naming every bad field and enqueues nothing", async () => {

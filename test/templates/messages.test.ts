@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseJob, type KindName } from "../../src/contracts/index.js";
+import { KIND_NAMES, kindDefinition, parseJob, type KindName } from "../../src/contracts/index.js";
 import { formatValidity } from "../../src/templates/locale.js";
 import { compileText, loadCatalog } from "../../src/templates/messages.js";
 import { createRenderer, type Renderer } from "../../src/templates/renderer.js";
@@ -36,6 +36,11 @@ const shape = (messages: Record<string, Record<string, string>>) =>
 describe("message catalog", () => {
   it("has every locale Herald ships", () => {
     expect(locales).toEqual(expect.arrayContaining(REQUIRED_LOCALES));
+  });
+
+  it("English has a section per kind with exactly the text keys its contract declares, plus common", () => {
+    expect(Object.keys(en).sort()).toEqual(["common", ...KIND_NAMES].sort());
+    for (const kind of KIND_NAMES) expect(Object.keys(en[kind]!).sort(), kind).toEqual([...kindDefinition(kind).textKeys].sort());
   });
 
   it.each(locales)("%s has exactly English's sections and keys", (locale) => {

@@ -70,6 +70,11 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
       if (c.code) {
         expect(html).toContain(c.code);
         expect(text).toContain(c.code);
+      } else {
+        // A kind that shows no code carries it inside its link only: every occurrence is the link's.
+        const secret = c.job.code;
+        expect(text.split(secret).length - 1).toBe(text.split(c.link).length - 1);
+        expect(text.split(c.link).length - 1).toBeGreaterThan(0);
       }
       expect(html.toLowerCase()).toContain(c.job.tenant.branding.primaryColor);
       expect(mail.parsed.messageId).toMatch(/@acme\.test>$/);

@@ -85,7 +85,7 @@ describe("retries and dead letters", () => {
     // Two replays racing for one letter (a retried request, CLI and API at once): both name the same new job.
     const [a, b] = await Promise.all([h.workers.deadLetters.replay(letter.id), h.workers.deadLetters.replay(letter.id)]);
     expect(a).toBeDefined();
-    if (b !== undefined) expect(b).toBe(a);
+    expect([undefined, a]).toContain(b); // the loser may find the letter already replayed
     const again = await h.nextDeadLetter();
     expect(again.job.id).toBe(a);
     const { items } = await h.workers.deadLetters.list();
