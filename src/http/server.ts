@@ -9,7 +9,7 @@ import type { Renderer } from "../templates/renderer.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
 import { DELIVERY_QUEUES } from "../queues/names.js";
-import type { Herald } from "../queues/producer.js";
+import { EnqueueError, type Herald } from "../queues/producer.js";
 import { allows, ApiAuth } from "./auth.js";
 import { registerBoard } from "./board.js";
 import { registerPreviews } from "./previews.js";
@@ -19,7 +19,7 @@ import { jsonResponse } from "./openapi.js";
 import { PROBLEM_TYPES, sendProblem } from "./problem.js";
 import { redisCheck, runReadyChecks, type ReadyCheck } from "./ready.js";
 import { deadLetterRoutes } from "./routes/dead-letters.js";
-import { notificationRoutes } from "./routes/notifications.js";
+import { notificationRoutes, REQUEST_ID_HEADER } from "./routes/notifications.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -163,11 +163,20 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
       // Malformed JSON, empty JSON body and the like: the parser's message names no personal data.
       return sendProblem(reply, { type: PROBLEM_TYPES.invalidRequest, title: "Invalid request", status, detail: error.message, errors: [{ field: "", message: error.message }] });
     }
+    if (error instanceof EnqueueError) {
+      request.log.error({ err: error, jobId: error.jobId }, "Redis unavailable");
+      reply.header("retry-after", "5");
+      const detail =
+        error.queued === false
+          ? `Redis could not be reached; the notification was not queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId}.`
+          : `Redis did not answer in time; the notification may or may not have been queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId} and it is queued at most once.`;
+      return sendProblem(reply, { type: PROBLEM_TYPES.unavailable, title: "Service unavailable", status: 503, detail, id: error.jobId, queued: error.queued });
+    }
     if (error instanceof DeadlineError || isRedisUnavailable(error)) {
       request.log.error({ err: error }, "Redis unavailable");
       const detail =
         error instanceof DeadlineError && error.what === "enqueue"
-          ? `Redis did not answer within ${error.ms} ms. The notification may or may not have been queued: retry with the same idempotencyKey so it is sent at most once.`
+          ? `Redis did not answer within ${error.ms} ms. The notification may or may not have been queued: retry with the same ${REQUEST_ID_HEADER} header (or idempotencyKey) so it is sent at most once.`
           : error instanceof DeadlineError
             ? `Redis did not answer within ${error.ms} ms (${error.what}); the operation may have been partly done. Try again shortly.`
             : "The queue store (Redis) cannot be reached. Try again shortly.";

@@ -33,13 +33,57 @@ export interface HeraldOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Redis did not answer in time; the job may still be written when it comes back. */
-export class EnqueueTimeoutError extends DeadlineError {
-  override readonly name: string = "EnqueueTimeoutError";
-  constructor(ms: number, cause?: Error) {
-    super("enqueue", ms);
-    this.message = `Redis did not answer within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}. The job may still be queued when Redis is back: retry with the same idempotencyKey to send it at most once.`;
+/**
+ * An enqueue that did not complete. Every enqueue gets its id from the SDK before its first write to
+ * Redis, and `jobId` (`jobIds` for a bulk) is that id: enqueue again with `{ id: error.jobId }` and the
+ * job is created at most once, however often you retry and whatever the first attempt did.
+ */
+export abstract class EnqueueError extends Error {
+  /** `false`: nothing reached Redis. `"maybe"`: the job may be queued, or may appear once Redis answers. */
+  abstract readonly queued: false | "maybe";
+  constructor(
+    message: string,
+    readonly jobIds: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
   }
+  /** The id to enqueue again with (the first one's, for a bulk). */
+  get jobId(): string {
+    return this.jobIds[0];
+  }
+}
+
+/** Redis could not be reached while the enqueue was tried (no connection was ready): nothing was written. */
+export class NotQueuedError extends EnqueueError {
+  override readonly name: string = "NotQueuedError";
+  readonly queued = false as const;
+  constructor(jobIds: string[], ms: number, cause?: Error) {
+    super(`Redis could not be reached within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}; nothing was queued. Enqueue again with the same id (${jobIds[0]}) when Redis is back.`, jobIds, { cause });
+  }
+}
+
+/** Redis took the request but did not answer in time: the job may be queued, now or when Redis comes back. */
+export class EnqueueTimeoutError extends EnqueueError {
+  override readonly name: string = "EnqueueTimeoutError";
+  readonly queued = "maybe" as const;
+  constructor(
+    jobIds: string[],
+    readonly ms: number,
+    cause?: Error,
+  ) {
+    super(`Redis did not answer within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}. The job may still be queued: enqueue again with the same id (${jobIds[0]}) and it is created at most once.`, jobIds, { cause });
+  }
+}
+
+export interface EnqueueOptions {
+  /**
+   * The job's id, a UUID. Give the `jobId` of an EnqueueError to retry that enqueue without risking a
+   * second job; or your own UUID, chosen before the first try. Default: a new random UUID.
+   */
+  id?: string;
+  /** Overrides the Herald's `timeoutMs` for this call. */
+  timeoutMs?: number;
 }
 
 export interface EnqueueResult {
@@ -53,6 +97,8 @@ export interface EnqueueResult {
 export interface BulkItem<K extends KindName = KindName> {
   kind: K;
   job: JobInput<K>;
+  /** As EnqueueOptions.id: the item's job id, e.g. from an EnqueueError's `jobIds` to retry a bulk. */
+  id?: string;
 }
 
 /**
@@ -79,10 +125,13 @@ export class Herald {
     this.connection = typeof redis === "string" ? createRedis(redis, "producer") : redis;
   }
 
-  /** Validates and enqueues one job; throws ValidationError (nothing enqueued) if any field is wrong. */
-  async enqueue<K extends KindName>(kind: K, input: JobInput<K>): Promise<EnqueueResult> {
-    const [prepared] = this.prepare([{ kind, job: input }]);
-    const job = await this.deadline(this.queue(prepared.channel).add(prepared.kind, prepared.data, prepared.opts));
+  /**
+   * Validates and enqueues one job; throws ValidationError (nothing enqueued) if any field is wrong, and
+   * NotQueuedError or EnqueueTimeoutError (both with the job's id) when Redis does not take it in time.
+   */
+  async enqueue<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    const [prepared] = this.prepare([{ kind, job: input, id: options.id }]);
+    const job = await this.write([prepared.opts.jobId], options.timeoutMs, () => this.queue(prepared.channel).add(prepared.kind, prepared.data, prepared.opts));
     return { id: job.id!, kind, channel: prepared.channel, deduplicated: job.id !== prepared.opts.jobId };
   }
 
@@ -90,12 +139,13 @@ export class Herald {
    * Validates every item first and enqueues none if any is wrong (the error names `items.N.field`);
    * then adds them per queue in one atomic batch each.
    */
-  async enqueueBulk(items: BulkItem[]): Promise<EnqueueResult[]> {
+  async enqueueBulk(items: BulkItem[], options: Omit<EnqueueOptions, "id"> = {}): Promise<EnqueueResult[]> {
     const prepared = this.prepare(items);
+    const ids = prepared.map((p) => p.opts.jobId);
     const results: EnqueueResult[] = new Array(prepared.length);
     for (const channel of new Set(prepared.map((p) => p.channel))) {
       const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => p.channel === channel);
-      const jobs = await this.deadline(this.queue(channel).addBulk(batch.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))));
+      const jobs = await this.write(ids, options.timeoutMs, () => this.queue(channel).addBulk(batch.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))));
       jobs.forEach((job, i) => {
         const { p, index } = batch[i];
         results[index] = { id: job.id!, kind: p.kind, channel, deduplicated: job.id !== p.opts.jobId };
@@ -104,20 +154,20 @@ export class Herald {
     return results;
   }
 
-  resendInitialization(job: JobInput<"resend-initialization">) {
-    return this.enqueue("resend-initialization", job);
+  resendInitialization(job: JobInput<"resend-initialization">, options?: EnqueueOptions) {
+    return this.enqueue("resend-initialization", job, options);
   }
-  emailVerification(job: JobInput<"email-verification">) {
-    return this.enqueue("email-verification", job);
+  emailVerification(job: JobInput<"email-verification">, options?: EnqueueOptions) {
+    return this.enqueue("email-verification", job, options);
   }
-  phoneVerification(job: JobInput<"phone-verification">) {
-    return this.enqueue("phone-verification", job);
+  phoneVerification(job: JobInput<"phone-verification">, options?: EnqueueOptions) {
+    return this.enqueue("phone-verification", job, options);
   }
-  passwordReset(job: JobInput<"password-reset">) {
-    return this.enqueue("password-reset", job);
+  passwordReset(job: JobInput<"password-reset">, options?: EnqueueOptions) {
+    return this.enqueue("password-reset", job, options);
   }
-  passkeyLink(job: JobInput<"passkey-link">) {
-    return this.enqueue("passkey-link", job);
+  passkeyLink(job: JobInput<"passkey-link">, options?: EnqueueOptions) {
+    return this.enqueue("passkey-link", job, options);
   }
 
   async close(): Promise<void> {
@@ -128,9 +178,12 @@ export class Herald {
   private prepare(items: BulkItem[]) {
     const issues: FieldIssue[] = [];
     const now = Date.now();
-    const prepared = items.map(({ kind, job: input }, index) => {
+    const prepared = items.map(({ kind, job: input, id }, index) => {
       const prefix = items.length > 1 ? `items.${index}.` : "";
       try {
+        if (id !== undefined && !UUID.test(id)) {
+          throw new ValidationError(kind, [{ field: "id", message: "must be a UUID (e.g. the jobId of an EnqueueError)" }]);
+        }
         const job = parseJob(kind, input);
         if (job.expiresAt && Date.parse(job.expiresAt) <= now) {
           throw new ValidationError(kind, [{ field: "expiresAt", message: "is in the past: the code has already expired" }]);
@@ -138,7 +191,8 @@ export class Herald {
         const channel = channelOf(kind, job);
         const opts = {
           ...deliveryJobOptions(this.retry),
-          jobId: randomUUID(),
+          // Chosen before the first write, so every retry (ours or the caller's) names the same job.
+          jobId: id?.toLowerCase() ?? randomUUID(),
           ...(job.idempotencyKey ? { deduplication: { id: `${kind}:${job.idempotencyKey}`, ttl: IDEMPOTENCY_TTL_MS } } : {}),
         };
         return { kind, channel, opts, data: toEnvelope(kind, job, this.key, now) };
@@ -152,10 +206,35 @@ export class Herald {
     return prepared as NonNullable<(typeof prepared)[number]>[];
   }
 
-  private deadline<T>(work: Promise<T>): Promise<T> {
-    return withDeadline(work, this.timeoutMs, "enqueue").catch((error: unknown) => {
-      throw error instanceof DeadlineError ? new EnqueueTimeoutError(this.timeoutMs, this.lastRedisError) : error;
-    });
+  /**
+   * Runs one write, retrying it with the same job ids (BullMQ adds no second job under an existing id)
+   * until it succeeds or the time is up. A write whose connection never became ready cannot have
+   * reached Redis: NotQueuedError. Otherwise the outcome is unknown: EnqueueTimeoutError.
+   */
+  private async write<T>(ids: string[], timeoutMs = this.timeoutMs, attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let reachedRedis = this.connection.status === "ready";
+    const onReady = () => (reachedRedis = true);
+    this.connection.on("ready", onReady);
+    let lastError: Error | undefined;
+    const failure = () => (reachedRedis ? new EnqueueTimeoutError(ids, timeoutMs, lastError ?? this.lastRedisError) : new NotQueuedError(ids, timeoutMs, lastError ?? this.lastRedisError));
+    try {
+      for (let tries = 0; ; tries++) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw failure();
+        try {
+          return await withDeadline(attempt(), left, "enqueue");
+        } catch (error) {
+          if (error instanceof DeadlineError) throw failure();
+          if (!isConnectionError(error)) throw error;
+          lastError = error as Error;
+          // Fast at first (a blip), then at most once a second until the deadline.
+          await sleep(Math.min(50 * 2 ** tries, 1000, Math.max(0, deadline - Date.now())));
+        }
+      }
+    } finally {
+      this.connection.off("ready", onReady);
+    }
   }
 
   private queue(channel: ChannelName): Queue {
@@ -168,6 +247,21 @@ export class Herald {
     }
     return queue;
   }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** ioredis errors of a connection that is down or going down (the write may or may not have been sent). */
+export function isConnectionError(error: unknown): boolean {
+  const e = error as { name?: string; message?: string; code?: string } | undefined;
+  if (!e) return false;
+  return (
+    e.name === "MaxRetriesPerRequestError" ||
+    ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH"].includes(e.code ?? "") ||
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET/.test(e.message ?? "")
+  );
 }
 
 function resolveKey(opts: HeraldOptions): Buffer {
