@@ -32,6 +32,31 @@ declare module "fastify" {
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 export const DEFAULT_REDIS_TIMEOUT_MS = 5000;
 
+/** How long a client may take, and how many may be connected: slow or idle clients must not hold sockets forever. */
+export interface ConnectionLimits {
+  /** Whole request (headers and body) received within this; else 408 and the connection is closed. */
+  requestTimeoutMs: number;
+  /** Headers received within this (from the connection's start, or the previous request's end). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic at all for this long is closed (longer than the slowest operation: bulk dead-letter work, 60 s). */
+  idleTimeoutMs: number;
+  /** Connections beyond this are closed at once. */
+  maxConnections: number;
+  /** How often Node checks the request and header timeouts (its default, 30 s, would let a slow client stay twice as long). */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 120_000,
+  maxConnections: 1_000,
+  checkIntervalMs: 1_000,
+};
+
 export interface HttpServerOptions {
   /** From loadHttpConfig() (or the merged Config): tokens, board mode, dev flag. The port is for the caller's listen(). */
   config: Pick<HttpConfig, "HERALD_API_TOKENS" | "HERALD_BOARD_READONLY" | "HERALD_DEV">;
@@ -60,6 +85,8 @@ export interface HttpServerOptions {
    * rather than failing); default 5000 ms. Bulk dead-letter operations get 12 times as long.
    */
   redisTimeoutMs?: number;
+  /** Request, header and keep-alive timeouts and the connection cap; each defaults to DEFAULT_CONNECTION_LIMITS. */
+  connectionLimits?: Partial<ConnectionLimits>;
   /** How long each /readyz check may take before it counts as failed; default 2000 ms. */
   readyTimeoutMs?: number;
   /**
@@ -103,6 +130,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   const auth = new ApiAuth(tokens, open);
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const redisTimeoutMs = opts.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.connectionLimits };
 
   const deliveryQueues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }));
   const allQueues = [...deliveryQueues, opts.deadLetters.queue];
@@ -130,7 +158,12 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
     bodyLimit,
     // Generated ids rather than a client's header: they go into logs.
     requestIdHeader: false,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.checkIntervalMs },
   }) as unknown as FastifyInstance;
+  app.server.maxConnections = limits.maxConnections;
 
   // Bodies and queries are validated with the zod contracts in the handlers (so errors match the SDK);
   // the JSON Schemas on the routes are documentation, and responses are built field by field.
