@@ -123,6 +123,8 @@ export class Herald {
     const redis = opts.redis ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
     this.ownsConnection = typeof redis === "string";
     this.connection = typeof redis === "string" ? createRedis(redis, "producer") : redis;
+    // Ours to report: without a listener ioredis prints every reconnect failure to the console.
+    if (this.ownsConnection) this.connection.on("error", (error) => (this.lastRedisError = error));
   }
 
   /**
