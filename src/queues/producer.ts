@@ -15,7 +15,7 @@ import { createRedis, type RedisInput } from "./connection.js";
 import { DeadlineError, withDeadline } from "./deadline.js";
 import { toEnvelope } from "./envelope.js";
 import { DEFAULT_RETRY, IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
-import { DEFAULT_PREFIX, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
+import { DEAD_LETTER_QUEUE, DEFAULT_PREFIX, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
 
 export interface HeraldOptions {
   /** A Redis URL or an ioredis client (Herald then leaves closing it to you). Default: REDIS_URL or redis://127.0.0.1:6379. */
@@ -90,7 +90,10 @@ export interface EnqueueResult {
   id: string;
   kind: KindName;
   channel: ChannelName;
-  /** True when an earlier job with the same idempotencyKey (within 24 h) was found; `id` is then that job's. */
+  /**
+   * True when an earlier job with the same idempotencyKey (within 24 h) was found, `id` then being that
+   * job's; or when the `id` you gave names a job that was already dead-lettered (nothing was added).
+   */
   deduplicated: boolean;
 }
 
@@ -133,8 +136,16 @@ export class Herald {
    */
   async enqueue<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     const [prepared] = this.prepare([{ kind, job: input, id: options.id }]);
-    const job = await this.write([prepared.opts.jobId], options.timeoutMs, () => this.queue(prepared.channel).add(prepared.kind, prepared.data, prepared.opts));
-    return { id: job.id!, kind, channel: prepared.channel, deduplicated: job.id !== prepared.opts.jobId };
+    const { jobId } = prepared.opts;
+    const queue = this.queue(prepared.channel);
+    const job = await this.write([jobId], options.timeoutMs, async () => {
+      // A job that failed for good was removed from its queue; its id lives on as a dead letter, and
+      // adding it again would send it a second time. Only a caller's own id can name one.
+      if (options.id && (await this.connection.exists(`${this.prefix}:${DEAD_LETTER_QUEUE}:${queue.name}-${jobId}`))) return undefined;
+      return queue.add(prepared.kind, prepared.data, prepared.opts);
+    });
+    if (!job) return { id: jobId, kind, channel: prepared.channel, deduplicated: true };
+    return { id: job.id!, kind, channel: prepared.channel, deduplicated: job.id !== jobId };
   }
 
   /**

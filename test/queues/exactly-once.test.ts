@@ -11,7 +11,8 @@ import { DeadLetters } from "../../src/queues/dead-letter.js";
 import { EnqueueError, EnqueueTimeoutError, Herald, NotQueuedError } from "../../src/queues/producer.js";
 import { startWorkers } from "../../src/workers/start.js";
 import { asEnqueue, TOKENS } from "../http/harness.js";
-import { deleteKeys, testEnv, uniquePrefix } from "../support/herald.js";
+import { deleteKeys, startTestHerald, testEnv, uniquePrefix } from "../support/herald.js";
+import { startSmtpServer } from "../support/smtp-server.js";
 import { startRedisProcess, type RedisProcess } from "../support/redis-process.js";
 
 const key = randomBytes(32).toString("base64");
@@ -225,5 +226,34 @@ describe("HTTP: Idempotency-Key makes a retried request queue at most once, and 
     const res = await post({ "idempotency-key": "not-a-uuid" });
     expect(res.statusCode).toBe(400);
     expect(res.json().errors).toEqual([{ field: "Idempotency-Key", message: expect.stringMatching(/UUID/) }]);
+  });
+});
+
+describe("a retry with the id of a job that was dead-lettered meanwhile", () => {
+  it("adds nothing and sends nothing: it answers that job's id, deduplicated", async () => {
+    const smtp = await startSmtpServer();
+    const h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>" });
+    try {
+      smtp.rejectFor("gone@example.com", { code: 550, message: "5.1.1 no such user" });
+      const id = randomUUID();
+      const input = { recipient: { userId: "u", email: "gone@example.com" }, code: "DL-1", url: "https://x.test/v" };
+      const dead = h.nextDeadLetter();
+      await h.herald.emailVerification(input, { id });
+      expect((await dead).failureClass).toBe("permanent");
+      const attempts = smtp.attempts;
+
+      expect(await h.herald.emailVerification(input, { id })).toMatchObject({ id, deduplicated: true });
+      const email = new Queue("email", { connection: h.redis, prefix: h.config.HERALD_PREFIX });
+      expect(await email.getJob(id)).toBeUndefined();
+      await email.close();
+      // A later notification goes through the same worker; the dead one was not tried again.
+      const next = h.nextDelivery();
+      await h.herald.emailVerification({ ...input, recipient: { userId: "u", email: "ok@example.com" } });
+      await next;
+      expect(smtp.attempts).toBe(attempts + 1);
+    } finally {
+      await h.close();
+      await smtp.close();
+    }
   });
 });

@@ -61,7 +61,7 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
             400: problemResponse("Invalid job: every invalid field in errors[]"),
             ...authProblems,
             413: problemResponse("Body larger than the limit (64 KiB)"),
-            503: problemResponse("Redis did not answer in time; retry with the same idempotencyKey"),
+            503: problemResponse("Redis did not take it in time; retry with the Idempotency-Key header set to the id in the body"),
           },
         },
       },
