@@ -221,33 +221,45 @@ export class Herald {
 
   /**
    * Runs one write, retrying it with the same job ids (BullMQ adds no second job under an existing id)
-   * until it succeeds or the time is up. A write whose connection never became ready cannot have
-   * reached Redis: NotQueuedError. Otherwise the outcome is unknown: EnqueueTimeoutError.
+   * until it succeeds or the time is up. A write is only issued on a ready connection: ioredis would
+   * otherwise hold it in its offline queue and send it whenever Redis comes back, even after we gave up.
+   * So if none was issued, nothing can reach Redis: NotQueuedError. Otherwise: EnqueueTimeoutError.
    */
   private async write<T>(ids: string[], timeoutMs = this.timeoutMs, attempt: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + timeoutMs;
-    let reachedRedis = this.connection.status === "ready";
-    const onReady = () => (reachedRedis = true);
-    this.connection.on("ready", onReady);
+    let issued = false;
     let lastError: Error | undefined;
-    const failure = () => (reachedRedis ? new EnqueueTimeoutError(ids, timeoutMs, lastError ?? this.lastRedisError) : new NotQueuedError(ids, timeoutMs, lastError ?? this.lastRedisError));
-    try {
-      for (let tries = 0; ; tries++) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw failure();
-        try {
-          return await withDeadline(attempt(), left, "enqueue");
-        } catch (error) {
-          if (error instanceof DeadlineError) throw failure();
-          if (!isConnectionError(error)) throw error;
-          lastError = error as Error;
-          // Fast at first (a blip), then at most once a second until the deadline.
-          await sleep(Math.min(50 * 2 ** tries, 1000, Math.max(0, deadline - Date.now())));
-        }
+    const failure = () => (issued ? new EnqueueTimeoutError(ids, timeoutMs, lastError ?? this.lastRedisError) : new NotQueuedError(ids, timeoutMs, lastError ?? this.lastRedisError));
+    for (let tries = 0; ; tries++) {
+      if (!(await this.ready(deadline))) throw failure();
+      issued = true;
+      try {
+        return await withDeadline(attempt(), Math.max(1, deadline - Date.now()), "enqueue");
+      } catch (error) {
+        if (error instanceof DeadlineError) throw failure();
+        if (!isConnectionError(error)) throw error;
+        lastError = error as Error;
+        // The connection dropped mid-write: try again (same ids) once it is back, a little later each time.
+        await sleep(Math.min(50 * 2 ** tries, 1000, Math.max(0, deadline - Date.now())));
       }
-    } finally {
-      this.connection.off("ready", onReady);
     }
+  }
+
+  /** Resolves true once the connection is ready (at once if it is), false if the deadline comes first. */
+  private ready(deadline: number): Promise<boolean> {
+    const connection = this.connection;
+    if (connection.status === "ready") return Promise.resolve(true);
+    if (connection.status === "wait") connection.connect().catch(() => {}); // a lazy client the caller passed
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        connection.off("ready", onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), Math.max(0, deadline - Date.now()));
+      connection.on("ready", onReady);
+    });
   }
 
   private queue(channel: ChannelName): Queue {

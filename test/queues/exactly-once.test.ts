@@ -112,11 +112,11 @@ describe("exactly-once enqueue against a stalled or stopped Redis", () => {
     }
   });
 
-  it("the SDK retries by itself (same id) when Redis comes back within the timeout: one job", async () => {
+  it("the SDK waits for Redis to come back within the timeout, then enqueues once", async () => {
     await connect();
     await stopRedis();
     const pending = herald.passwordReset(job("BLIP-1"), { timeoutMs: 15_000 });
-    // More reconnect attempts than maxRetriesPerRequest (3): the SDK's first write has failed by then.
+    // More reconnect attempts than maxRetriesPerRequest (3): a write left in ioredis's offline queue would have failed by then.
     let reconnects = 0;
     await new Promise<void>((resolve) => client.on("reconnecting", () => ++reconnects === 5 && resolve()));
     await redis.start();
