@@ -104,7 +104,8 @@ describe("exactly-once enqueue against a stalled or stopped Redis", () => {
       expect(error.jobId).toMatch(/^[0-9a-f-]{36}$/);
       expect(error.name).toBe("NotQueuedError");
       await redis.start();
-      const retried = await herald.passwordReset(job("DOWN-1"), { id: error.jobId });
+      // Time enough for the client's next reconnect attempt.
+      const retried = await herald.passwordReset(job("DOWN-1"), { id: error.jobId, timeoutMs: 10_000 });
       expect(retried.id).toBe(error.jobId);
       expect((await jobsIn()).map((j) => j.id)).toEqual([error.jobId]);
     } finally {
