@@ -141,7 +141,7 @@ export class Herald {
     const job = await this.write([jobId], options.timeoutMs, async () => {
       // A job that failed for good was removed from its queue; its id lives on as a dead letter, and
       // adding it again would send it a second time. Only a caller's own id can name one.
-      if (options.id && (await this.connection.exists(`${this.prefix}:${DEAD_LETTER_QUEUE}:${queue.name}-${jobId}`))) return undefined;
+      if (options.id && (await this.deadLettered(queue.name, [jobId])).size > 0) return undefined;
       return queue.add(prepared.kind, prepared.data, prepared.opts);
     });
     if (!job) return { id: jobId, kind, channel: prepared.channel, deduplicated: true };
@@ -158,9 +158,15 @@ export class Herald {
     const results: EnqueueResult[] = new Array(prepared.length);
     for (const channel of new Set(prepared.map((p) => p.channel))) {
       const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => p.channel === channel);
-      const jobs = await this.write(ids, options.timeoutMs, () => this.queue(channel).addBulk(batch.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))));
+      const queue = this.queue(channel);
+      const { live, jobs } = await this.write(ids, options.timeoutMs, async () => {
+        const dead = await this.deadLettered(queue.name, batch.filter(({ index }) => items[index].id).map(({ p }) => p.opts.jobId));
+        const live = batch.filter(({ p }) => !dead.has(p.opts.jobId));
+        return { live, jobs: live.length > 0 ? await queue.addBulk(live.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))) : [] };
+      });
+      for (const { p, index } of batch) results[index] = { id: p.opts.jobId, kind: p.kind, channel, deduplicated: true };
       jobs.forEach((job, i) => {
-        const { p, index } = batch[i];
+        const { p, index } = live[i];
         results[index] = { id: job.id!, kind: p.kind, channel, deduplicated: job.id !== p.opts.jobId };
       });
     }
@@ -243,6 +249,12 @@ export class Herald {
         await sleep(Math.min(50 * 2 ** tries, 1000, Math.max(0, deadline - Date.now())));
       }
     }
+  }
+
+  /** Which of these job ids of a delivery queue are dead letters now (a dead letter's id is `<queue>-<job id>`). */
+  private async deadLettered(queueName: string, jobIds: string[]): Promise<Set<string>> {
+    const found = await Promise.all(jobIds.map((id) => this.connection.exists(`${this.prefix}:${DEAD_LETTER_QUEUE}:${queueName}-${id}`)));
+    return new Set(jobIds.filter((_, i) => found[i] > 0));
   }
 
   /** Resolves true once the connection is ready (at once if it is), false if the deadline comes first. */

@@ -244,6 +244,14 @@ describe("a retry with the id of a job that was dead-lettered meanwhile", () => 
       const attempts = smtp.attempts;
 
       expect(await h.herald.emailVerification(input, { id })).toMatchObject({ id, deduplicated: true });
+      // The same in a bulk retry: that item is skipped, the others are added.
+      const other = randomUUID();
+      const bulk = await h.herald.enqueueBulk([
+        { kind: "email-verification", job: input, id },
+        { kind: "email-verification", job: { ...input, recipient: { userId: "u", email: "ok@example.com" } }, id: other },
+      ]);
+      expect(bulk.map((r) => [r.id, r.deduplicated])).toEqual([[id, true], [other, false]]);
+      await h.nextDelivery();
       const email = new Queue("email", { connection: h.redis, prefix: h.config.HERALD_PREFIX });
       expect(await email.getJob(id)).toBeUndefined();
       await email.close();
@@ -251,7 +259,7 @@ describe("a retry with the id of a job that was dead-lettered meanwhile", () => 
       const next = h.nextDelivery();
       await h.herald.emailVerification({ ...input, recipient: { userId: "u", email: "ok@example.com" } });
       await next;
-      expect(smtp.attempts).toBe(attempts + 1);
+      expect(smtp.attempts).toBe(attempts + 2);
     } finally {
       await h.close();
       await smtp.close();
