@@ -28,4 +28,23 @@ describe("personal data and secrets stay out of logs and stored reasons", () => 
     for (const secret of ["ada@example.com", "+41791234567", "K7Q", "x.test", "+15005550001", "bob@example.com"]) expect(all).not.toContain(secret);
     expect(all).toContain("[redacted]");
   });
+
+  it("keeps an error's code (ECONNREFUSED, smtp-550) but still hides a job's code anywhere", () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ level: "info" }, sink);
+    logger.error({ err: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" }), code: "K7Q-1", job: { code: "K7Q-2", data: { code: "K7Q-3" } } }, "down");
+    logger.error({ err: Object.assign(new Error("550 no such user"), { code: "smtp-550" }) }, "refused");
+    const [down, refused] = lines.map((l) => JSON.parse(l));
+    expect(down.err.code).toBe("ECONNREFUSED");
+    expect(refused.err.code).toBe("smtp-550");
+    expect(down.code).toBe("[redacted]");
+    expect(down.job).toEqual({ code: "[redacted]", data: { code: "[redacted]" } });
+    expect(lines.join("")).not.toMatch(/K7Q/);
+  });
 });

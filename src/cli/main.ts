@@ -35,6 +35,9 @@ async function withDeadLetters<T>(work: (dl: DeadLetters) => Promise<T>): Promis
   const c = config();
   const connection = createRedis(c.REDIS_URL, "producer");
   const deadLetters = new DeadLetters(connection, c.HERALD_PREFIX, retryPolicyOf(c));
+  // A command that cannot reach Redis fails with that error; without listeners every retry would also print a stack.
+  connection.on("error", () => {});
+  deadLetters.queue.on("error", () => {});
   try {
     return await work(deadLetters);
   } finally {
@@ -63,6 +66,7 @@ async function withQueues<T>(work: (queues: Queue[], deadLetters: DeadLetters, c
   return withDeadLetters(async (deadLetters) => {
     const connection = deadLetters.queue.opts.connection as Redis;
     const queues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection, prefix: c.HERALD_PREFIX }));
+    queues.forEach((queue) => queue.on("error", () => {})); // as in withDeadLetters
     try {
       return await work(queues, deadLetters, connection);
     } finally {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { emailAddress, hexColor, httpsUrl, isoTime, locale, phoneNumber, secretCode, text, timeZone } from "./fields.js";
-import { LINK_PLACEHOLDERS, fillLinkTemplate, unknownPlaceholders } from "./link.js";
+import { LINK_PLACEHOLDERS, fillLinkTemplate, hasMalformedPlaceholder, unknownPlaceholders } from "./link.js";
 
 export const CHANNELS = ["email", "sms"] as const;
 export type ChannelName = (typeof CHANNELS)[number];
@@ -43,6 +43,10 @@ export const urlTemplate = z
         code: "custom",
         message: `has unknown placeholder(s) ${unknown.map((u) => `{{${u}}}`).join(", ")}; allowed: ${LINK_PLACEHOLDERS.map((p) => `{{${p}}}`).join(", ")}`,
       });
+      return;
+    }
+    if (hasMalformedPlaceholder(value)) {
+      ctx.addIssue({ code: "custom", message: `has an unclosed or malformed placeholder; write them as ${LINK_PLACEHOLDERS.map((p) => `{{${p}}}`).join(", ")}` });
       return;
     }
     const sample = fillLinkTemplate(value, Object.fromEntries(LINK_PLACEHOLDERS.map((p) => [p, "x"])));

@@ -56,4 +56,10 @@ export const isoTime = z.iso.datetime({
   error: (i) => (i.input === undefined ? "is required" : "must be an ISO 8601 time with zone, e.g. 2026-01-31T12:00:00Z"),
 });
 
-export const secretCode = z.string(required("a string")).min(1, "must not be empty").max(256, "must be at most 256 characters").refine(wellFormed, "must be valid Unicode text");
+// Not trimmed (a secret is passed on exactly as given), but a code of spaces alone would send a message without one.
+export const secretCode = z
+  .string(required("a string"))
+  .min(1, "must not be empty")
+  .max(256, "must be at most 256 characters")
+  .refine((v) => v.trim().length > 0, "must not be blank")
+  .refine(wellFormed, "must be valid Unicode text");

@@ -9,6 +9,11 @@ export function unknownPlaceholders(template: string): string[] {
   return [...template.matchAll(PLACEHOLDER)].map((m) => m[1]).filter((name) => !known.has(name));
 }
 
+/** True when braces are left over once the well-formed placeholders are taken out (`{{code`, `{code}}`, `{{ }}`). */
+export function hasMalformedPlaceholder(template: string): boolean {
+  return /\{\{|\}\}/.test(template.replace(PLACEHOLDER, ""));
+}
+
 /** Fills a url template; a placeholder without a value becomes empty rather than leaking `{{…}}` into a mail. */
 export function fillLinkTemplate(template: string, values: Partial<Record<LinkPlaceholder, string | undefined>>): string {
   return template.replace(PLACEHOLDER, (_, name: LinkPlaceholder) => encodeURIComponent(values[name] ?? ""));

@@ -4,9 +4,30 @@ import { UnrecoverableError } from "bullmq";
 export const FAILURE_CLASSES = ["permanent", "transient-exhausted", "invalid", "expired"] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
+/** How a failed attempt is recorded: the dead-letter classes a single failure can have, or transient (retried). */
+type AttemptClass = Exclude<FailureClass, "transient-exhausted"> | "transient";
+
 /**
- * A failure no retry can fix. Extends BullMQ's UnrecoverableError so the job fails at once; the class
- * says why, for the dead-letter queue. Messages are already scrubbed of personal data and secrets.
+ * BullMQ keeps only an error's message (as the job's failedReason), so the class and provider code go
+ * into it as a leading tag, `[permanent smtp-550] smtp: 550 …`, written with the failure in the same
+ * Redis call. `readFailure` reads it back, whether the failed event is at hand or only the stored job
+ * (a sweep after a restart).
+ */
+function tagged(failureClass: AttemptClass, message: string, code?: string): string {
+  return `[${failureClass}${code ? ` ${safeCode(code)}` : ""}] ${message}`;
+}
+
+const TAG = /^\[(permanent|invalid|expired|transient)(?: ([\w.-]{1,40}))?\] /;
+
+/** Provider codes are ours (`smtp-550`) or an errno (`ECONNREFUSED`); anything else is made tag-safe. */
+function safeCode(code: string): string {
+  return code.replace(/[^\w.-]/g, "_").slice(0, 40) || "error";
+}
+
+/**
+ * A failure no retry can fix. Extends BullMQ's UnrecoverableError, which BullMQ recognises with
+ * `instanceof` (or the name `UnrecoverableError`), so the job fails at once while the error keeps its own
+ * name. The class says why, for the dead-letter queue. Messages are already scrubbed of personal data and secrets.
  */
 export class FinalFailure extends UnrecoverableError {
   constructor(
@@ -14,15 +35,15 @@ export class FinalFailure extends UnrecoverableError {
     message: string,
     readonly code?: string,
   ) {
-    super(message);
-    this.name = "UnrecoverableError";
+    super(tagged(failureClass, message, code));
+    this.name = new.target.name;
   }
 }
 
 /** The job's data does not match its contract (or cannot be decrypted): retrying the same bytes cannot help. */
 export class InvalidJobError extends FinalFailure {
-  constructor(message: string) {
-    super("invalid", message);
+  constructor(message: string, code?: string) {
+    super("invalid", message, code);
   }
 }
 
@@ -47,6 +68,27 @@ export class TransientDeliveryError extends Error {
     message: string,
     readonly code?: string,
   ) {
-    super(message);
+    super(tagged("transient", message, code));
   }
+}
+
+export interface RecordedFailure {
+  failureClass: FailureClass;
+  code?: string;
+  /** The message without its tag. */
+  reason: string;
+}
+
+/**
+ * The class and code of a job's final failure, from its stored reason (or the error in hand, which
+ * carries the same message). Transient failures are `transient-exhausted` (they end a job only when its
+ * attempts run out); an untagged reason is BullMQ's own (a job that stalled too often) or from before
+ * tags existed: exhausted if its attempts ran out, otherwise permanent.
+ */
+export function readFailure(reasonText: string | undefined, attemptsExhausted: boolean): RecordedFailure {
+  const text = reasonText ?? "unknown failure";
+  const tag = TAG.exec(text);
+  if (!tag) return { failureClass: attemptsExhausted || /stalled/.test(text) ? "transient-exhausted" : "permanent", reason: text };
+  const [, cls, code] = tag;
+  return { failureClass: cls === "transient" ? "transient-exhausted" : (cls as FailureClass), ...(code ? { code } : {}), reason: text.slice(tag[0].length) };
 }

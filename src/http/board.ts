@@ -1,4 +1,5 @@
 import { createBullBoard } from "@bull-board/api";
+import type { BoardHooks } from "@bull-board/api/typings/app";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { Job, Queue } from "bullmq";
@@ -26,13 +27,46 @@ export interface BoardOptions {
 class MaskingAdapter extends BullMQAdapter {
   override async getJob(id: string): Promise<Job | undefined> {
     const job = await super.getJob(id);
-    return job ? maskJobExtras(job) : job;
+    return job ? onlyFailedRetries(maskJobExtras(job)) : job;
   }
 
   override async getJobs(...args: Parameters<BullMQAdapter["getJobs"]>): Promise<Job[]> {
-    return (await super.getJobs(...args)).map((job) => (job ? maskJobExtras(job) : job));
+    return (await super.getJobs(...args)).map((job) => (job ? onlyFailedRetries(maskJobExtras(job)) : job));
   }
 }
+
+/**
+ * The board's retry handlers call `job.retry(state)` on the jobs this adapter hands out. Only
+ * `retry("failed")` may pass: BullMQ's script then checks the job is still in the failed set, so even a
+ * job that completes between the board's check and the retry is never sent again.
+ */
+function onlyFailedRetries(job: Job): Job {
+  const retry = job.retry.bind(job);
+  job.retry = async (state = "failed") => {
+    if (state !== "failed") throw Object.assign(new Error(COMPLETED_RETRY_REFUSED), { statusCode: 409 });
+    return retry(state);
+  };
+  return job;
+}
+
+const COMPLETED_RETRY_REFUSED = "Only failed jobs can be retried: retrying a completed job would send its code a second time.";
+const RETRY_ROUTES = new Set(["/api/queues/:queueName/:jobId/retry", "/api/queues/:queueName/retry/:queueStatus"]);
+
+/**
+ * `allowCompletedRetries: false` and `allowRetries: false` only hide the board's buttons; its API still
+ * retries. This refuses, before the handler runs, every retry but that of failed jobs on a queue that
+ * allows retries.
+ */
+const refuseUnsafeRetries: NonNullable<BoardHooks["before"]> = async ({ route, request }) => {
+  if (!RETRY_ROUTES.has(route)) return;
+  const params = request.params as { queueName?: string; jobId?: string; queueStatus?: string };
+  const adapter = request.queues.get(params.queueName ?? "");
+  if (!adapter) return; // the handler answers 404
+  if (!adapter.allowRetries) return { allow: false, status: 405, errorKey: "ERRORS.QUEUE_READ_ONLY", message: "This queue's jobs cannot be retried here." };
+  const state = params.jobId !== undefined ? await adapter.getJob(params.jobId).then((job) => job?.getState()) : params.queueStatus;
+  if (state === undefined || state === "failed") return; // unknown job: the handler answers 404
+  return { allow: false, status: 409, errorKey: "ERRORS.JOB_NOT_RETRIABLE", message: COMPLETED_RETRY_REFUSED };
+};
 
 function maskJobExtras(job: Job): Job {
   if (job.opts?.deduplication?.id) job.opts = { ...job.opts, deduplication: { ...job.opts.deduplication, id: scrub(job.opts.deduplication.id) } };
@@ -82,7 +116,7 @@ export async function registerBoard(app: FastifyInstance, opts: BoardOptions): P
     queues: adapters,
     // Two copies of @bull-board/api are installed (the fastify adapter pins its own); they agree at runtime.
     serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]["serverAdapter"],
-    options: { uiConfig: { boardTitle: "Herald" } },
+    options: { uiConfig: { boardTitle: "Herald" }, handlerHooks: { before: refuseUnsafeRetries } },
   });
 
   await app.register(async (scope) => {

@@ -1,4 +1,4 @@
-export { createHttpServer, DEFAULT_BODY_LIMIT, DEFAULT_REDIS_TIMEOUT_MS, type HeraldHttpServer, type HttpServerOptions } from "./server.js";
+export { createHttpServer, DEFAULT_BODY_LIMIT, DEFAULT_CONNECTION_LIMITS, DEFAULT_REDIS_TIMEOUT_MS, type ConnectionLimits, type HeraldHttpServer, type HttpServerOptions } from "./server.js";
 export { DeadlineError } from "../queues/deadline.js";
 export { API_SCOPES, HttpConfigError, MIN_TOKEN_LENGTH, httpConfigSchema, httpEnvShape, loadHttpConfig, type ApiScope, type ApiToken, type HttpConfig } from "./config.js";
 export { ApiAuth, allows } from "./auth.js";

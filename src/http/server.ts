@@ -9,7 +9,7 @@ import type { Renderer } from "../templates/renderer.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
 import { DELIVERY_QUEUES } from "../queues/names.js";
-import type { Herald } from "../queues/producer.js";
+import { EnqueueError, type Herald } from "../queues/producer.js";
 import { allows, ApiAuth } from "./auth.js";
 import { registerBoard } from "./board.js";
 import { registerPreviews } from "./previews.js";
@@ -19,7 +19,7 @@ import { jsonResponse } from "./openapi.js";
 import { PROBLEM_TYPES, sendProblem } from "./problem.js";
 import { redisCheck, runReadyChecks, type ReadyCheck } from "./ready.js";
 import { deadLetterRoutes } from "./routes/dead-letters.js";
-import { notificationRoutes } from "./routes/notifications.js";
+import { notificationRoutes, REQUEST_ID_HEADER } from "./routes/notifications.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -31,6 +31,31 @@ declare module "fastify" {
 /** 64 KiB: a notification is a few hundred bytes; anything near this is a mistake or an attack. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 export const DEFAULT_REDIS_TIMEOUT_MS = 5000;
+
+/** How long a client may take, and how many may be connected: slow or idle clients must not hold sockets forever. */
+export interface ConnectionLimits {
+  /** Whole request (headers and body) received within this; else 408 and the connection is closed. */
+  requestTimeoutMs: number;
+  /** Headers received within this (from the connection's start, or the previous request's end). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic at all for this long is closed (longer than the slowest operation: bulk dead-letter work, 60 s). */
+  idleTimeoutMs: number;
+  /** Connections beyond this are closed at once. */
+  maxConnections: number;
+  /** How often Node checks the request and header timeouts (its default, 30 s, would let a slow client stay twice as long). */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 120_000,
+  maxConnections: 1_000,
+  checkIntervalMs: 1_000,
+};
 
 export interface HttpServerOptions {
   /** From loadHttpConfig() (or the merged Config): tokens, board mode, dev flag. The port is for the caller's listen(). */
@@ -60,6 +85,8 @@ export interface HttpServerOptions {
    * rather than failing); default 5000 ms. Bulk dead-letter operations get 12 times as long.
    */
   redisTimeoutMs?: number;
+  /** Request, header and keep-alive timeouts and the connection cap; each defaults to DEFAULT_CONNECTION_LIMITS. */
+  connectionLimits?: Partial<ConnectionLimits>;
   /** How long each /readyz check may take before it counts as failed; default 2000 ms. */
   readyTimeoutMs?: number;
   /**
@@ -103,6 +130,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   const auth = new ApiAuth(tokens, open);
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const redisTimeoutMs = opts.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.connectionLimits };
 
   const deliveryQueues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }));
   const allQueues = [...deliveryQueues, opts.deadLetters.queue];
@@ -130,7 +158,12 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
     bodyLimit,
     // Generated ids rather than a client's header: they go into logs.
     requestIdHeader: false,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.checkIntervalMs },
   }) as unknown as FastifyInstance;
+  app.server.maxConnections = limits.maxConnections;
 
   // Bodies and queries are validated with the zod contracts in the handlers (so errors match the SDK);
   // the JSON Schemas on the routes are documentation, and responses are built field by field.
@@ -163,11 +196,20 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
       // Malformed JSON, empty JSON body and the like: the parser's message names no personal data.
       return sendProblem(reply, { type: PROBLEM_TYPES.invalidRequest, title: "Invalid request", status, detail: error.message, errors: [{ field: "", message: error.message }] });
     }
+    if (error instanceof EnqueueError) {
+      request.log.error({ err: error, jobId: error.jobId }, "Redis unavailable");
+      reply.header("retry-after", "5");
+      const detail =
+        error.queued === false
+          ? `Redis could not be reached; the notification was not queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId}.`
+          : `Redis did not answer in time; the notification may or may not have been queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId} and it is queued at most once.`;
+      return sendProblem(reply, { type: PROBLEM_TYPES.unavailable, title: "Service unavailable", status: 503, detail, id: error.jobId, queued: error.queued });
+    }
     if (error instanceof DeadlineError || isRedisUnavailable(error)) {
       request.log.error({ err: error }, "Redis unavailable");
       const detail =
         error instanceof DeadlineError && error.what === "enqueue"
-          ? `Redis did not answer within ${error.ms} ms. The notification may or may not have been queued: retry with the same idempotencyKey so it is sent at most once.`
+          ? `Redis did not answer within ${error.ms} ms. The notification may or may not have been queued: retry with the same ${REQUEST_ID_HEADER} header (or idempotencyKey) so it is sent at most once.`
           : error instanceof DeadlineError
             ? `Redis did not answer within ${error.ms} ms (${error.what}); the operation may have been partly done. Try again shortly.`
             : "The queue store (Redis) cannot be reached. Try again shortly.";

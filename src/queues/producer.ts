@@ -16,7 +16,7 @@ import { createRedis, type RedisInput } from "./connection.js";
 import { DeadlineError, withDeadline } from "./deadline.js";
 import { toEnvelope } from "./envelope.js";
 import { DEFAULT_RETRY, IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
-import { DEFAULT_PREFIX, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
+import { DEAD_LETTER_QUEUE, DEFAULT_PREFIX, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
 
 export interface HeraldOptions {
   /** A Redis URL or an ioredis client (Herald then leaves closing it to you). Default: REDIS_URL or redis://127.0.0.1:6379. */
@@ -34,33 +34,82 @@ export interface HeraldOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Redis did not answer in time; the job may still be written when it comes back. */
-export class EnqueueTimeoutError extends DeadlineError {
-  override readonly name: string = "EnqueueTimeoutError";
-  constructor(ms: number, cause?: Error) {
-    super("enqueue", ms);
-    this.message = `Redis did not answer within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}. The job may still be queued when Redis is back: retry with the same idempotencyKey to send it at most once.`;
+/**
+ * An enqueue that did not complete. Every enqueue gets its id from the SDK before its first write to
+ * Redis, and `jobId` (`jobIds` for a bulk) is that id: enqueue again with `{ id: error.jobId }` and the
+ * job is created at most once, however often you retry and whatever the first attempt did.
+ */
+export abstract class EnqueueError extends Error {
+  /** `false`: nothing reached Redis. `"maybe"`: the job may be queued, or may appear once Redis answers. */
+  abstract readonly queued: false | "maybe";
+  constructor(
+    message: string,
+    readonly jobIds: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
   }
+  /** The id to enqueue again with (the first one's, for a bulk). */
+  get jobId(): string {
+    return this.jobIds[0];
+  }
+}
+
+/** Redis could not be reached while the enqueue was tried (no connection was ready): nothing was written. */
+export class NotQueuedError extends EnqueueError {
+  override readonly name: string = "NotQueuedError";
+  readonly queued = false as const;
+  constructor(jobIds: string[], ms: number, cause?: Error) {
+    super(`Redis could not be reached within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}; nothing was queued. Enqueue again with the same id (${jobIds[0]}) when Redis is back.`, jobIds, { cause });
+  }
+}
+
+/** Redis took the request but did not answer in time: the job may be queued, now or when Redis comes back. */
+export class EnqueueTimeoutError extends EnqueueError {
+  override readonly name: string = "EnqueueTimeoutError";
+  readonly queued = "maybe" as const;
+  constructor(
+    jobIds: string[],
+    readonly ms: number,
+    cause?: Error,
+  ) {
+    super(`Redis did not answer within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}. The job may still be queued: enqueue again with the same id (${jobIds[0]}) and it is created at most once.`, jobIds, { cause });
+  }
+}
+
+export interface EnqueueOptions {
+  /**
+   * The job's id, a UUID. Give the `jobId` of an EnqueueError to retry that enqueue without risking a
+   * second job; or your own UUID, chosen before the first try. Default: a new random UUID.
+   */
+  id?: string;
+  /** Overrides the Herald's `timeoutMs` for this call. */
+  timeoutMs?: number;
 }
 
 export interface EnqueueResult {
   id: string;
   kind: KindName;
   channel: ChannelName;
-  /** True when an earlier job with the same idempotencyKey (within 24 h) was found; `id` is then that job's. */
+  /**
+   * True when an earlier job with the same idempotencyKey (within 24 h) was found, `id` then being that
+   * job's; or when the `id` you gave names a job that was already dead-lettered (nothing was added).
+   */
   deduplicated: boolean;
 }
 
 export interface BulkItem<K extends KindName = KindName> {
   kind: K;
   job: JobInput<K>;
+  /** As EnqueueOptions.id: the item's job id, e.g. from an EnqueueError's `jobIds` to retry a bulk. */
+  id?: string;
 }
 
 /** `password-reset` → `passwordReset`: the SDK's method name for a kind. */
 type MethodName<K extends string> = K extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<MethodName<Tail>>}` : K;
 
 /** One typed method per kind, e.g. `herald.passwordReset(job)`, the same as `herald.enqueue("password-reset", job)`. */
-export type KindMethods = { [K in KindName as MethodName<K>]: (job: JobInput<K>) => Promise<EnqueueResult> };
+export type KindMethods = { [K in KindName as MethodName<K>]: (job: JobInput<K>, options?: EnqueueOptions) => Promise<EnqueueResult> };
 
 export function methodName<K extends KindName>(kind: K): MethodName<K> {
   return kind.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase()) as MethodName<K>;
@@ -93,27 +142,47 @@ export class Herald {
     const redis = opts.redis ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
     this.ownsConnection = typeof redis === "string";
     this.connection = typeof redis === "string" ? createRedis(redis, "producer") : redis;
+    // Ours to report: without a listener ioredis prints every reconnect failure to the console.
+    if (this.ownsConnection) this.connection.on("error", (error) => (this.lastRedisError = error));
   }
 
-  /** Validates and enqueues one job; throws ValidationError (nothing enqueued) if any field is wrong. */
-  async enqueue<K extends KindName>(kind: K, input: JobInput<K>): Promise<EnqueueResult> {
-    const [prepared] = this.prepare([{ kind, job: input }]);
-    const job = await this.deadline(this.queue(prepared.channel).add(prepared.kind, prepared.data, prepared.opts));
-    return { id: job.id!, kind, channel: prepared.channel, deduplicated: job.id !== prepared.opts.jobId };
+  /**
+   * Validates and enqueues one job; throws ValidationError (nothing enqueued) if any field is wrong, and
+   * NotQueuedError or EnqueueTimeoutError (both with the job's id) when Redis does not take it in time.
+   */
+  async enqueue<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    const [prepared] = this.prepare([{ kind, job: input, id: options.id }]);
+    const { jobId } = prepared.opts;
+    const queue = this.queue(prepared.channel);
+    const job = await this.write([jobId], options.timeoutMs, async () => {
+      // A job that failed for good was removed from its queue; its id lives on as a dead letter, and
+      // adding it again would send it a second time. Only a caller's own id can name one.
+      if (options.id && (await this.deadLettered(queue.name, [jobId])).size > 0) return undefined;
+      return queue.add(prepared.kind, prepared.data, prepared.opts);
+    });
+    if (!job) return { id: jobId, kind, channel: prepared.channel, deduplicated: true };
+    return { id: job.id!, kind, channel: prepared.channel, deduplicated: job.id !== jobId };
   }
 
   /**
    * Validates every item first and enqueues none if any is wrong (the error names `items.N.field`);
    * then adds them per queue in one atomic batch each.
    */
-  async enqueueBulk(items: BulkItem[]): Promise<EnqueueResult[]> {
+  async enqueueBulk(items: BulkItem[], options: Omit<EnqueueOptions, "id"> = {}): Promise<EnqueueResult[]> {
     const prepared = this.prepare(items);
+    const ids = prepared.map((p) => p.opts.jobId);
     const results: EnqueueResult[] = new Array(prepared.length);
     for (const channel of new Set(prepared.map((p) => p.channel))) {
       const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => p.channel === channel);
-      const jobs = await this.deadline(this.queue(channel).addBulk(batch.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))));
+      const queue = this.queue(channel);
+      const { live, jobs } = await this.write(ids, options.timeoutMs, async () => {
+        const dead = await this.deadLettered(queue.name, batch.filter(({ index }) => items[index].id).map(({ p }) => p.opts.jobId));
+        const live = batch.filter(({ p }) => !dead.has(p.opts.jobId));
+        return { live, jobs: live.length > 0 ? await queue.addBulk(live.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))) : [] };
+      });
+      for (const { p, index } of batch) results[index] = { id: p.opts.jobId, kind: p.kind, channel, deduplicated: true };
       jobs.forEach((job, i) => {
-        const { p, index } = batch[i];
+        const { p, index } = live[i];
         results[index] = { id: job.id!, kind: p.kind, channel, deduplicated: job.id !== p.opts.jobId };
       });
     }
@@ -128,9 +197,12 @@ export class Herald {
   private prepare(items: BulkItem[]) {
     const issues: FieldIssue[] = [];
     const now = Date.now();
-    const prepared = items.map(({ kind, job: input }, index) => {
+    const prepared = items.map(({ kind, job: input, id }, index) => {
       const prefix = items.length > 1 ? `items.${index}.` : "";
       try {
+        if (id !== undefined && !UUID.test(id)) {
+          throw new ValidationError(kind, [{ field: "id", message: "must be a UUID (e.g. the jobId of an EnqueueError)" }]);
+        }
         const job = parseJob(kind, input);
         if (job.expiresAt && Date.parse(job.expiresAt) <= now) {
           throw new ValidationError(kind, [{ field: "expiresAt", message: "is in the past: the code has already expired" }]);
@@ -138,7 +210,8 @@ export class Herald {
         const channel = channelOf(kind, job);
         const opts = {
           ...deliveryJobOptions(this.retry),
-          jobId: randomUUID(),
+          // Chosen before the first write, so every retry (ours or the caller's) names the same job.
+          jobId: id?.toLowerCase() ?? randomUUID(),
           ...(job.idempotencyKey ? { deduplication: { id: `${kind}:${job.idempotencyKey}`, ttl: IDEMPOTENCY_TTL_MS } } : {}),
         };
         return { kind, channel, opts, data: toEnvelope(kind, job, this.key, now) };
@@ -152,9 +225,52 @@ export class Herald {
     return prepared as NonNullable<(typeof prepared)[number]>[];
   }
 
-  private deadline<T>(work: Promise<T>): Promise<T> {
-    return withDeadline(work, this.timeoutMs, "enqueue").catch((error: unknown) => {
-      throw error instanceof DeadlineError ? new EnqueueTimeoutError(this.timeoutMs, this.lastRedisError) : error;
+  /**
+   * Runs one write, retrying it with the same job ids (BullMQ adds no second job under an existing id)
+   * until it succeeds or the time is up. A write is only issued on a ready connection: ioredis would
+   * otherwise hold it in its offline queue and send it whenever Redis comes back, even after we gave up.
+   * So if none was issued, nothing can reach Redis: NotQueuedError. Otherwise: EnqueueTimeoutError.
+   */
+  private async write<T>(ids: string[], timeoutMs = this.timeoutMs, attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let issued = false;
+    let lastError: Error | undefined;
+    const failure = () => (issued ? new EnqueueTimeoutError(ids, timeoutMs, lastError ?? this.lastRedisError) : new NotQueuedError(ids, timeoutMs, lastError ?? this.lastRedisError));
+    for (let tries = 0; ; tries++) {
+      if (!(await this.ready(deadline))) throw failure();
+      issued = true;
+      try {
+        return await withDeadline(attempt(), Math.max(1, deadline - Date.now()), "enqueue");
+      } catch (error) {
+        if (error instanceof DeadlineError) throw failure();
+        if (!isConnectionError(error)) throw error;
+        lastError = error as Error;
+        // The connection dropped mid-write: try again (same ids) once it is back, a little later each time.
+        await sleep(Math.min(50 * 2 ** tries, 1000, Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+
+  /** Which of these job ids of a delivery queue are dead letters now (a dead letter's id is `<queue>-<job id>`). */
+  private async deadLettered(queueName: string, jobIds: string[]): Promise<Set<string>> {
+    const found = await Promise.all(jobIds.map((id) => this.connection.exists(`${this.prefix}:${DEAD_LETTER_QUEUE}:${queueName}-${id}`)));
+    return new Set(jobIds.filter((_, i) => found[i] > 0));
+  }
+
+  /** Resolves true once the connection is ready (at once if it is), false if the deadline comes first. */
+  private ready(deadline: number): Promise<boolean> {
+    const connection = this.connection;
+    if (connection.status === "ready") return Promise.resolve(true);
+    if (connection.status === "wait") connection.connect().catch(() => {}); // a lazy client the caller passed
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        connection.off("ready", onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), Math.max(0, deadline - Date.now()));
+      connection.on("ready", onReady);
     });
   }
 
@@ -170,6 +286,21 @@ export class Herald {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** ioredis errors of a connection that is down or going down (the write may or may not have been sent). */
+export function isConnectionError(error: unknown): boolean {
+  const e = error as { name?: string; message?: string; code?: string } | undefined;
+  if (!e) return false;
+  return (
+    e.name === "MaxRetriesPerRequestError" ||
+    ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH"].includes(e.code ?? "") ||
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET/.test(e.message ?? "")
+  );
+}
+
 function resolveKey(opts: HeraldOptions): Buffer {
   if (Buffer.isBuffer(opts.encryptionKey)) return decodeKey(opts.encryptionKey.toString("base64"), "encryptionKey");
   if (opts.encryptionKey) return decodeKey(opts.encryptionKey, "encryptionKey");
@@ -183,8 +314,8 @@ function resolveKey(opts: HeraldOptions): Buffer {
 // A new kind gets its method from its contract alone.
 for (const kind of KIND_NAMES) {
   Object.defineProperty(Herald.prototype, methodName(kind), {
-    value(this: Herald, job: JobInput<typeof kind>) {
-      return this.enqueue(kind, job);
+    value(this: Herald, job: JobInput<typeof kind>, options?: EnqueueOptions) {
+      return this.enqueue(kind, job, options);
     },
     writable: true,
     configurable: true,

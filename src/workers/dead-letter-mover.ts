@@ -1,5 +1,5 @@
 import type { Job, Queue, Worker } from "bullmq";
-import { FinalFailure, type FailureClass } from "../errors/index.js";
+import { readFailure, type FailureClass } from "../errors/index.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
 import type { Logger } from "../logger.js";
 import { scrub } from "../redact.js";
@@ -59,8 +59,8 @@ export class DeadLetterMover {
   }
 
   private async move(job: Job, error?: Error): Promise<boolean> {
-    const failureClass = classOf(job, error);
-    const code = error instanceof FinalFailure ? error.code : (error as { code?: string } | undefined)?.code;
+    // The same reading whether the error is in hand or only the stored reason is left (a sweep after a restart).
+    const { failureClass, code, reason } = readFailure(error?.message ?? job.failedReason, job.attemptsMade >= (job.opts.attempts ?? 1));
     try {
       await this.deadLetters.add({
         kind: job.name,
@@ -69,7 +69,7 @@ export class DeadLetterMover {
         data: job.data,
         attempts: job.attemptsMade,
         failureClass,
-        reason: scrub(error?.message ?? job.failedReason ?? "unknown failure"),
+        reason: scrub(reason),
         code,
         failedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
       });
@@ -108,14 +108,4 @@ export class DeadLetterMover {
 
 function isFinal(job: Job): boolean {
   return Boolean(job.finishedOn) || job.attemptsMade >= (job.opts.attempts ?? 1);
-}
-
-function classOf(job: Job, error?: Error): FailureClass {
-  if (error instanceof FinalFailure) return error.failureClass;
-  // After a restart only the stored reason is left; the first words of our errors say which kind it was.
-  const reason = error?.message ?? job.failedReason ?? "";
-  if (/^job data is not a Herald job|^invalid |^cannot decrypt|was put on the .* queue/.test(reason)) return "invalid";
-  if (/^the code expired/.test(reason)) return "expired";
-  if (job.attemptsMade < (job.opts.attempts ?? 1) && !/stalled/.test(reason)) return "permanent";
-  return "transient-exhausted";
 }

@@ -3,7 +3,9 @@ import type { Redis } from "ioredis";
 import type { ChannelName } from "../contracts/index.js";
 import { FinalFailure } from "../errors/index.js";
 import type { Logger } from "../logger.js";
+import { reportErrors } from "../queues/connection.js";
 import { QUEUE_OF_CHANNEL } from "../queues/names.js";
+import { scrub } from "../redact.js";
 import { createProcessor, type DeliveryResult, type PipelineDeps } from "./pipeline.js";
 
 export interface DeliveryWorkerOptions {
@@ -28,6 +30,9 @@ export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, o
     stalledInterval: opts.stalledIntervalMs,
     // A job whose worker died twice is suspicious (it may be what kills workers): the second stall dead-letters it.
     maxStalledCount: 1,
+    // After a Redis error BullMQ waits this long before it asks for jobs again (default 15 s): Redis
+    // reconnects within a second (see reconnectDelay), so should the worker.
+    runRetryDelay: 1000,
     ...(opts.ratePerSecond ? { limiter: { max: opts.ratePerSecond, duration: 1000 } } : {}),
     autorun: false,
   });
@@ -39,6 +44,6 @@ export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, o
     const final = error instanceof FinalFailure || Boolean(job.finishedOn);
     logger.warn({ jobId: job.id, kind: job.name, attempt: job.attemptsMade, err: error, final }, final ? "failed for good" : "failed; will retry");
   });
-  worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+  reportErrors(worker, (error, suppressed) => logger.error({ error: scrub(error.message), errorCode: (error as { code?: string }).code, suppressed }, "worker error (repeats are counted, not logged, for a minute)"));
   return worker;
 }

@@ -30,7 +30,7 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
   return async function process(job: Job): Promise<DeliveryResult> {
     const envelope = envelopeSchema.safeParse(job.data);
     if (!envelope.success) {
-      throw new InvalidJobError(`job data is not a Herald job: ${envelope.error.issues.map((i) => i.message).join("; ")}`);
+      throw new InvalidJobError(`job data is not a Herald job: ${envelope.error.issues.map((i) => i.message).join("; ")}`, "envelope");
     }
     const { kind, enqueuedAt } = envelope.data;
 
@@ -38,12 +38,13 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
     try {
       parsed = parseJob(kind, openEnvelope(envelope.data, deps.key));
     } catch (error) {
-      if (error instanceof ValidationError || error instanceof DecryptError) throw new InvalidJobError(scrub(error.message));
+      if (error instanceof DecryptError) throw new InvalidJobError(scrub(error.message), "decrypt");
+      if (error instanceof ValidationError) throw new InvalidJobError(scrub(error.message), "contract");
       throw error;
     }
     const channel = channelOf(kind, parsed);
     if (channel !== queueChannel) {
-      throw new InvalidJobError(`a ${kind} job for the ${channel} channel was put on the ${queueChannel} queue`);
+      throw new InvalidJobError(`a ${kind} job for the ${channel} channel was put on the ${queueChannel} queue`, "wrong-queue");
     }
     if (parsed.expiresAt && Date.parse(parsed.expiresAt) <= now()) {
       throw new ExpiredJobError(`the code expired at ${parsed.expiresAt} before it could be delivered; not sent`);

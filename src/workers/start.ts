@@ -6,10 +6,11 @@ import { channelsFromConfig } from "../channels/index.js";
 import type { Config } from "../config.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
-import { createRedis } from "../queues/connection.js";
+import { createRedis, reportErrors } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { QUEUE_OF_CHANNEL } from "../queues/names.js";
+import { scrub } from "../redact.js";
 import { loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
 import type { Renderer } from "../templates/renderer.js";
@@ -53,8 +54,11 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const sms = opts.providers?.sms ?? configured!.sms;
 
   const connection: Redis = createRedis(config.REDIS_URL, "worker");
-  connection.on("error", (error) => logger.error({ err: error }, "redis connection error"));
+  const logError = (what: string) => (error: Error, suppressed: number) =>
+    logger.error({ error: scrub(error.message), errorCode: (error as { code?: string }).code, suppressed }, `${what}: Redis error (repeats are counted, not logged, for a minute)`);
+  reportErrors(connection, logError("worker connection"));
   const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
+  reportErrors(deadLetters.queue, logError("dead-letter queue"));
   const events: WorkerEvents = new EventEmitter();
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
 
@@ -82,6 +86,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     return worker;
   });
   const swept = channels.map((c) => new Queue(QUEUE_OF_CHANNEL[c], { connection, prefix: config.HERALD_PREFIX }));
+  swept.forEach((queue) => reportErrors(queue, logError(`${queue.name} queue (dead-letter sweep)`)));
   mover.watch(swept);
   for (const worker of workers) {
     void worker.run().catch((error) => logger.error({ err: error }, "worker stopped"));

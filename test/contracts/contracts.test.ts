@@ -54,6 +54,18 @@ describe("job contracts", () => {
     expect(() => parseJob("password-reset", { channel: "sms", recipient: { userId: "u", phone: "+41791234567" }, code: "C" })).not.toThrow();
   });
 
+  it("a blank code and a urlTemplate with an unclosed placeholder are refused, the field named (the link would carry no code)", () => {
+    const { url: _, ...noLink } = valid["password-reset"];
+    for (const code of [" ", "   ", "\t\n"]) expect(issuesOf("password-reset", { ...valid["password-reset"], code })).toHaveProperty("code", "must not be blank");
+    expect(parseJob("password-reset", { ...valid["password-reset"], code: " K7Q-44P " }).code).toBe(" K7Q-44P "); // passed on as given
+    for (const urlTemplate of ["https://x.test/r?c={{code", "https://x.test/r?c={{code}&u={{userId}}", "https://x.test/r?c=code}}", "https://x.test/r?c={{ }}", "https://x.test/r?c={{co de}}"]) {
+      expect(issuesOf("password-reset", { ...noLink, urlTemplate }).urlTemplate, urlTemplate).toMatch(/unclosed or malformed placeholder|unknown placeholder/);
+    }
+    expect(() => parseJob("password-reset", { ...noLink, urlTemplate: "https://x.test/r?c={{ code }}&u={{userId}}" })).not.toThrow();
+    // The SDK refuses it before anything reaches Redis, with the field named.
+    expect(() => parseJob("password-reset", { ...noLink, urlTemplate: "https://x.test/r?c={{code" })).toThrow(/urlTemplate has an unclosed or malformed placeholder/);
+  });
+
   it("rejects unknown fields (typos) by name, bad locale, colour, time and channel", () => {
     const issues = issuesOf("email-verification", {
       ...valid["email-verification"],

@@ -50,7 +50,8 @@ describe("HTTP API while Redis is unreachable", () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(res.headers["retry-after"]).toBe("5");
     expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
-    expect(res.json().detail).toMatch(/idempotencyKey/);
+    expect(res.json()).toMatchObject({ queued: false, id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(res.json().detail).toContain(`Idempotency-Key: ${res.json().id}`);
   });
 
   it("an invalid job is still a 400: validation needs no Redis", async () => {

@@ -112,13 +112,15 @@ describe("producer SDK", () => {
 });
 
 describe("producer SDK without Redis", () => {
-  it("fails within its timeout with a clear error instead of hanging", async () => {
-    const { EnqueueTimeoutError } = await import("../../src/queues/producer.js");
+  it("fails within its timeout with a clear error (not queued, with the id to retry with) instead of hanging", async () => {
+    const { NotQueuedError } = await import("../../src/queues/producer.js");
     const herald = new Herald({ redis: "redis://127.0.0.1:1", prefix: uniquePrefix(), encryptionKey: key, timeoutMs: 300 });
     try {
       const error = await herald.passwordReset(job).catch((e) => e);
-      expect(error).toBeInstanceOf(EnqueueTimeoutError);
-      expect(error.message).toMatch(/Redis did not answer within 300 ms/);
+      expect(error).toBeInstanceOf(NotQueuedError);
+      expect(error.queued).toBe(false);
+      expect(error.jobId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(error.message).toMatch(/Redis could not be reached within 300 ms/);
       expect(error.message).toMatch(/ECONNREFUSED/);
     } finally {
       await herald.close().catch(() => {});

@@ -16,6 +16,13 @@ export interface NotificationRoutesOptions {
   redisTimeoutMs: number;
 }
 
+/**
+ * The client's id for one notification request, a UUID: it becomes the job's id, so a request retried
+ * after a timeout or a 503 (with the same header) finds the first job instead of queueing a second.
+ */
+export const REQUEST_ID_HEADER = "Idempotency-Key";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const authProblems = {
   401: problemResponse("No or an unknown bearer token"),
   403: problemResponse("The token's scope does not allow this"),
@@ -38,20 +45,35 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
           summary: `Send a ${kind} notification`,
           description: `${def.summary} Channels: ${def.channels.join(", ")}. The body is validated against the same contract as the SDK; every invalid field is listed in the 400 answer.`,
           security: [{ bearerAuth: [] }],
+          headers: {
+            type: "object",
+            properties: {
+              "idempotency-key": {
+                type: "string",
+                format: "uuid",
+                description: `Optional. A UUID you choose per notification; it becomes the notification's id. Send the same ${REQUEST_ID_HEADER} when you retry a request that timed out or got 503 (whose body names the id to use), and the notification is queued at most once.`,
+              },
+            },
+          },
           body: jobJsonSchema(kind),
           response: {
             202: jsonResponse("Queued (or, for a repeated idempotency key, the first job)", acceptedSchema),
             400: problemResponse("Invalid job: every invalid field in errors[]"),
             ...authProblems,
             413: problemResponse("Body larger than the limit (64 KiB)"),
-            503: problemResponse("Redis did not answer in time; retry with the same idempotencyKey"),
+            503: problemResponse("Redis did not take it in time; retry with the Idempotency-Key header set to the id in the body"),
           },
         },
       },
       async (request, reply) => {
+        const requestId = request.headers["idempotency-key"];
+        if (requestId !== undefined && (typeof requestId !== "string" || !UUID.test(requestId))) {
+          const message = "must be a UUID, chosen once per notification and sent again unchanged on a retry";
+          return sendProblem(reply, { type: PROBLEM_TYPES.invalidRequest, title: "Invalid request", status: 400, detail: `${REQUEST_ID_HEADER} ${message}.`, errors: [{ field: REQUEST_ID_HEADER, message }] });
+        }
         let result;
         try {
-          result = await withDeadline(herald.enqueue(kind as KindName, request.body as never), redisTimeoutMs, "enqueue");
+          result = await herald.enqueue(kind as KindName, request.body as never, { id: requestId, timeoutMs: redisTimeoutMs });
         } catch (error) {
           if (error instanceof ValidationError) {
             return sendProblem(reply, {
