@@ -3,6 +3,7 @@
 export { Herald, EnqueueTimeoutError, type HeraldOptions, type EnqueueResult, type BulkItem } from "./queues/producer.js";
 export { DeadLetters, type DeadLetter, type DeadLetterRecord, type DeadLetterFilter } from "./queues/dead-letter.js";
 export { DEFAULT_PREFIX } from "./queues/names.js";
+export { KeyError, type Keyring, type KeyEntry } from "./secrets/key.js";
 export {
   KINDS,
   KIND_NAMES,
