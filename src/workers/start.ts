@@ -67,6 +67,12 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const configured = opts.providers?.email && opts.providers?.sms ? undefined : channelsFromConfig(config);
   const email = opts.providers?.email ?? configured!.email;
   const sms = opts.providers?.sms ?? configured!.sms;
+  if (!config.HERALD_DEV) {
+    for (const channel of channels) {
+      const provider = channel === "email" ? email.provider : sms.provider;
+      if (provider === "outbox") logger.warn({ channel, dir: config.HERALD_OUTBOX_DIR }, `${channel} goes to the file outbox (HERALD_${channel.toUpperCase()}_CHANNEL=outbox), not to a provider`);
+    }
+  }
 
   const connection: Redis = createRedis(config.REDIS_URL, "worker");
   connection.on("error", (error) => logger.error({ err: error }, "redis connection error"));

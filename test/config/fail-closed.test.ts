@@ -1,15 +1,22 @@
 import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, unknownVariables } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { Herald } from "../../src/queues/producer.js";
 import { KEY_FILE } from "../../src/secrets/key.js";
 import { startWorkers } from "../../src/workers/start.js";
-import { testEnv } from "../support/herald.js";
+import { Redis } from "ioredis";
+import { deleteKeys, REDIS_URL, testEnv } from "../support/herald.js";
 
 const logger = createLogger({ level: "silent" });
+const used: string[] = [];
+afterAll(async () => {
+  const redis = new Redis(REDIS_URL);
+  for (const prefix of used) await deleteKeys(redis, prefix);
+  redis.disconnect();
+});
 /** testEnv without the explicit outbox choice: what an operator who set no provider has. */
 const noProviders = (extra: Record<string, string | undefined> = {}) => testEnv({ HERALD_EMAIL_CHANNEL: undefined, HERALD_SMS_CHANNEL: undefined, ...extra });
 
@@ -28,6 +35,7 @@ describe("providers: no silent outbox outside development", () => {
 
   it("a worker of one channel needs only that channel's provider", async () => {
     const config = loadConfig(noProviders({ HERALD_EMAIL_CHANNEL: "outbox" }));
+    used.push(config.HERALD_PREFIX);
     const workers = await startWorkers({ config, logger, channels: ["email"] });
     expect(workers.workers.map((w) => w.name)).toEqual(["email"]);
     await workers.close();
@@ -62,6 +70,7 @@ describe("encryption key: no generated key outside development", () => {
 
   it("with HERALD_DEV=1 the SDK and the worker share the generated dev key file", async () => {
     const config = loadConfig(testEnv({ HERALD_ENCRYPTION_KEY: undefined, HERALD_DEV: "1" }));
+    used.push(config.HERALD_PREFIX);
     const workers = await startWorkers({ config, logger, channels: ["email"] });
     const herald = new Herald({ redis: config.REDIS_URL, prefix: config.HERALD_PREFIX, dataDir: config.HERALD_DATA_DIR, dev: true, onWarning: () => {} });
     const delivered = new Promise((resolve) => workers.events.once("delivered", (_job, result) => resolve(result)));
