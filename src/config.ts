@@ -3,6 +3,8 @@ import { z } from "zod";
 import { dkimIssues } from "./channels/dkim.js";
 import { describeEnvIssues, flag, httpEnvShape } from "./http/config.js";
 import { HASH_TAGGED } from "./queues/names.js";
+import { decodeKey, KeyError, parseKeyList } from "./secrets/key.js";
+import { closestName } from "./config-names.js";
 
 const int = (name: string, min: number, max: number) =>
   z.coerce
@@ -30,12 +32,33 @@ const urlWith = (name: string, protocols: RegExp) =>
       }
     }, `${name} must be a URL with scheme ${protocols.source.replace(/[\\^$():]/g, "").replace(/\|/g, " or ")}`);
 
+/** A check that throws a KeyError with the variable named (the key itself never appears in it). */
+const keyCheck = (check: (v: string) => unknown) => (value: string | undefined, ctx: z.RefinementCtx) => {
+  if (value === undefined) return;
+  try {
+    check(value);
+  } catch (error) {
+    if (!(error instanceof KeyError)) throw error;
+    ctx.addIssue({ code: "custom", message: error.message });
+  }
+};
+
+/** `Name <local@domain>`, `"Name, Inc." <local@domain>` or `local@domain`: nodemailer sends no From header for anything else. */
+const MAILBOX = /^(?:(?:"(?:[^"\\\r\n]|\\.)*"|[^<>"\r\n]*?)\s*<([^<>\s]+)>|([^<>\s]+))$/;
+const ADDRESS = /^[^\s@<>()[\],;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+export function isMailbox(value: string): boolean {
+  const match = MAILBOX.exec(value.trim());
+  return Boolean(match && ADDRESS.test(match[1] ?? match[2]));
+}
+
 const isFile = (path: string) => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
 const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
 /** Every setting Herald reads, from the environment only. README's config table mirrors this (a test checks). */
 const variables = {
-  REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/).default("redis://127.0.0.1:6379"),
+  REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/)
+    .refine((v) => /^\/?(\d{1,5})?$/.test(new URL(v).pathname), "REDIS_URL: the path may only be a database number, e.g. redis://host:6379/0")
+    .default("redis://127.0.0.1:6379"),
   HERALD_PREFIX: z.string().regex(HASH_TAGGED, "HERALD_PREFIX must start with a Redis Cluster hash tag such as {herald}").default("{herald}"),
   // Exponential backoff doubles each time: 20 tries from 5 s already span about 60 days.
   HERALD_ATTEMPTS: int("HERALD_ATTEMPTS", 1, 20).default(8),
@@ -48,7 +71,8 @@ const variables = {
   HERALD_STALLED_INTERVAL_MS: int("HERALD_STALLED_INTERVAL_MS", 500, 600_000).default(30_000),
   HERALD_KEEP_COMPLETED_S: int("HERALD_KEEP_COMPLETED_S", 0, 30 * 86_400).default(86_400),
   HERALD_KEEP_COMPLETED_COUNT: int("HERALD_KEEP_COMPLETED_COUNT", 0, 10_000_000).default(10_000),
-  HERALD_ENCRYPTION_KEY: optionalText,
+  HERALD_ENCRYPTION_KEY: optionalText.superRefine(keyCheck((v) => decodeKey(v, "HERALD_ENCRYPTION_KEY"))),
+  HERALD_ENCRYPTION_KEYS: optionalText.superRefine(keyCheck((v) => parseKeyList(v))),
   HERALD_DATA_DIR: z.string().min(1).default("./.herald"),
   HERALD_OUTBOX_DIR: z.string().min(1).default("./outbox"),
   HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
@@ -56,8 +80,10 @@ const variables = {
   HERALD_TENANTS_FILE: optionalText.refine((v) => v === undefined || isFile(v), { error: (i) => `HERALD_TENANTS_FILE: there is no file ${String(i.input)}` }),
   HERALD_TEMPLATES_DIR: optionalText.refine((v) => v === undefined || isDirectory(v), { error: (i) => `HERALD_TEMPLATES_DIR: there is no folder ${String(i.input)}` }),
   SMTP_URL: optionalText.pipe(urlWith("SMTP_URL", /^(smtp|smtps):$/).optional()),
-  SMTP_FROM: optionalText,
+  SMTP_FROM: optionalText.refine((v) => v === undefined || isMailbox(v), 'SMTP_FROM must be an address with an optional display name, e.g. "Acme <no-reply@acme.com>" or no-reply@acme.com'),
   SMTP_POOL_SIZE: int("SMTP_POOL_SIZE", 1, 100).default(5),
+  /** Default: on, off with HERALD_DEV=1. */
+  SMTP_REQUIRE_TLS: optionalText.pipe(flag.optional()),
   SMTP_DKIM_DOMAIN: optionalText,
   SMTP_DKIM_SELECTOR: optionalText,
   SMTP_DKIM_PRIVATE_KEY: optionalText,
@@ -69,18 +95,30 @@ const variables = {
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_DEV: flag.default(false),
   HERALD_METRICS_PORT: int("HERALD_METRICS_PORT", 0, 65_535).optional(),
+  HERALD_METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),
   ...httpEnvShape,
 };
 
 export const CONFIG_VARIABLES = Object.keys(variables);
 
-/** The provider per channel: as configured, else the real one whose settings are there, else the outbox. */
-const emailChannelOf = (env: { HERALD_EMAIL_CHANNEL?: "smtp" | "outbox"; SMTP_URL?: string }) => env.HERALD_EMAIL_CHANNEL ?? (env.SMTP_URL ? "smtp" : "outbox");
-const smsChannelOf = (env: { HERALD_SMS_CHANNEL?: "twilio" | "outbox"; TWILIO_ACCOUNT_SID?: string }) => env.HERALD_SMS_CHANNEL ?? (env.TWILIO_ACCOUNT_SID ? "twilio" : "outbox");
+/** HERALD_* names read by the test suite and scripts, not by Herald: not reported as misspellings. */
+const TOOLING_VARIABLES = ["HERALD_CHROMIUM", "HERALD_UPDATE_SCREENSHOTS", "HERALD_TEST_REPORT"];
+
+/**
+ * The provider per channel: as configured, else the real one whose settings are there; the outbox only
+ * in development. Undefined: no provider, which stops a worker for that channel at start (providerIssues).
+ */
+const emailChannelOf = (env: { HERALD_EMAIL_CHANNEL?: "smtp" | "outbox"; SMTP_URL?: string; HERALD_DEV: boolean }) =>
+  env.HERALD_EMAIL_CHANNEL ?? (env.SMTP_URL ? "smtp" : env.HERALD_DEV ? "outbox" : undefined);
+const smsChannelOf = (env: { HERALD_SMS_CHANNEL?: "twilio" | "outbox"; TWILIO_ACCOUNT_SID?: string; HERALD_DEV: boolean }) =>
+  env.HERALD_SMS_CHANNEL ?? (env.TWILIO_ACCOUNT_SID ? "twilio" : env.HERALD_DEV ? "outbox" : undefined);
 
 export const configSchema = z
   .object(variables)
   .superRefine((env, ctx) => {
+    if (env.HERALD_ENCRYPTION_KEY && env.HERALD_ENCRYPTION_KEYS) {
+      ctx.addIssue({ code: "custom", path: ["HERALD_ENCRYPTION_KEYS"], message: "set HERALD_ENCRYPTION_KEYS or HERALD_ENCRYPTION_KEY, not both (list the single key in HERALD_ENCRYPTION_KEYS as kid:key)" });
+    }
     if (emailChannelOf(env) === "smtp") {
       if (!env.SMTP_URL) ctx.addIssue({ code: "custom", path: ["SMTP_URL"], message: "SMTP_URL is required when HERALD_EMAIL_CHANNEL=smtp" });
       if (!env.SMTP_FROM) ctx.addIssue({ code: "custom", path: ["SMTP_FROM"], message: 'SMTP_FROM is required with SMTP, e.g. "Acme <no-reply@acme.com>"' });
@@ -99,6 +137,7 @@ export const configSchema = z
     ...env,
     emailChannel: emailChannelOf(env),
     smsChannel: smsChannelOf(env),
+    smtpRequireTls: env.SMTP_REQUIRE_TLS ?? !env.HERALD_DEV,
     // An API without tokens (dev mode) listens on loopback only, unless told otherwise.
     httpHost: env.HERALD_HTTP_HOST ?? (env.HERALD_API_TOKENS.length === 0 ? "127.0.0.1" : "0.0.0.0"),
   }));
@@ -109,9 +148,44 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-/** Reads the environment once at start; a bad value stops start-up with the variable named. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads the environment once at start; a bad value stops start-up with the variable named. So does a
+ * HERALD_* variable Herald does not know (a misspelled setting would otherwise be silently ignored),
+ * except in development, where it is returned in `warnings` for the caller to log.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config & { warnings: string[] } {
   const result = configSchema.safeParse(env);
-  if (result.success) return result.data;
-  throw new ConfigError(describeEnvIssues(result.error));
+  if (!result.success) throw new ConfigError(describeEnvIssues(result.error));
+  const unknown = unknownVariables(env);
+  if (unknown.length > 0 && !result.data.HERALD_DEV) {
+    throw new ConfigError(`invalid configuration:\n  ${unknown.join("\n  ")}\n  (with HERALD_DEV=1 these are warnings)`);
+  }
+  return { ...result.data, warnings: unknown };
+}
+
+/** One message per HERALD_* variable in the environment that Herald does not read, with the closest real name. */
+export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env)
+    .filter((name) => name.startsWith("HERALD_") && env[name] !== undefined && !CONFIG_VARIABLES.includes(name) && !TOOLING_VARIABLES.includes(name))
+    .sort()
+    .map((name) => {
+      const near = closestName(name, CONFIG_VARIABLES);
+      return `${name} is not a Herald setting${near ? `; did you mean ${near}?` : ""}`;
+    });
+}
+
+/** Why a worker for these channels cannot start: a channel with no provider configured (outside development). */
+export function providerIssues(config: Config, channels: readonly ("email" | "sms")[]): string[] {
+  const issues: string[] = [];
+  if (channels.includes("email") && !config.emailChannel) {
+    issues.push(
+      "SMTP_URL is not set: the email worker has nowhere to deliver. Set SMTP_URL and SMTP_FROM, or HERALD_EMAIL_CHANNEL=outbox to write mails as files to HERALD_OUTBOX_DIR on purpose (or HERALD_DEV=1 on a development machine)",
+    );
+  }
+  if (channels.includes("sms") && !config.smsChannel) {
+    issues.push(
+      "TWILIO_ACCOUNT_SID is not set: the SMS worker has nowhere to deliver. Set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM (or TWILIO_MESSAGING_SERVICE_SID), or HERALD_SMS_CHANNEL=outbox to write SMS as files to HERALD_OUTBOX_DIR on purpose (or HERALD_DEV=1 on a development machine)",
+    );
+  }
+  return issues;
 }

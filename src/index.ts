@@ -3,6 +3,7 @@
 export { Herald, EnqueueError, EnqueueTimeoutError, NotQueuedError, type HeraldOptions, type EnqueueOptions, type EnqueueResult, type BulkItem, type KindMethods } from "./queues/producer.js";
 export { DeadLetters, type DeadLetter, type DeadLetterRecord, type DeadLetterFilter } from "./queues/dead-letter.js";
 export { DEFAULT_PREFIX } from "./queues/names.js";
+export { KeyError, type Keyring, type KeyEntry } from "./secrets/key.js";
 export {
   KINDS,
   KIND_NAMES,

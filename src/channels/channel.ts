@@ -25,6 +25,8 @@ export interface Channel<M> {
   readonly provider: string;
   send(message: M): Promise<Receipt>;
   close(): Promise<void>;
+  /** Connects and logs in without sending (SMTP), to tell a wrong set-up at start rather than at the first job. */
+  verify?(timeoutMs: number): Promise<void>;
 }
 
 export type EmailChannel = Channel<EmailMessage>;

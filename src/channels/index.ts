@@ -1,5 +1,5 @@
 import type { Config } from "../config.js";
-import type { EmailChannel, SmsChannel } from "./channel.js";
+import type { Channel, EmailChannel, EmailMessage, Receipt, SmsChannel, SmsMessage } from "./channel.js";
 import { dkimFromEnv } from "./dkim.js";
 import { createOutboxEmailChannel, createOutboxSmsChannel } from "./outbox.js";
 import { createSmtpChannel } from "./smtp.js";
@@ -9,14 +9,30 @@ export type { Channel, EmailChannel, EmailMessage, Receipt, SmsChannel, SmsMessa
 
 export const DEFAULT_FROM = "Herald <no-reply@localhost>";
 
-/** The configured provider per channel; the outbox when nothing else is set up. */
+/**
+ * Stands in for a channel with no provider configured, in a process that works no queue of that channel
+ * (`herald worker --queues email` needs no Twilio). Workers of that channel refuse to start (providerIssues).
+ */
+function unconfigured<M>(channel: string): Channel<M> {
+  return {
+    provider: "none",
+    async send(): Promise<Receipt> {
+      throw new Error(`no ${channel} provider is configured in this process`);
+    },
+    async close() {},
+  };
+}
+
+/** The configured provider per channel: SMTP/Twilio, or the outbox when chosen (or in development). */
 export function channelsFromConfig(config: Config): { email: EmailChannel; sms: SmsChannel } {
   // Validated by loadConfig already; read here so the key stays out of the config object.
   const dkim = dkimFromEnv(config);
   const email =
     config.emailChannel === "smtp"
-      ? createSmtpChannel({ url: config.SMTP_URL!, from: config.SMTP_FROM!, poolSize: config.SMTP_POOL_SIZE, dkim })
-      : createOutboxEmailChannel({ dir: config.HERALD_OUTBOX_DIR, from: config.SMTP_FROM ?? DEFAULT_FROM, dkim });
+      ? createSmtpChannel({ url: config.SMTP_URL!, from: config.SMTP_FROM!, poolSize: config.SMTP_POOL_SIZE, requireTls: config.smtpRequireTls, dkim })
+      : config.emailChannel === undefined
+        ? unconfigured<EmailMessage>("email")
+        : createOutboxEmailChannel({ dir: config.HERALD_OUTBOX_DIR, from: config.SMTP_FROM ?? DEFAULT_FROM, dkim });
   const sms =
     config.smsChannel === "twilio"
       ? createTwilioChannel({
@@ -26,6 +42,8 @@ export function channelsFromConfig(config: Config): { email: EmailChannel; sms: 
           messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
           baseUrl: config.TWILIO_API_BASE_URL,
         })
-      : createOutboxSmsChannel({ dir: config.HERALD_OUTBOX_DIR });
+      : config.smsChannel === undefined
+        ? unconfigured<SmsMessage>("SMS")
+        : createOutboxSmsChannel({ dir: config.HERALD_OUTBOX_DIR });
   return { email, sms };
 }

@@ -9,6 +9,11 @@ export interface SmtpOptions {
   url: string;
   from: string;
   poolSize?: number;
+  /**
+   * With `smtp://`: refuse to send (and to log in) unless the server offers STARTTLS, so credentials and
+   * codes never cross the network in clear text. Ignored with `smtps://`, which is TLS from the start.
+   */
+  requireTls?: boolean;
   /** DKIM signing (validated options from `dkimFromEnv`); unsigned when absent. */
   dkim?: DkimOptions;
 }
@@ -22,6 +27,7 @@ export function createSmtpChannel(opts: SmtpOptions): EmailChannel {
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
+    ...(opts.requireTls && new URL(opts.url).protocol === "smtp:" ? { requireTLS: true } : {}),
   } as SMTPPool.Options);
 
   return {
@@ -34,6 +40,17 @@ export function createSmtpChannel(opts: SmtpOptions): EmailChannel {
     },
     async close() {
       transport.close();
+    },
+    async verify(timeoutMs: number) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the SMTP server did not answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([transport.verify(), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -14,8 +14,11 @@ import { formatCounts, formatStatus, formatTable, QUEUE_STATES, replay, toFilter
 import { readJsonOption, send, UsageError } from "./send.js";
 import { PREVIEW_FORMATS, runPreview, type PreviewFormat } from "./preview.js";
 
-function config(): Config {
-  return loadConfig(process.env);
+/** `service`: the long-running commands log the config's warnings themselves (startService). */
+function config(service = false): Config {
+  const loaded = loadConfig(process.env);
+  if (!service) for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+  return loaded;
 }
 
 function positiveInt(value: string): number {
@@ -53,7 +56,7 @@ const filterOptions = (cmd: Command) =>
     .option("--since <when>", "only those that failed since an ISO time or a duration ago (30m, 6h, 2d)");
 
 async function run(opts: { workers: boolean; http: boolean; channels?: ChannelName[]; concurrency?: number }) {
-  const c = config();
+  const c = config(true);
   // Loaded only here: `send` and `dlq` stay quick because they never load MJML, nodemailer, twilio or Fastify.
   const { closeOnSignals, startService } = await import("./service.js");
   const logger = createLogger({ level: c.LOG_LEVEL });

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Logger } from "../logger.js";
+import { Redis } from "ioredis";
 import { redisAnswers } from "../queues/connection.js";
 
 export interface PrivateRedis {
@@ -18,7 +19,11 @@ function onPath(command: string): boolean {
  * Never when REDIS_URL was set explicitly: then a missing Redis is an error the operator must see.
  */
 export async function ensureRedis(opts: { url: string; explicit: boolean; dataDir: string; logger: Logger }): Promise<PrivateRedis | undefined> {
-  if (await redisAnswers(opts.url)) return undefined;
+  if (await redisAnswers(opts.url)) {
+    const issue = await databaseIssue(opts.url);
+    if (issue) throw new Error(issue);
+    return undefined;
+  }
   const where = new URL(opts.url);
   if (opts.explicit || !onPath("redis-server")) {
     throw new Error(`no Redis answers at ${where.host}${opts.explicit ? " (REDIS_URL)" : "; install redis-server or set REDIS_URL"}`);
@@ -45,4 +50,28 @@ export async function ensureRedis(opts: { url: string; explicit: boolean; dataDi
       await exited;
     },
   };
+}
+
+/**
+ * A database index the server does not have (`redis://host:6379/99` with the default 16) fails the SELECT
+ * that ioredis sends on every connect; the client then carries on, and BullMQ's workers never become ready.
+ * Said once at start instead.
+ */
+export async function databaseIssue(url: string): Promise<string | undefined> {
+  const db = Number(new URL(url).pathname.slice(1) || "0");
+  if (!db) return undefined;
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
+  let refused: string | undefined;
+  client.on("error", (error: Error) => {
+    if (/DB index|SELECT/i.test(error.message)) refused = error.message;
+  });
+  try {
+    await client.connect();
+    await client.ping(); // answered after the SELECT, so its error (if any) has been seen
+  } catch {
+    // Not reachable: reported by the caller's own connection.
+  } finally {
+    client.disconnect();
+  }
+  return refused && `REDIS_URL selects database ${db}, which this Redis refuses (${refused}); use a database number below its \`databases\` setting (16 by default), e.g. redis://${new URL(url).host}/0`;
 }

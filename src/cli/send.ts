@@ -35,6 +35,8 @@ export async function send(config: Config, kind: string, job: unknown, warn: (m:
     redis: config.REDIS_URL,
     prefix: config.HERALD_PREFIX,
     encryptionKey: config.HERALD_ENCRYPTION_KEY,
+    encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
+    dev: config.HERALD_DEV,
     dataDir: config.HERALD_DATA_DIR,
     retry: retryPolicyOf(config),
     onWarning: warn,

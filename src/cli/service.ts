@@ -1,12 +1,14 @@
 import type { FastifyInstance } from "fastify";
-import type { Config } from "../config.js";
-import type { ChannelName } from "../contracts/index.js";
+import { ConfigError, providerIssues, type Config } from "../config.js";
+import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import { createHttpServer, HttpConfigError, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
+import { isLoopback, openApiExposureIssue } from "../http/config.js";
 import type { Logger } from "../logger.js";
 import { createRedis } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { Herald } from "../queues/producer.js";
+import { KeyError, loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
 import { ensureRedis } from "./private-redis.js";
@@ -34,12 +36,26 @@ export interface ServiceOptions {
 /** Herald's long-running parts in one process, with one orderly way down (the reverse of the way up). */
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, logger } = opts;
+  // Everything that can be told from the settings alone is said before anything starts, rather than
+  // after the workers already took jobs.
   if (opts.http && config.HERALD_API_TOKENS.length === 0 && !config.HERALD_DEV) {
-    // Said before anything starts, rather than after the workers already took jobs.
     throw new HttpConfigError(
       "HERALD_API_TOKENS is not set: the HTTP API will not start without tokens. Set e.g. HERALD_API_TOKENS=enqueue:<random>,admin:<random> (openssl rand -hex 32), or HERALD_DEV=1 to run it open on a development machine.",
     );
   }
+  const exposure = opts.http ? openApiExposureIssue(config, config.httpHost) : undefined;
+  if (exposure) throw new HttpConfigError(exposure);
+  if (opts.workers) {
+    const issues = providerIssues(config, opts.channels ?? CHANNELS);
+    if (issues.length > 0) throw new ConfigError(issues.join("\n"));
+  }
+  // Workers and the API's producer need the key; the API alone could start without one, but every enqueue would fail.
+  try {
+    loadKey({ HERALD_ENCRYPTION_KEY: config.HERALD_ENCRYPTION_KEY, HERALD_ENCRYPTION_KEYS: config.HERALD_ENCRYPTION_KEYS, dev: config.HERALD_DEV, dataDir: config.HERALD_DATA_DIR });
+  } catch (error) {
+    throw error instanceof KeyError ? new ConfigError(error.message) : error;
+  }
+  for (const warning of (config as { warnings?: string[] }).warnings ?? []) logger.warn(warning);
   const privateRedis = await ensureRedis({ url: config.REDIS_URL, explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger });
   const closers: (() => Promise<unknown>)[] = [];
   if (privateRedis) closers.push(() => privateRedis.stop());
@@ -59,7 +75,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     if (!opts.http) {
       if (workers && config.HERALD_METRICS_PORT !== undefined) {
         const { serveWorkerMetrics } = await import("./worker-metrics.js");
-        const server = await serveWorkerMetrics(workers, { port: config.HERALD_METRICS_PORT, host: config.HERALD_HTTP_HOST ?? "0.0.0.0", logger });
+        const server = await listening("HERALD_METRICS_PORT", config.HERALD_METRICS_HOST, config.HERALD_METRICS_PORT, () =>
+          serveWorkerMetrics(workers!, { port: config.HERALD_METRICS_PORT!, host: config.HERALD_METRICS_HOST, logger }),
+        );
         closers.push(() => server.close());
       }
       return { workers, close };
@@ -72,6 +90,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       redis: connection,
       prefix: config.HERALD_PREFIX,
       encryptionKey: config.HERALD_ENCRYPTION_KEY,
+      encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
+      dev: config.HERALD_DEV,
       dataDir: config.HERALD_DATA_DIR,
       retry: retryPolicyOf(config),
       // The workers already warned about the dev key file when they run in this process.
@@ -83,17 +103,43 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     const ready = {
       redis: redisCheck(connection),
       ...(workers ? { workers: workersCheck(workers.workers), templates: templatesCheck(workers.renderer) } : {}),
+      // Reported, never failing: a relay outage must not take the API out of its load balancer.
+      ...(workers?.providerChecks.email ? { smtp: () => ({ ok: true, detail: workers!.providerChecks.email!.detail }) } : {}),
     };
     // The preview gallery shows mails as this process would send them (tenants file and overrides included).
     const renderer = workers?.renderer ?? (await loadRenderer(config));
-    const http = await createHttpServer({ config, herald, deadLetters, connection, prefix: config.HERALD_PREFIX, events: workers?.events, ready, logger, renderer });
+    const http = await createHttpServer({
+      config,
+      herald,
+      deadLetters,
+      connection,
+      prefix: config.HERALD_PREFIX,
+      events: workers?.events,
+      ready,
+      logger,
+      renderer,
+      // Loopback (a sidecar, a node agent) may scrape freely; beyond it /metrics needs a metrics or admin token.
+      protectMetrics: !isLoopback(config.httpHost) && config.HERALD_API_TOKENS.length > 0,
+    });
     // The API closes first on the way down: no new work is accepted while the workers finish theirs.
     closers.push(() => http.close());
-    const url = await http.listen({ port: config.HERALD_HTTP_PORT, host: config.httpHost });
+    const url = await listening("HERALD_HTTP_PORT", config.httpHost, config.HERALD_HTTP_PORT, () => http.listen({ port: config.HERALD_HTTP_PORT, host: config.httpHost }));
     logger.info({ address: url, board: "/admin/queues", docs: "/docs" }, "http server listening");
     return { workers, http, url, close };
   } catch (error) {
     await close();
+    throw error;
+  }
+}
+
+/** A port another process holds is one clear line naming the variable, not a stack trace. */
+async function listening<T>(variable: string, host: string, port: number, listen: () => Promise<T>): Promise<T> {
+  try {
+    return await listen();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new ConfigError(`${variable}: port ${port} on ${host} is already in use by another process; stop it or choose another ${variable}`);
+    if (code === "EADDRNOTAVAIL") throw new ConfigError(`${variable.replace("PORT", "HOST")}: ${host} is not an address of this machine`);
     throw error;
   }
 }

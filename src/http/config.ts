@@ -1,6 +1,7 @@
 import { z } from "zod";
 
-export const API_SCOPES = ["enqueue", "admin"] as const;
+/** `metrics` may read /metrics only; `admin` may do everything. */
+export const API_SCOPES = ["enqueue", "metrics", "admin"] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 export interface ApiToken {
@@ -74,6 +75,21 @@ export function describeEnvIssues(error: z.ZodError): string {
     return issue.message.includes(variable) ? issue.message : `${variable}: ${issue.message}`;
   });
   return `invalid configuration:\n  ${lines.join("\n  ")}`;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1";
+}
+
+/**
+ * An API without tokens (HERALD_DEV=1) is open to whoever can connect: it may only listen on loopback,
+ * or anyone on the network could read dead letters, replay and purge them, and send mail.
+ */
+export function openApiExposureIssue(config: { HERALD_DEV: boolean; HERALD_API_TOKENS: readonly ApiToken[] }, host: string): string | undefined {
+  if (config.HERALD_API_TOKENS.length > 0 || isLoopback(host)) return undefined;
+  return `HERALD_HTTP_HOST=${host} with HERALD_DEV=1 and no HERALD_API_TOKENS would serve the unauthenticated admin API to the network. Set HERALD_API_TOKENS, or let HERALD_HTTP_HOST default to 127.0.0.1`;
 }
 
 /** Reads the HTTP settings from the environment; a bad value throws with the variable named. */

@@ -1,8 +1,11 @@
 import type { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 
+/** What a check may report beside pass/fail: `{ ok: true, detail }` passes but says something (a warning). */
+export type ReadyOutcome = boolean | string | void | { ok: boolean; detail?: string };
+
 /** A readiness check: resolves true/undefined when fine; false, a message or a throw when not. */
-export type ReadyCheck = () => boolean | string | void | Promise<boolean | string | void>;
+export type ReadyCheck = () => ReadyOutcome | Promise<ReadyOutcome>;
 
 export interface ReadyResult {
   ready: boolean;
@@ -23,6 +26,7 @@ export async function runReadyChecks(checks: Record<string, ReadyCheck>, timeout
         ]);
         if (outcome === false) return [name, { ok: false, detail: "not ready" }] as const;
         if (typeof outcome === "string") return [name, { ok: false, detail: outcome }] as const;
+        if (outcome && typeof outcome === "object") return [name, { ok: outcome.ok, ...(outcome.detail ? { detail: outcome.detail } : {}) }] as const;
         return [name, { ok: true }] as const;
       } catch (error) {
         return [name, { ok: false, detail: (error as Error)?.message ?? String(error) }] as const;

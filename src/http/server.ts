@@ -94,6 +94,11 @@ export interface HttpServerOptions {
    * overrides). Default: the built-in templates, compiled on the gallery's first request.
    */
   renderer?: Renderer;
+  /**
+   * /metrics needs a token of scope `metrics` or `admin` (Bearer). Set when the API listens beyond
+   * loopback; default false (the caller decides, since only it knows the address it will listen on).
+   */
+  protectMetrics?: boolean;
 }
 
 export interface HeraldHttpServer extends FastifyInstance {
@@ -290,7 +295,13 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
     },
   );
 
-  app.get("/metrics", { schema: { ...ops, summary: "Prometheus metrics", produces: ["text/plain"] } }, async (_request, reply) => {
+  const metricsAuth = async (request: { headers: { authorization?: string } }, reply: import("fastify").FastifyReply) => {
+    const granted = auth.scopeOfBearer(request.headers.authorization);
+    if (granted === "metrics" || granted === "admin") return;
+    reply.header("www-authenticate", 'Bearer realm="Herald", scope="metrics"');
+    return sendProblem(reply, { type: PROBLEM_TYPES.unauthorized, title: "Unauthorized", status: 401, detail: "/metrics needs Authorization: Bearer <token> with a metrics or admin token from HERALD_API_TOKENS." });
+  };
+  app.get("/metrics", { schema: { ...ops, summary: "Prometheus metrics", produces: ["text/plain"] }, ...(opts.protectMetrics ? { onRequest: metricsAuth } : {}) }, async (_request, reply) => {
     const body = await metrics.render();
     return reply.type(metrics.contentType).send(body);
   });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { KIND_NAMES, SECRET_FIELDS, type AnyJob, type KindName } from "../contracts/index.js";
 import { seal, unseal } from "../secrets/cipher.js";
+import type { KeyMaterial } from "../secrets/key.js";
 
 export const ENVELOPE_VERSION = 1;
 
@@ -15,7 +16,7 @@ export const envelopeSchema = z.object({
 
 export type Envelope = z.output<typeof envelopeSchema>;
 
-export function toEnvelope(kind: KindName, job: AnyJob, key: Buffer, now = Date.now()): Envelope {
+export function toEnvelope(kind: KindName, job: AnyJob, key: KeyMaterial, now = Date.now()): Envelope {
   const open: Record<string, unknown> = { ...job };
   const secrets: Record<string, unknown> = {};
   for (const field of SECRET_FIELDS) {
@@ -27,8 +28,8 @@ export function toEnvelope(kind: KindName, job: AnyJob, key: Buffer, now = Date.
   return { v: ENVELOPE_VERSION, kind, job: open, sealed: seal(key, secrets), enqueuedAt: now };
 }
 
-/** The job as the producer gave it, secrets decrypted; still to be validated by the contract. */
-export function openEnvelope(envelope: Envelope, key: Buffer): Record<string, unknown> {
+/** The job as the producer gave it, secrets decrypted with whichever listed key sealed them; still to be validated by the contract. */
+export function openEnvelope(envelope: Envelope, key: KeyMaterial): Record<string, unknown> {
   const secrets = unseal(key, envelope.sealed);
   if (typeof secrets !== "object" || secrets === null) throw new Error("sealed secrets are not an object");
   return { ...envelope.job, ...secrets };

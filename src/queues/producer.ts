@@ -11,7 +11,7 @@ import {
   type JobInput,
   type KindName,
 } from "../contracts/index.js";
-import { decodeKey, loadKey } from "../secrets/key.js";
+import { decodeKey, loadKey, parseKeyList, type KeyMaterial, type Keyring } from "../secrets/key.js";
 import { createRedis, type RedisInput } from "./connection.js";
 import { DeadlineError, withDeadline } from "./deadline.js";
 import { toEnvelope } from "./envelope.js";
@@ -23,8 +23,15 @@ export interface HeraldOptions {
   redis?: RedisInput;
   /** Queue key prefix; must start with a hash tag. Default `{herald}`. */
   prefix?: string;
-  /** 32-byte key, raw or base64. Default: HERALD_ENCRYPTION_KEY, else the dev key in `<dataDir>/encryption.key`. */
+  /**
+   * 32-byte key, raw or base64. Default: HERALD_ENCRYPTION_KEYS or HERALD_ENCRYPTION_KEY; without them an
+   * error, unless `dev` (then the dev key in `<dataDir>/encryption.key`).
+   */
   encryptionKey?: string | Buffer;
+  /** Several keys for rotation, `kid:base64key,…` or a Keyring: the first seals new jobs. Default: HERALD_ENCRYPTION_KEYS. */
+  encryptionKeys?: string | Keyring;
+  /** Development mode: a missing key falls back to the dev key file. Default: HERALD_DEV=1. */
+  dev?: boolean;
   /** Default: HERALD_DATA_DIR or ./.herald */
   dataDir?: string;
   retry?: Partial<RetryPolicy>;
@@ -128,7 +135,7 @@ export class Herald {
   private readonly connection: Redis;
   private readonly ownsConnection: boolean;
   private readonly queues = new Map<ChannelName, Queue>();
-  private readonly key: Buffer;
+  private readonly key: KeyMaterial;
   readonly prefix: string;
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
@@ -301,10 +308,17 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
-function resolveKey(opts: HeraldOptions): Buffer {
+function resolveKey(opts: HeraldOptions): KeyMaterial {
   if (Buffer.isBuffer(opts.encryptionKey)) return decodeKey(opts.encryptionKey.toString("base64"), "encryptionKey");
   if (opts.encryptionKey) return decodeKey(opts.encryptionKey, "encryptionKey");
-  const loaded = loadKey({ base64: process.env.HERALD_ENCRYPTION_KEY, dataDir: opts.dataDir ?? process.env.HERALD_DATA_DIR ?? "./.herald" });
+  if (opts.encryptionKeys) return typeof opts.encryptionKeys === "string" ? parseKeyList(opts.encryptionKeys, "encryptionKeys") : opts.encryptionKeys;
+  const env = process.env;
+  const loaded = loadKey({
+    HERALD_ENCRYPTION_KEY: env.HERALD_ENCRYPTION_KEY?.trim() || undefined,
+    HERALD_ENCRYPTION_KEYS: env.HERALD_ENCRYPTION_KEYS?.trim() || undefined,
+    dev: opts.dev ?? (env.HERALD_DEV === "1" || env.HERALD_DEV === "true"),
+    dataDir: opts.dataDir ?? env.HERALD_DATA_DIR ?? "./.herald",
+  });
   if (loaded.generatedFile) {
     (opts.onWarning ?? ((m: string) => process.emitWarning(m, "HeraldWarning")))(`HERALD_ENCRYPTION_KEY is not set; using the dev key in ${loaded.generatedFile}. Set HERALD_ENCRYPTION_KEY in production and give producers and workers the same key.`);
   }

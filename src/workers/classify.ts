@@ -46,7 +46,8 @@ export function classifyDeliveryError(provider: string, error: unknown): Classif
   const e = (error ?? {}) as ProviderError;
   if (provider === "smtp" || provider === "outbox") {
     if (typeof e.responseCode === "number") {
-      const permanent = e.responseCode >= 500 && e.code !== "EAUTH" && e.responseCode !== 530 && e.responseCode !== 535;
+      // ETLS: the relay offers no STARTTLS while SMTP_REQUIRE_TLS is on; its "500" is about us, not the recipient.
+      const permanent = e.responseCode >= 500 && e.code !== "EAUTH" && e.code !== "ETLS" && e.responseCode !== 530 && e.responseCode !== 535;
       return { permanent, code: `smtp-${e.responseCode}` };
     }
     return { permanent: false, code: String(e.code ?? "smtp-error") };

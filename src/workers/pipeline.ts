@@ -5,11 +5,12 @@ import { ExpiredJobError, InvalidJobError, PermanentDeliveryError, TransientDeli
 import { envelopeSchema, openEnvelope } from "../queues/envelope.js";
 import { scrub } from "../redact.js";
 import { DecryptError } from "../secrets/cipher.js";
+import type { KeyMaterial } from "../secrets/key.js";
 import type { Renderer } from "../templates/renderer.js";
 import { classifyDeliveryError } from "./classify.js";
 
 export interface PipelineDeps {
-  key: Buffer;
+  key: KeyMaterial;
   renderer: Renderer;
   email: EmailChannel;
   sms: SmsChannel;

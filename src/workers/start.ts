@@ -3,7 +3,7 @@ import { Queue, type Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { EmailChannel, SmsChannel } from "../channels/channel.js";
 import { channelsFromConfig } from "../channels/index.js";
-import type { Config } from "../config.js";
+import { ConfigError, providerIssues, type Config } from "../config.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
 import { createRedis, reportErrors } from "../queues/connection.js";
@@ -15,7 +15,11 @@ import { loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
 import type { Renderer } from "../templates/renderer.js";
 import { DeadLetterMover } from "./dead-letter-mover.js";
+import { checkProvider, type ProviderCheck } from "./provider-check.js";
 import { createDeliveryWorker } from "./delivery-worker.js";
+
+/** How long the start-up SMTP check may take before it counts as failed. */
+export const PROVIDER_CHECK_TIMEOUT_MS = 10_000;
 
 export interface WorkersOptions {
   config: Config;
@@ -36,13 +40,25 @@ export interface RunningWorkers {
   events: WorkerEvents;
   deadLetters: DeadLetters;
   renderer: Renderer;
+  /** The start-up check of each provider that has one (SMTP), for /readyz; it never stops the workers. */
+  providerChecks: Partial<Record<ChannelName, ProviderCheck>>;
   /** Stops taking jobs, lets active ones finish, moves pending dead letters, closes providers and Redis. */
   close(): Promise<void>;
 }
 
 export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers> {
   const { config, logger } = opts;
-  const { key, generatedFile } = loadKey({ base64: config.HERALD_ENCRYPTION_KEY, dataDir: config.HERALD_DATA_DIR });
+  const channels = opts.channels ?? [...CHANNELS];
+  if (!(opts.providers?.email && opts.providers?.sms)) {
+    const issues = providerIssues(config, channels.filter((c) => !opts.providers?.[c]));
+    if (issues.length > 0) throw new ConfigError(issues.join("\n"));
+  }
+  const { key, generatedFile } = loadKey({
+    HERALD_ENCRYPTION_KEY: config.HERALD_ENCRYPTION_KEY,
+    HERALD_ENCRYPTION_KEYS: config.HERALD_ENCRYPTION_KEYS,
+    dev: config.HERALD_DEV,
+    dataDir: config.HERALD_DATA_DIR,
+  });
   if (generatedFile) {
     logger.warn({ file: generatedFile }, "HERALD_ENCRYPTION_KEY is not set: using the dev key file; set the same key on producers and workers in production");
   }
@@ -52,6 +68,12 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const configured = opts.providers?.email && opts.providers?.sms ? undefined : channelsFromConfig(config);
   const email = opts.providers?.email ?? configured!.email;
   const sms = opts.providers?.sms ?? configured!.sms;
+  if (!config.HERALD_DEV) {
+    for (const channel of channels) {
+      const provider = channel === "email" ? email.provider : sms.provider;
+      if (provider === "outbox") logger.warn({ channel, dir: config.HERALD_OUTBOX_DIR }, `${channel} goes to the file outbox (HERALD_${channel.toUpperCase()}_CHANNEL=outbox), not to a provider`);
+    }
+  }
 
   const connection: Redis = createRedis(config.REDIS_URL, "worker");
   const logError = (what: string) => (error: Error, suppressed: number) =>
@@ -62,7 +84,6 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const events: WorkerEvents = new EventEmitter();
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
 
-  const channels = opts.channels ?? [...CHANNELS];
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
   const workers = channels.map((channel) => {
     const worker = createDeliveryWorker(
@@ -92,6 +113,10 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     void worker.run().catch((error) => logger.error({ err: error }, "worker stopped"));
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  // In the background: a relay that is down or misconfigured at start is a warning and a /readyz detail,
+  // not a crash loop; its jobs wait and retry like during any other outage.
+  const providerChecks: RunningWorkers["providerChecks"] = {};
+  if (channels.includes("email") && email.verify) providerChecks.email = checkProvider(email, logger, PROVIDER_CHECK_TIMEOUT_MS);
   logger.info({ queues: channels.map((c) => QUEUE_OF_CHANNEL[c]), emailProvider: email.provider, smsProvider: sms.provider, prefix: config.HERALD_PREFIX }, "workers started");
 
   let closing: Promise<void> | undefined;
@@ -100,6 +125,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     events,
     deadLetters,
     renderer,
+    providerChecks,
     close() {
       closing ??= (async () => {
         await Promise.all(workers.map((w) => w.close()));

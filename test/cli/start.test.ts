@@ -28,7 +28,7 @@ function waitForFile(dir: string, suffix: string, timeoutMs = 20_000): Promise<s
   });
 }
 
-describe("herald start (the quick start): workers, API and the file outbox in one process", { timeout: 60_000 }, () => {
+describe("herald start (the quick start): workers, API and the file outbox in one process", { timeout: 120_000 }, () => {
   const env = testEnv({ LOG_LEVEL: "info", HERALD_HTTP_PORT: "0", HERALD_HTTP_HOST: "127.0.0.1", HERALD_API_TOKENS: "enqueue:enqueue-token-0123456789,admin:admin-token-0123456789abc" });
   const redis = new Redis(env.REDIS_URL);
   afterAll(async () => {
@@ -86,7 +86,7 @@ describe("herald start (the quick start): workers, API and the file outbox in on
   });
 });
 
-describe("herald worker with HERALD_METRICS_PORT", { timeout: 60_000 }, () => {
+describe("herald worker with HERALD_METRICS_PORT", { timeout: 120_000 }, () => {
   const env = testEnv({ LOG_LEVEL: "info", HERALD_METRICS_PORT: "0", HERALD_HTTP_HOST: "127.0.0.1" });
   const redis = new Redis(env.REDIS_URL);
   afterAll(async () => {

@@ -33,7 +33,7 @@ export function spawnCli(args: string[], env: Record<string, string>): ChildProc
 }
 
 /** Resolves when the child's log (stderr, pino JSON) has a line with this message. */
-export function waitForLog(child: ChildProcess, msg: string, timeoutMs = 20_000): Promise<void> {
+export function waitForLog(child: ChildProcess, msg: string, timeoutMs = 60_000): Promise<void> {
   return new Promise((done, fail) => {
     let seen = "";
     const timer = setTimeout(() => fail(new Error(`no "${msg}" log line within ${timeoutMs} ms:\n${seen}`)), timeoutMs);

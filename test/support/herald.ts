@@ -17,8 +17,14 @@ export function uniquePrefix(): string {
   return `{herald-test-${randomUUID().slice(0, 8)}}`;
 }
 
+/**
+ * A production-like environment (no HERALD_DEV): the outbox is chosen explicitly for a channel whose
+ * provider the test does not configure, and the test SMTP server (no STARTTLS) is allowed in clear text.
+ */
 export function testEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string | undefined> = {
+    ...(extra.SMTP_URL ? { SMTP_REQUIRE_TLS: "0" } : { HERALD_EMAIL_CHANNEL: "outbox" }),
+    ...(extra.TWILIO_ACCOUNT_SID ? {} : { HERALD_SMS_CHANNEL: "outbox" }),
     REDIS_URL,
     HERALD_PREFIX: uniquePrefix(),
     HERALD_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
