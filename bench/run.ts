@@ -10,7 +10,7 @@ import { createLogger } from "../src/logger.js";
 import { Herald } from "../src/queues/producer.js";
 import { createRenderer } from "../src/templates/renderer.js";
 import { startWorkers } from "../src/workers/start.js";
-import type { EmailChannel } from "../src/channels/channel.js";
+import type { EmailProvider } from "../src/channels/provider.js";
 import { deleteKeys } from "../test/support/herald.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -62,12 +62,13 @@ async function enqueueBench(redis: Redis) {
 /** Whole pipeline (validate, decrypt, render, send to a channel that takes 5 ms like a fast SMTP relay) at concurrency 1 vs 16. */
 async function pipelineBench(redis: Redis) {
   console.error("bench: pipeline");
-  const slowChannel: EmailChannel = {
+  const slowProvider: EmailProvider = {
     provider: "bench",
     async send() {
       await new Promise((r) => setTimeout(r, 5));
       return { provider: "bench", messageId: randomUUID(), acceptedAt: new Date().toISOString() };
     },
+    classify: () => ({ permanent: false, code: "bench" }),
     async close() {},
   };
   const run = async (concurrency: number, n: number) => {
@@ -77,7 +78,7 @@ async function pipelineBench(redis: Redis) {
     const herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
     await herald.enqueueBulk(Array.from({ length: n }, () => ({ kind: "password-reset" as const, job })));
     const start = performance.now();
-    const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"], concurrency: { email: concurrency }, providers: { email: slowChannel, sms: undefined as never } });
+    const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"], concurrency: { email: concurrency }, providers: { email: slowProvider, sms: undefined as never } });
     await new Promise<void>((resolve) => {
       let done = 0;
       workers.events.on("delivered", () => ++done === n && resolve());

@@ -1,5 +1,5 @@
 import nodemailer from "nodemailer";
-import type { EmailMessage } from "./channel.js";
+import type { EmailMessage } from "./provider.js";
 import type { DkimOptions } from "./dkim.js";
 import { toMailOptions } from "./mail-options.js";
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type Mail from "nodemailer/lib/mailer/index.js";
-import type { EmailMessage } from "./channel.js";
+import type { EmailMessage } from "./provider.js";
 import type { DkimOptions } from "./dkim.js";
 
 /** Display names reach a header: line breaks and control characters are flattened so nothing can be injected. */

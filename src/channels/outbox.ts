@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { EmailChannel, Receipt, SmsChannel } from "./channel.js";
+import { classifyOther, type EmailProvider, type Receipt, type SmsProvider } from "./provider.js";
 import type { DkimOptions } from "./dkim.js";
 import { buildEml } from "./eml.js";
 
@@ -18,7 +18,7 @@ function fileStem(): string {
 }
 
 /** Dev delivery: each mail as a complete RFC 5322 `.eml` file, so Herald runs with nothing but Redis. */
-export function createOutboxEmailChannel(opts: { dir: string; from: string; dkim?: DkimOptions }): EmailChannel {
+export function createOutboxEmailProvider(opts: { dir: string; from: string; dkim?: DkimOptions }): EmailProvider {
   return {
     provider: "outbox",
     async send(message): Promise<Receipt> {
@@ -26,11 +26,13 @@ export function createOutboxEmailChannel(opts: { dir: string; from: string; dkim
       await writeAtomically(opts.dir, `${fileStem()}.eml`, raw);
       return { provider: "outbox", messageId, acceptedAt: new Date().toISOString() };
     },
+    // A full disk or a missing folder is fixed by ops; the message waits.
+    classify: (error) => classifyOther(error, "outbox-error"),
     async close() {},
   };
 }
 
-export function createOutboxSmsChannel(opts: { dir: string }): SmsChannel {
+export function createOutboxSmsProvider(opts: { dir: string }): SmsProvider {
   return {
     provider: "outbox",
     async send(message): Promise<Receipt> {
@@ -39,6 +41,8 @@ export function createOutboxSmsChannel(opts: { dir: string }): SmsChannel {
       await writeAtomically(opts.dir, `${stem}.sms.json`, JSON.stringify({ to: message.to, body: message.body, acceptedAt }, null, 2) + "\n");
       return { provider: "outbox", messageId: stem, acceptedAt };
     },
+    // A full disk or a missing folder is fixed by ops; the message waits.
+    classify: (error) => classifyOther(error, "outbox-error"),
     async close() {},
   };
 }

@@ -1,6 +1,7 @@
 import nodemailer from "nodemailer";
 import type SMTPPool from "nodemailer/lib/smtp-pool/index.js";
-import type { EmailChannel, EmailMessage, Receipt } from "./channel.js";
+import type { EmailMessage, EmailProvider, Receipt } from "./provider.js";
+import { classifySmtpError } from "./smtp-errors.js";
 import type { DkimOptions } from "./dkim.js";
 import { toMailOptions } from "./mail-options.js";
 
@@ -18,7 +19,7 @@ export interface SmtpOptions {
   dkim?: DkimOptions;
 }
 
-export function createSmtpChannel(opts: SmtpOptions): EmailChannel {
+export function createSmtpProvider(opts: SmtpOptions): EmailProvider {
   const transport = nodemailer.createTransport({
     url: opts.url,
     pool: true,
@@ -38,6 +39,7 @@ export function createSmtpChannel(opts: SmtpOptions): EmailChannel {
       const info = await transport.sendMail(mail);
       return { provider: "smtp", messageId: info.messageId ?? mail.messageId, acceptedAt: new Date().toISOString() };
     },
+    classify: classifySmtpError,
     async close() {
       transport.close();
     },

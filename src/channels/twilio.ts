@@ -1,4 +1,5 @@
-import type { Receipt, SmsChannel } from "./channel.js";
+import type { Receipt, SmsProvider } from "./provider.js";
+import { classifyTwilioError } from "./twilio-errors.js";
 import { createTwilioClient } from "./twilio-client.js";
 
 export interface TwilioOptions {
@@ -11,7 +12,7 @@ export interface TwilioOptions {
   baseUrl?: string;
 }
 
-export function createTwilioChannel(opts: TwilioOptions): SmsChannel {
+export function createTwilioProvider(opts: TwilioOptions): SmsProvider {
   const client = createTwilioClient(opts);
   const sender = opts.messagingServiceSid ? { messagingServiceSid: opts.messagingServiceSid } : { from: opts.from! };
   return {
@@ -20,6 +21,7 @@ export function createTwilioChannel(opts: TwilioOptions): SmsChannel {
       const sent = await client.messages.create({ to: message.to, body: message.body, ...sender });
       return { provider: "twilio", messageId: sent.sid, acceptedAt: new Date().toISOString() };
     },
+    classify: classifyTwilioError,
     async close() {},
   };
 }

@@ -1,19 +1,18 @@
 import type { Job } from "bullmq";
 import { channelOf, parseJob, resolveLink, ValidationError, type AnyJob, type ChannelName, type KindName } from "../contracts/index.js";
-import type { EmailChannel, Receipt, SmsChannel } from "../channels/channel.js";
+import type { EmailProvider, Receipt, SmsProvider } from "../channels/provider.js";
 import { ExpiredJobError, InvalidJobError, PermanentDeliveryError, TransientDeliveryError } from "../errors/index.js";
 import { envelopeSchema, openEnvelope } from "../queues/envelope.js";
 import { scrub } from "../redact.js";
 import { DecryptError } from "../secrets/cipher.js";
 import type { KeyMaterial } from "../secrets/key.js";
 import type { Renderer } from "../templates/renderer.js";
-import { classifyDeliveryError } from "./classify.js";
 
 export interface PipelineDeps {
   key: KeyMaterial;
   renderer: Renderer;
-  email: EmailChannel;
-  sms: SmsChannel;
+  email: EmailProvider;
+  sms: SmsProvider;
   now?: () => number;
 }
 
@@ -52,7 +51,7 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
     }
 
     const secrets = [parsed.code, parsed.codeId, parsed.url, parsed.urlTemplate, parsed.recipient.email, parsed.recipient.phone];
-    const provider = channel === "email" ? deps.email.provider : deps.sms.provider;
+    const provider = channel === "email" ? deps.email : deps.sms;
 
     let send: () => Promise<Receipt>;
     let locale: string;
@@ -77,8 +76,8 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
       const receipt = await send();
       return { ...receipt, channel, kind, locale, enqueuedAt };
     } catch (error) {
-      const { permanent, code } = classifyDeliveryError(provider, error);
-      const message = `${provider}: ${scrub((error as Error)?.message ?? String(error), secrets)}`;
+      const { permanent, code } = provider.classify(error);
+      const message = `${provider.provider}: ${scrub((error as Error)?.message ?? String(error), secrets)}`;
       throw permanent ? new PermanentDeliveryError(message, code) : new TransientDeliveryError(message, code);
     }
   };

@@ -1,4 +1,4 @@
-import type { Channel } from "../channels/channel.js";
+import type { Provider } from "../channels/provider.js";
 import type { Logger } from "../logger.js";
 import { scrub } from "../redact.js";
 
@@ -13,7 +13,7 @@ export interface ProviderCheck {
  * The result is a status for /readyz, never a reason to stop: jobs for a relay that is down wait and are
  * retried, and a pod restarted in a loop would not bring the relay back.
  */
-export function checkProvider(channel: Channel<unknown>, logger: Logger, timeoutMs: number): ProviderCheck {
+export function checkProvider(channel: Provider<unknown>, logger: Logger, timeoutMs: number): ProviderCheck {
   const check: ProviderCheck = { state: "checking", detail: `checking ${channel.provider} (up to ${timeoutMs} ms)` };
   channel.verify!(timeoutMs).then(
     () => {

@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 import { Queue, type Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import type { EmailChannel, SmsChannel } from "../channels/channel.js";
-import { channelsFromConfig } from "../channels/index.js";
+import type { EmailProvider, SmsProvider } from "../channels/provider.js";
+import { providersFromConfig } from "../channels/index.js";
 import { ConfigError, providerIssues, type Config } from "../config.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
@@ -28,7 +28,7 @@ export interface WorkersOptions {
   channels?: ChannelName[];
   concurrency?: Partial<Record<ChannelName, number>>;
   /** Providers to use instead of the configured ones. */
-  providers?: { email?: EmailChannel; sms?: SmsChannel };
+  providers?: { email?: EmailProvider; sms?: SmsProvider };
   renderer?: Renderer;
 }
 
@@ -65,7 +65,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   // Templates compile before any connection opens: a broken template stops start-up, not a 3 am job.
   const renderer = opts.renderer ?? (await loadRenderer(config));
   for (const warning of renderer.warnings) logger.warn(warning);
-  const configured = opts.providers?.email && opts.providers?.sms ? undefined : channelsFromConfig(config);
+  const configured = opts.providers?.email && opts.providers?.sms ? undefined : providersFromConfig(config);
   const email = opts.providers?.email ?? configured!.email;
   const sms = opts.providers?.sms ?? configured!.sms;
   if (!config.HERALD_DEV) {

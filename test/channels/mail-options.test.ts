@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { simpleParser, type AddressObject } from "mailparser";
 import { describe, expect, it } from "vitest";
-import type { EmailMessage } from "../../src/channels/channel.js";
+import type { EmailMessage } from "../../src/channels/provider.js";
 import { dkimFromEnv } from "../../src/channels/dkim.js";
 import { buildEml } from "../../src/channels/eml.js";
 import { toMailOptions } from "../../src/channels/mail-options.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dkimDnsRecord, dkimFromEnv, type DkimOptions } from "../../src/channels/dkim.js";
 import { buildEml } from "../../src/channels/eml.js";
-import { createSmtpChannel } from "../../src/channels/smtp.js";
+import { createSmtpProvider } from "../../src/channels/smtp.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { assertVerifierInstalled, verifyDkim } from "./dkim-verify.js";
 import { headerValues, splitMessage } from "./inspect.js";
@@ -94,7 +94,7 @@ describe("DKIM: signatures verify with an independent verifier (python3-dkim) ag
     expect(dkimDnsRecord(dkim)).toEqual({ name: DNS_NAME, value: record });
   });
 
-  describe("over SMTP (createSmtpChannel → real smtp-server), key read from a PEM file", () => {
+  describe("over SMTP (createSmtpProvider → real smtp-server), key read from a PEM file", () => {
     let smtp: SmtpTestServer;
     let dir: string;
 
@@ -111,7 +111,7 @@ describe("DKIM: signatures verify with an independent verifier (python3-dkim) ag
       const file = join(dir, "dkim.pem");
       writeFileSync(file, keys.privateKey.export({ type: "pkcs8", format: "pem" }) as string, { mode: 0o600 });
       const fromFile = dkimFromEnv({ SMTP_DKIM_DOMAIN: FROM_DOMAIN, SMTP_DKIM_SELECTOR: SELECTOR, SMTP_DKIM_PRIVATE_KEY: file, SMTP_FROM: FROM })!;
-      const channel = createSmtpChannel({ url: smtp.url, from: FROM, dkim: fromFile });
+      const channel = createSmtpProvider({ url: smtp.url, from: FROM, dkim: fromFile });
       try {
         const selected = cases.filter((c) => c.logo);
         const receipts = await Promise.all(selected.map((c) => channel.send(c.message)));

@@ -1,6 +1,6 @@
 import { parseJob, type KindName } from "../../src/contracts/index.js";
 import { buildEml } from "../../src/channels/eml.js";
-import type { EmailMessage } from "../../src/channels/channel.js";
+import type { EmailMessage } from "../../src/channels/provider.js";
 import type { DkimOptions } from "../../src/channels/dkim.js";
 import { createRenderer, type Renderer } from "../../src/templates/renderer.js";
 

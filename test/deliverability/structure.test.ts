@@ -2,8 +2,8 @@ import { generateKeyPairSync } from "node:crypto";
 import { simpleParser, type AddressObject, type ParsedMail } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dkimFromEnv } from "../../src/channels/dkim.js";
-import { createSmtpChannel } from "../../src/channels/smtp.js";
-import type { EmailChannel } from "../../src/channels/channel.js";
+import { createSmtpProvider } from "../../src/channels/smtp.js";
+import type { EmailProvider } from "../../src/channels/provider.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { hrefs } from "../support/html.js";
 import { headerValues, lineProblems, multipartChildren, remoteResources, resourceUrl, splitMessage } from "./inspect.js";
@@ -129,7 +129,7 @@ describe("deliverability: the bytes of every email kind", () => {
   describe("through the real SMTP channel, DKIM-signed", () => {
     const selected = cases.filter((c) => ["en", "de"].includes(c.locale) && c.logo);
     let smtp: SmtpTestServer;
-    let channel: EmailChannel;
+    let channel: EmailProvider;
     const received = new Map<string, { raw: Buffer; envelope: { from: string; to: string[] } }>();
 
     beforeAll(async () => {
@@ -141,7 +141,7 @@ describe("deliverability: the bytes of every email kind", () => {
         SMTP_DKIM_PRIVATE_KEY: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
         SMTP_FROM: FROM,
       });
-      channel = createSmtpChannel({ url: smtp.url, from: FROM, dkim });
+      channel = createSmtpProvider({ url: smtp.url, from: FROM, dkim });
       const receipts = await Promise.all(selected.map((c) => channel.send(c.message)));
       const mails = await smtp.waitForMails(selected.length);
       for (const [i, c] of selected.entries()) {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Queue, UnrecoverableError, type Job } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { channelsFromConfig } from "../../src/channels/index.js";
+import { providersFromConfig } from "../../src/channels/index.js";
 import { loadConfig } from "../../src/config.js";
 import { parseJob } from "../../src/contracts/index.js";
 import { ExpiredJobError, InvalidJobError, PermanentDeliveryError, TransientDeliveryError, readFailure } from "../../src/errors/index.js";
@@ -30,7 +30,7 @@ describe("dead-letter class and code after a restart", () => {
     smtp = await startSmtpServer();
     smtp.rejectFor("gone@example.com", { code: 550, message: "5.1.1 <gone@example.com>: no such user" });
     const key = Buffer.from(config.HERALD_ENCRYPTION_KEY!, "base64");
-    const channels = channelsFromConfig(loadConfig({ ...env, SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>" }));
+    const channels = providersFromConfig(loadConfig({ ...env, HERALD_EMAIL_CHANNEL: "smtp", SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>", SMTP_REQUIRE_TLS: "0" }));
     const worker = createDeliveryWorker("email", { key, renderer: await loadRenderer(config), ...channels }, { connection, prefix: config.HERALD_PREFIX, concurrency: 1, lockMs: 30_000, stalledIntervalMs: 30_000, logger });
     email = new Queue("email", { connection, prefix: config.HERALD_PREFIX });
     const job = (address: string) => parseJob("email-verification", { recipient: { userId: "u", email: address }, code: "SECRET-1", url: "https://x.test/v" });
