@@ -1,23 +1,39 @@
 import { pino, stdSerializers, type Logger } from "pino";
+import pinoPretty from "pino-pretty";
 import { REDACT_PATHS, scrub } from "./redact.js";
 
 export type { Logger };
 
-export function createLogger(opts: { level?: string; name?: string } = {}, destination?: pino.DestinationStream): Logger {
-  return pino(
-    {
-      name: opts.name ?? "herald",
-      level: opts.level ?? "info",
-      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-      serializers: {
-        err: (err: Error) => {
-          const out = stdSerializers.err(err);
-          out.message = scrub(out.message);
-          if (out.stack) out.stack = scrub(out.stack);
-          return out;
-        },
+export interface LoggerOptions {
+  level?: string;
+  name?: string;
+  /** Human-readable lines (pino-pretty) instead of JSON; redaction applies all the same. */
+  pretty?: boolean;
+}
+
+/** Readable logs for a developer at a terminal (HERALD_DEV=1); JSON for everything that collects logs. */
+export function wantsPrettyLogs(dev: boolean, stderrIsTTY: boolean | undefined): boolean {
+  return dev && stderrIsTTY === true;
+}
+
+export function createLogger(opts: LoggerOptions = {}, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    name: opts.name ?? "herald",
+    level: opts.level ?? "info",
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    serializers: {
+      err: (err: Error) => {
+        const out = stdSerializers.err(err);
+        out.message = scrub(out.message);
+        if (out.stack) out.stack = scrub(out.stack);
+        return out;
       },
     },
-    destination ?? pino.destination(2),
-  );
+  };
+  if (opts.pretty) {
+    // In-process and synchronous (no transport thread): lines appear in order and are not lost at exit.
+    const pretty = pinoPretty({ destination: destination ?? 2, sync: true, colorize: destination === undefined && process.stderr.isTTY, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" });
+    return pino(options, pretty);
+  }
+  return pino(options, destination ?? pino.destination(2));
 }

@@ -106,6 +106,17 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
     expect(malformed.headers["content-type"]).toMatch(/^application\/problem\+json/);
   });
 
+  it("415 problem for a body that is not JSON (text/plain included), on enqueue and on dead-letter replay", async () => {
+    const job = JSON.stringify({ recipient: { userId: "u", email: "plain@example.com" }, code: "P1", url: "https://x.test/v" });
+    for (const [url, headers] of [["/v1/notifications/email-verification", asEnqueue], ["/v1/dead-letters/replay", asAdmin]] as const) {
+      for (const type of ["text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded"]) {
+        const res = await h.app.inject({ method: "POST", url, headers: { ...headers, "content-type": type }, payload: job });
+        expect(res.statusCode, `${url} ${type}`).toBe(415);
+        expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      }
+    }
+  });
+
   it("404 problem for an unknown kind, naming the kinds there are", async () => {
     const res = await h.app.inject({ method: "POST", url: "/v1/notifications/carrier-pigeon", headers: asEnqueue, payload: {} });
     expect(res.statusCode).toBe(404);
