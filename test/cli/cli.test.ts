@@ -5,6 +5,7 @@ import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
+import { DeadLetters } from "../../src/queues/dead-letter.js";
 import { deleteKeys, testEnv } from "../support/herald.js";
 
 const job = { recipient: { userId: "u1", email: "ada@example.com" }, code: "CLI-CODE-1", url: "https://login.example.com/r" };
@@ -57,6 +58,20 @@ describe("herald CLI", { timeout: 120_000 }, () => {
     expect(plain.stdout.trim()).toBe(first.id);
     expect(plain.stderr).toMatch(new RegExp(`job ${first.id} is delivered; nothing new was queued`));
     await deleteKeys(redis, own.HERALD_PREFIX);
+  });
+
+  it("after a replay, status of the original id shows the new job (not 'unknown')", async () => {
+    const dl = new DeadLetters(redis, env.HERALD_PREFIX);
+    const original = "00000000-0000-4000-8000-00000000abcd";
+    await dl.add({ kind: "password-reset", queue: "email", originalJobId: original, data: { v: 1, kind: "password-reset", job: {}, sealed: "x", enqueuedAt: 0 }, attempts: 3, failureClass: "transient-exhausted", reason: "smtp: 421 try later", failedAt: new Date().toISOString() });
+    const replayed = await runCli(["dlq", "replay", `email-${original}`], env);
+    const newId = /as job ([0-9a-f-]{36})/.exec(replayed.stdout)![1];
+    const status = await runCli(["status", original, "--json"], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ id: newId, originalId: original, status: "queued", kind: "password-reset", channel: "email" });
+    const table = await runCli(["status", original], env);
+    expect(table.stdout).toMatch(new RegExp(`originalId\\s+${original}`));
+    await dl.close();
   });
 
   it("--version prints the package version", async () => {
