@@ -1,5 +1,5 @@
+import { createRequire } from "node:module";
 import { pino, stdSerializers, type Logger } from "pino";
-import pinoPretty from "pino-pretty";
 import { REDACT_PATHS, scrub } from "./redact.js";
 
 export type { Logger };
@@ -32,6 +32,8 @@ export function createLogger(opts: LoggerOptions = {}, destination?: pino.Destin
   };
   if (opts.pretty) {
     // In-process and synchronous (no transport thread): lines appear in order and are not lost at exit.
+    // Loaded only here: every other process (and the SDK's users) never pays for it.
+    const pinoPretty = createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty");
     const pretty = pinoPretty({ destination: destination ?? 2, sync: true, colorize: destination === undefined && process.stderr.isTTY, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" });
     return pino(options, pretty);
   }
