@@ -193,7 +193,9 @@ export async function main(argv = process.argv): Promise<void> {
       process.stderr.write(`error: ${error.message}\n`);
       process.exit(error instanceof UsageError ? 2 : 1);
     }
-    process.stderr.write(`error: ${String((error as Error)?.message ?? error).split("\n")[0]}\n`);
+    process.stderr.write(`error: ${(error as Error)?.message ?? String(error)}\n`);
+    // The stack is for a bug report, not for the operator's screen.
+    if (/^(debug|trace)$/.test(process.env.LOG_LEVEL ?? "")) process.stderr.write(`${(error as Error)?.stack ?? ""}\n`);
     process.exit(1);
   }
 }

@@ -1,6 +1,9 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
+import { loadConfig } from "../../src/config.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CONNECT_TIMEOUT_MS, connectRedis, RedisUnavailableError } from "../../src/cli/redis.js";
+import { COMMAND_TIMEOUT_MS, CONNECT_TIMEOUT_MS, connectRedis, RedisUnavailableError, withRedis } from "../../src/cli/redis.js";
 import { runCli } from "../support/cli.js";
 import { testEnv } from "../support/herald.js";
 
@@ -85,5 +88,63 @@ describe("connectRedis", { timeout: 30_000 }, () => {
     expect((error as Error).message).toMatch(/REDIS_URL=redis:\/\/127\.0\.0\.1:\d+ does not answer/);
     expect(ms).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 100);
     expect(ms).toBeLessThan(CONNECT_TIMEOUT_MS + 3000);
+  });
+});
+
+/** A real redis-server of the test's own on a free port, resolved once it says it is ready. */
+async function startRedis(): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "ignore"] });
+  let out = "";
+  await new Promise<void>((ready, fail) => {
+    child.stdout!.on("data", (chunk) => {
+      out += chunk;
+      if (out.includes("Ready to accept connections")) ready();
+    });
+    child.once("exit", (code) => fail(new Error(`redis-server exited with ${code}: ${out}`)));
+  });
+  return { child, url: `redis://127.0.0.1:${port}` };
+}
+
+describe("a Redis that goes away in the middle of a command", { timeout: 60_000 }, () => {
+  const servers: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of servers) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      child.kill("SIGCONT");
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("killed: the command fails at once with the one-line error", async () => {
+    const redis = await startRedis();
+    servers.push(redis.child);
+    const config = loadConfig(testEnv({ REDIS_URL: redis.url }));
+    const started = Date.now();
+    const error = await withRedis(config, async (ops) => {
+      redis.child.kill("SIGKILL");
+      await once(redis.child, "exit");
+      return ops.queues[0].getJobCounts("waiting");
+    }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    expect((error as Error).message).toMatch(/^Redis at REDIS_URL=redis:\/\/127\.0\.0\.1:\d+ stopped answering \(/);
+    expect(Date.now() - started).toBeLessThan(CONNECT_TIMEOUT_MS);
+  });
+
+  it("frozen (SIGSTOP): the command gives up after the command timeout", async () => {
+    const redis = await startRedis();
+    servers.push(redis.child);
+    const config = loadConfig(testEnv({ REDIS_URL: redis.url }));
+    let frozenAt = 0;
+    const error = await withRedis(config, async (ops) => {
+      redis.child.kill("SIGSTOP");
+      frozenAt = Date.now();
+      return ops.deadLetters.list();
+    }).catch((e: Error) => e);
+    const ms = Date.now() - frozenAt;
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    expect((error as Error).message).toMatch(/stopped answering \(Command timed out\)/);
+    expect(ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 100);
+    expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS + 5000);
   });
 });
