@@ -78,6 +78,7 @@ const variables = {
   HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
   HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox"], { error: "must be twilio or outbox" }).optional(),
   HERALD_TENANTS_FILE: optionalText.refine((v) => v === undefined || isFile(v), { error: (i) => `HERALD_TENANTS_FILE: there is no file ${String(i.input)}` }),
+  HERALD_PRODUCT_NAME: z.string().trim().min(1, "HERALD_PRODUCT_NAME must not be empty").max(40, "HERALD_PRODUCT_NAME must be at most 40 characters").default("Herald"),
   HERALD_TEMPLATES_DIR: optionalText.refine((v) => v === undefined || isDirectory(v), { error: (i) => `HERALD_TEMPLATES_DIR: there is no folder ${String(i.input)}` }),
   SMTP_URL: optionalText.pipe(urlWith("SMTP_URL", /^(smtp|smtps):$/).optional()),
   SMTP_FROM: optionalText.refine((v) => v === undefined || isMailbox(v), 'SMTP_FROM must be an address with an optional display name, e.g. "Acme <no-reply@acme.com>" or no-reply@acme.com'),

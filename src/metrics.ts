@@ -58,6 +58,7 @@ export class HeraldMetrics {
   readonly retriesTotal: Counter<"kind" | "channel">;
   readonly deadLetteredTotal: Counter<"kind" | "channel" | "failure_class">;
   readonly providerErrorsTotal: Counter<"channel" | "code">;
+  readonly unknownTenantTotal: Counter<"kind">;
   readonly deliveryLatency: Histogram<"kind" | "channel">;
   readonly queueJobs: Gauge<"queue" | "state">;
   readonly redisUp: Gauge;
@@ -81,6 +82,7 @@ export class HeraldMetrics {
     this.retriesTotal = new Counter({ name: "herald_jobs_retries_total", help: "Failed delivery attempts that will be retried", labelNames: kindChannel, registers: [registry] });
     this.deadLetteredTotal = new Counter({ name: "herald_jobs_dead_lettered_total", help: "Jobs moved to the dead-letter queue, by failure class", labelNames: ["kind", "channel", "failure_class"], registers: [registry] });
     this.providerErrorsTotal = new Counter({ name: "herald_provider_errors_total", help: "Delivery errors by provider code, e.g. smtp-550, twilio-21211, ECONNREFUSED", labelNames: ["channel", "code"], registers: [registry] });
+    this.unknownTenantTotal = new Counter({ name: "herald_unknown_tenant_total", help: "Jobs rendered whose tenant.id is not in HERALD_TENANTS_FILE (default branding used); the log names the tenant", labelNames: ["kind"], registers: [registry] });
     this.deliveryLatency = new Histogram({ name: "herald_delivery_latency_seconds", help: "Time from enqueue to acceptance by the provider, retries included", labelNames: kindChannel, buckets: LATENCY_BUCKETS, registers: [registry] });
 
     const queues = this.queues;
@@ -111,6 +113,7 @@ export class HeraldMetrics {
       for (const channel of def.channels) {
         const labels = { kind: def.kind, channel };
         for (const counter of [this.enqueuedTotal, this.deduplicatedTotal, this.deliveredTotal, this.failedTotal, this.retriesTotal]) counter.inc(labels, 0);
+        this.unknownTenantTotal.inc({ kind: def.kind }, 0);
         for (const failureClass of FAILURE_CLASSES) this.deadLetteredTotal.inc({ ...labels, failure_class: failureClass }, 0);
       }
     }
@@ -178,20 +181,23 @@ export class HeraldMetrics {
   }
 
   /**
-   * Listens to RunningWorkers.events: `delivered` (job, result), `retrying` (job, error),
+   * Listens to RunningWorkers.events: `delivered` (job, result), `retrying` (job, error), `unknown-tenant` (kind),
    * `dead-lettered` (job, failureClass[, code]). Returns a function that stops listening.
    */
   attach(events: EventEmitter): () => void {
     const onDelivered = (job: JobLike, result: DeliveredLike) => this.delivered(job, result);
     const onRetrying = (job: JobLike, error: unknown) => this.retrying(job, error);
     const onDeadLettered = (job: JobLike, failureClass: string, code?: string) => this.deadLettered(job, failureClass, typeof code === "string" ? code : undefined);
+    const onUnknownTenant = (kind: string) => this.unknownTenantTotal.inc({ kind });
     events.on("delivered", onDelivered);
     events.on("retrying", onRetrying);
     events.on("dead-lettered", onDeadLettered);
+    events.on("unknown-tenant", onUnknownTenant);
     return () => {
       events.off("delivered", onDelivered);
       events.off("retrying", onRetrying);
       events.off("dead-lettered", onDeadLettered);
+      events.off("unknown-tenant", onUnknownTenant);
     };
   }
 

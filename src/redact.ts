@@ -15,6 +15,17 @@ export function scrub(text: string, secrets: Iterable<string | undefined> = []):
   return out.replace(URL, "[link]").replace(EMAIL, "[email]").replace(PHONE, "[phone]");
 }
 
+const INTERNATIONAL_PHONE = /\+\d[\d ().-]{5,}\d/g;
+
+/**
+ * For identifiers a producer chose (idempotency keys): addresses, links and `+`-numbers are masked as in
+ * scrub(), but bare digit runs are kept: there they are timestamps or counters (`reset-u1-20261128100000`),
+ * and masking them makes keys unreadable and indistinguishable.
+ */
+export function scrubIdentifier(text: string): string {
+  return text.replace(URL, "[link]").replace(EMAIL, "[email]").replace(INTERNATIONAL_PHONE, "[phone]");
+}
+
 const SENSITIVE = ["email", "phone", "code", "codeId", "url", "urlTemplate", "link", "to", "body", "html", "text", "sealed"];
 
 /** pino `redact` paths: the sensitive field names at the top level and up to three levels down. */

@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../src/logger.js";
-import { scrub } from "../src/redact.js";
+import { createLogger, wantsPrettyLogs } from "../src/logger.js";
+import { scrub, scrubIdentifier } from "../src/redact.js";
 
 describe("personal data and secrets stay out of logs and stored reasons", () => {
   it("scrub masks emails, phone numbers, links and known secrets in free text", () => {
@@ -46,5 +46,31 @@ describe("personal data and secrets stay out of logs and stored reasons", () => 
     expect(down.code).toBe("[redacted]");
     expect(down.job).toEqual({ code: "[redacted]", data: { code: "[redacted]" } });
     expect(lines.join("")).not.toMatch(/K7Q/);
+  });
+
+  it("identifiers (idempotency keys) keep their digits; addresses, links and +numbers in them are still masked", () => {
+    expect(scrubIdentifier("reset-u1-20261128100000")).toBe("reset-u1-20261128100000");
+    expect(scrubIdentifier("order 123456789012 / 1732790400000")).toBe("order 123456789012 / 1732790400000");
+    expect(scrubIdentifier("verify:ada@example.com:+41 79 123 45 67:https://x.test/a")).toBe("verify:[email]:[phone]:[link]");
+    // Free text (provider errors, reasons) still loses bare numbers: there they are usually phone numbers.
+    expect(scrub("reset-u1-20261128100000")).toBe("reset-u1-[phone]");
+  });
+
+  it("development logs are readable lines, redacted like JSON ones; JSON unless HERALD_DEV=1 on a terminal", () => {
+    const chunks: string[] = [];
+    const sink = new Writable({ write: (c, _e, done) => (chunks.push(String(c)), done()) });
+    const logger = createLogger({ level: "info", pretty: true }, sink as never);
+    logger.info({ jobId: "j-1", recipient: { email: "ada@example.com" }, code: "K7Q" }, "delivered");
+    logger.flush?.();
+    const out = chunks.join("");
+    expect(out).toMatch(/INFO.*\(herald\): delivered/);
+    expect(out).toContain('jobId: "j-1"');
+    expect(() => JSON.parse(out)).toThrow();
+    expect(out).not.toMatch(/ada@example\.com|K7Q/);
+    expect(out).toContain("[redacted]");
+    expect(wantsPrettyLogs(true, true)).toBe(true);
+    expect(wantsPrettyLogs(true, false)).toBe(false);
+    expect(wantsPrettyLogs(false, true)).toBe(false);
+    expect(wantsPrettyLogs(true, undefined)).toBe(false);
   });
 });

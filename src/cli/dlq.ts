@@ -1,6 +1,6 @@
 import { Presets, SingleBar } from "cli-progress";
 import { FAILURE_CLASSES, type FailureClass } from "../errors/index.js";
-import type { DeadLetterFilter, DeadLetterRecord, DeadLetters } from "../queues/dead-letter.js";
+import { hasFilter, type DeadLetterFilter, type DeadLetterRecord, type DeadLetters } from "../queues/dead-letter.js";
 import { UsageError } from "./send.js";
 
 export interface FilterOptions {
@@ -69,14 +69,32 @@ export async function withProgress(label: string, work: (onProgress: (done: numb
   }
 }
 
+/**
+ * One rule for replay and purge (and the HTTP API's bulk routes): an id alone, or a filter, or --all
+ * (which a filter may narrow). Nothing at all is refused rather than taken to mean every dead letter.
+ */
+export function checkSelection(verb: string, id: string | undefined, all: boolean, filter: DeadLetterFilter): void {
+  if (id && (all || hasFilter(filter))) throw new UsageError(`give a dead-letter id, or --all / filters (--kind, --class, --since), not both`);
+  if (!id && !all && !hasFilter(filter)) throw new UsageError(`${verb} needs a dead-letter id, a filter (--kind, --class, --since), or --all for every dead letter`);
+}
+
 export async function replay(deadLetters: DeadLetters, id: string | undefined, all: boolean, filter: DeadLetterFilter): Promise<string> {
-  if (id && all) throw new UsageError("give a dead-letter id or --all, not both");
+  checkSelection("replay", id, all, filter);
   if (id) {
     const newId = await deadLetters.replay(id);
     if (!newId) throw new UsageError(`no dead letter ${id}`);
     return `replayed ${id} as job ${newId}`;
   }
-  if (!all) throw new UsageError("give a dead-letter id, or --all (with --kind/--class/--since to narrow it)");
   const count = await withProgress("replaying", (onProgress) => deadLetters.replayAll(filter, onProgress));
   return `replayed ${count} dead letter(s)`;
+}
+
+export async function purge(deadLetters: DeadLetters, id: string | undefined, all: boolean, filter: DeadLetterFilter): Promise<string> {
+  checkSelection("purge (deleting for good)", id, all, filter);
+  if (id) {
+    if (!(await deadLetters.remove(id))) throw new UsageError(`no dead letter ${id}`);
+    return `purged ${id}`;
+  }
+  const count = await withProgress("purging", (onProgress) => deadLetters.purge(filter, onProgress));
+  return `purged ${count} dead letter(s)`;
 }

@@ -1,17 +1,15 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError, Option } from "commander";
-import { createRedis } from "../queues/connection.js";
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config.js";
 import { CHANNELS, KIND_NAMES, ValidationError, type ChannelName } from "../contracts/index.js";
-import { createLogger } from "../logger.js";
-import { DeadLetters, hasFilter, publicDeadLetter } from "../queues/dead-letter.js";
-import { retryPolicyOf } from "../queues/job-options.js";
-import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
-import { DELIVERY_QUEUES } from "../queues/names.js";
+import { FAILURE_CLASSES } from "../errors/index.js";
+import { createLogger, wantsPrettyLogs } from "../logger.js";
+import { publicDeadLetter } from "../queues/dead-letter.js";
 import { lookupStatus } from "../queues/status.js";
-import { formatCounts, formatStatus, formatTable, QUEUE_STATES, replay, toFilter, withProgress, type FilterOptions } from "./dlq.js";
-import { readJsonOption, send, UsageError } from "./send.js";
+import { checkSelection, formatCounts, formatStatus, formatTable, purge, QUEUE_STATES, replay, toFilter, type FilterOptions } from "./dlq.js";
+import { RedisUnavailableError, withRedis } from "./redis.js";
+import { checkJob, readJsonOption, send, UsageError } from "./send.js";
 import { PREVIEW_FORMATS, runPreview, type PreviewFormat } from "./preview.js";
 
 /** `service`: the long-running commands log the config's warnings themselves (startService). */
@@ -34,53 +32,27 @@ function channelList(value: string): ChannelName[] {
   return names as ChannelName[];
 }
 
-async function withDeadLetters<T>(work: (dl: DeadLetters) => Promise<T>): Promise<T> {
-  const c = config();
-  const connection = createRedis(c.REDIS_URL, "producer");
-  const deadLetters = new DeadLetters(connection, c.HERALD_PREFIX, retryPolicyOf(c));
-  // A command that cannot reach Redis fails with that error; without listeners every retry would also print a stack.
-  connection.on("error", () => {});
-  deadLetters.queue.on("error", () => {});
-  try {
-    return await work(deadLetters);
-  } finally {
-    await deadLetters.close();
-    connection.disconnect();
-  }
-}
-
 const filterOptions = (cmd: Command) =>
   cmd
     .addOption(new Option("--kind <kind>", "only this job kind").choices(KIND_NAMES))
-    .option("--class <class>", "only this failure class: permanent, transient-exhausted, invalid, expired")
+    .addOption(new Option("--class <class>", "only this failure class").choices(FAILURE_CLASSES))
     .option("--since <when>", "only those that failed since an ISO time or a duration ago (30m, 6h, 2d)");
 
 async function run(opts: { workers: boolean; http: boolean; channels?: ChannelName[]; concurrency?: number }) {
   const c = config(true);
   // Loaded only here: `send` and `dlq` stay quick because they never load MJML, nodemailer, twilio or Fastify.
   const { closeOnSignals, startService } = await import("./service.js");
-  const logger = createLogger({ level: c.LOG_LEVEL });
+  const logger = createLogger({ level: c.LOG_LEVEL, pretty: wantsPrettyLogs(c.HERALD_DEV, process.stderr.isTTY) });
   const service = await startService({ config: c, logger, redisExplicit: Boolean(process.env.REDIS_URL), ...opts });
   closeOnSignals(() => service.close(), logger);
-}
-
-async function withQueues<T>(work: (queues: Queue[], deadLetters: DeadLetters, connection: Redis) => Promise<T>): Promise<T> {
-  const c = config();
-  return withDeadLetters(async (deadLetters) => {
-    const connection = deadLetters.queue.opts.connection as Redis;
-    const queues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection, prefix: c.HERALD_PREFIX }));
-    queues.forEach((queue) => queue.on("error", () => {})); // as in withDeadLetters
-    try {
-      return await work(queues, deadLetters, connection);
-    } finally {
-      await Promise.all(queues.map((q) => q.close()));
-    }
-  });
 }
 
 export function buildProgram(): Command {
   const program = new Command("herald")
     .description("Identity-lifecycle notifications: enqueue, deliver by SMTP/Twilio, inspect and replay dead letters.\nConfiguration comes from the environment; see the README.")
+    .version(packageVersion(), "-V, --version", "print Herald's version")
+    // Commander's own usage errors (unknown option, bad choice) exit 2 like every other bad input; see main().
+    .exitOverride()
     .showHelpAfterError();
 
   program
@@ -109,8 +81,9 @@ export function buildProgram(): Command {
     .option("--json", "print {id, channel, deduplicated} as JSON")
     .action(async (kind: string, opts: { data?: string; dataFile?: string; json?: boolean }) => {
       const job = readJsonOption(opts);
-      const c = config();
-      const result = await send(c, kind, job, (m) => process.stderr.write(`warning: ${m}\n`));
+      checkJob(kind, job);
+      const result = await withRedis(config(), (ops) => send(ops, kind, job, (m) => process.stderr.write(`warning: ${m}\n`)));
+      if (result.deduplicated && !opts.json) process.stderr.write(`note: idempotencyKey seen before: job ${result.id} is ${result.status}; nothing new was queued\n`);
       process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : `${result.id}\n`);
     });
 
@@ -139,8 +112,8 @@ export function buildProgram(): Command {
     .description("where a notification is: queued, active, retrying, delivered or dead-lettered")
     .option("--json", "print JSON")
     .action(async (id: string, opts: { json?: boolean }) => {
-      await withQueues(async (queues, deadLetters, connection) => {
-        const status = await lookupStatus(id, { queues, deadLetters, connection });
+      await withRedis(config(), async (ops) => {
+        const status = await lookupStatus(id, ops);
         if (!status) throw new UsageError(`no notification ${id} (unknown, or completed longer ago than HERALD_KEEP_COMPLETED_S)`);
         process.stdout.write(opts.json ? JSON.stringify(status) + "\n" : formatStatus(status) + "\n");
       });
@@ -151,7 +124,7 @@ export function buildProgram(): Command {
     .description("jobs per queue and state")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      await withQueues(async (queues, deadLetters) => {
+      await withRedis(config(), async ({ queues, deadLetters }) => {
         const counts: Record<string, Record<string, number>> = {};
         for (const queue of [...queues, deadLetters.queue]) counts[queue.name] = await queue.getJobCounts(...QUEUE_STATES);
         process.stdout.write(opts.json ? JSON.stringify(counts) + "\n" : formatCounts(counts) + "\n");
@@ -164,7 +137,7 @@ export function buildProgram(): Command {
     .option("--limit <n>", "at most this many", positiveInt, 100)
     .action(async (opts: FilterOptions & { json?: boolean; limit: number }) => {
       const filter = toFilter(opts);
-      await withDeadLetters(async (dl) => {
+      await withRedis(config(), async ({ deadLetters: dl }) => {
         const { total, items } = await dl.list(filter, { limit: opts.limit });
         if (opts.json) for (const item of items) process.stdout.write(JSON.stringify(publicDeadLetter(item)) + "\n");
         else process.stdout.write(formatTable(items) + (total > items.length ? `\n… ${total - items.length} more (use --limit)` : "") + "\n");
@@ -175,55 +148,57 @@ export function buildProgram(): Command {
     .argument("<id>", "dead-letter id")
     .description("one dead letter in full (without its sealed secrets)")
     .action(async (id: string) => {
-      await withDeadLetters(async (dl) => {
+      await withRedis(config(), async ({ deadLetters: dl }) => {
         const record = await dl.get(id);
         if (!record) throw new UsageError(`no dead letter ${id}`);
         process.stdout.write(JSON.stringify(publicDeadLetter(record), null, 2) + "\n");
       });
     });
-  filterOptions(dlq.command("replay").description("put dead letters back on their queues as new jobs"))
-    .argument("[id]", "dead-letter id")
-    .option("--all", "every dead letter matching the filters")
+  filterOptions(dlq.command("replay").description("put dead letters back on their queues as new jobs: one, those matching the filters, or --all"))
+    .argument("[id]", "only this dead letter")
+    .option("--all", "every dead letter (needed when no id or filter is given)")
     .action(async (id: string | undefined, opts: FilterOptions & { all?: boolean }) => {
       const filter = toFilter(opts);
-      await withDeadLetters(async (dl) => process.stdout.write((await replay(dl, id, Boolean(opts.all), filter)) + "\n"));
+      checkSelection("replay", id, Boolean(opts.all), filter);
+      await withRedis(config(), async ({ deadLetters }) => process.stdout.write((await replay(deadLetters, id, Boolean(opts.all), filter)) + "\n"));
     });
   filterOptions(dlq.command("purge").description("delete dead letters for good: one, those matching the filters, or --all"))
     .argument("[id]", "only this dead letter")
     .option("--all", "every dead letter (needed when no id or filter is given)")
     .action(async (id: string | undefined, opts: FilterOptions & { all?: boolean }) => {
       const filter = toFilter(opts);
-      if (!id && !opts.all && !hasFilter(filter)) {
-        throw new UsageError("purging deletes dead letters for good: give an id, a filter (--kind, --class, --since), or --all");
-      }
-      await withDeadLetters(async (dl) => {
-        if (id) {
-          if (!(await dl.remove(id))) throw new UsageError(`no dead letter ${id}`);
-          process.stdout.write(`purged ${id}\n`);
-          return;
-        }
-        const count = await withProgress("purging", (onProgress) => dl.purge(filter, onProgress));
-        process.stdout.write(`purged ${count} dead letter(s)\n`);
-      });
+      checkSelection("purge (deleting for good)", id, Boolean(opts.all), filter);
+      await withRedis(config(), async ({ deadLetters }) => process.stdout.write((await purge(deadLetters, id, Boolean(opts.all), filter)) + "\n"));
     });
 
   return program;
 }
 
-/** Errors a user can act on print as one clear message and exit 1 (2 for bad input); anything else keeps its stack. */
+function packageVersion(): string {
+  // src/cli/main.ts and dist/cli/main.js are both two folders below package.json.
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
+/** Errors a user can act on print as one line and exit 1 (2 for bad input: usage or job); never a stack trace. */
 export async function main(argv = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its message (or the help, or the version) already.
+      process.exit(error.exitCode === 0 ? 0 : 2);
+    }
     if (error instanceof ValidationError) {
       process.stderr.write(`error: invalid ${error.kind} job:\n${error.issues.map((i) => `  ${i.field || "(job)"}: ${i.message}`).join("\n")}\n`);
       process.exit(2);
     }
-    if (error instanceof UsageError || error instanceof ConfigError) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof RedisUnavailableError) {
       process.stderr.write(`error: ${error.message}\n`);
       process.exit(error instanceof UsageError ? 2 : 1);
     }
-    process.stderr.write(`error: ${(error as Error).message}\n`);
+    process.stderr.write(`error: ${(error as Error)?.message ?? String(error)}\n`);
+    // The stack is for a bug report, not for the operator's screen.
+    if (/^(debug|trace)$/.test(process.env.LOG_LEVEL ?? "")) process.stderr.write(`${(error as Error)?.stack ?? ""}\n`);
     process.exit(1);
   }
 }

@@ -62,7 +62,7 @@ export interface Preview {
  * RFC 5322 message, or the SMS text. Throws ValidationError for a bad job and UsageError for a format the
  * job's channel does not have.
  */
-export async function renderPreview(config: Pick<Config, "SMTP_FROM" | "HERALD_TENANTS_FILE" | "HERALD_TEMPLATES_DIR" | "SMTP_DKIM_DOMAIN" | "SMTP_DKIM_SELECTOR" | "SMTP_DKIM_PRIVATE_KEY">, kind: string, opts: PreviewOptions, renderer?: Renderer): Promise<Preview> {
+export async function renderPreview(config: Pick<Config, "SMTP_FROM" | "HERALD_TENANTS_FILE" | "HERALD_TEMPLATES_DIR" | "SMTP_DKIM_DOMAIN" | "SMTP_DKIM_SELECTOR" | "SMTP_DKIM_PRIVATE_KEY"> & { HERALD_PRODUCT_NAME?: string }, kind: string, opts: PreviewOptions, renderer?: Renderer): Promise<Preview> {
   if (!isKindName(kind)) throw new ValidationError(kind, [{ field: "kind", message: `is unknown; expected one of ${KIND_NAMES.join(", ")}` }]);
   if (opts.locale !== undefined && !isLanguageTag(opts.locale)) throw new UsageError(`--locale ${opts.locale} is not a BCP 47 language tag such as de, de-CH or ar`);
   if (opts.format === "sms" && !hasChannel(kind, "sms")) throw new UsageError(`${kind} is sent by email only: use --format ${formatsOf(kind)}`);
@@ -86,6 +86,16 @@ export async function renderPreview(config: Pick<Config, "SMTP_FROM" | "HERALD_T
 
   renderer ??= await (await import("../templates/load.js")).loadRenderer(config);
   const notes: string[] = [];
+  const tenantId = job.tenant?.id;
+  if (tenantId !== undefined && !renderer.tenantIds.includes(tenantId)) {
+    // A typo in --tenant would otherwise show the default branding as if it were the tenant's.
+    if (opts.tenant !== undefined && config.HERALD_TENANTS_FILE) {
+      throw new UsageError(`--tenant ${opts.tenant}: ${config.HERALD_TENANTS_FILE} has no such tenant (it has ${renderer.tenantIds.join(", ") || "none"})`);
+    }
+    if (opts.tenant !== undefined) notes.push(`warning: HERALD_TENANTS_FILE is not set: tenant ${tenantId} has no settings; the default branding and texts are shown`);
+    // As a worker would log it for such a job.
+    else if (opts.data !== undefined && config.HERALD_TENANTS_FILE) notes.push(`warning: tenant ${tenantId} is not in ${config.HERALD_TENANTS_FILE}: rendered with the default branding and texts`);
+  }
   const requested = job.recipient.locale;
 
   if (format === "sms") {

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { isKindName, KIND_NAMES, parseJob, ValidationError, type KindName } from "../contracts/index.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { Herald } from "../queues/producer.js";
-import type { Config } from "../config.js";
+import { lookupStatus, type NotificationState } from "../queues/status.js";
+import type { OpsContext } from "./redis.js";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -28,11 +29,19 @@ function readDataFile(path: string): string {
   }
 }
 
-export async function send(config: Config, kind: string, job: unknown, warn: (m: string) => void): Promise<{ id: string; deduplicated: boolean; channel: string }> {
-  if (!isKindName(kind)) throw new ValidationError(kind, [{ field: "kind", message: `is unknown; expected one of ${KIND_NAMES.join(", ")}` }]);
-  parseJob(kind, job); // bad input is reported before anything else happens (key files, connections)
+export interface SendResult {
+  id: string;
+  channel: string;
+  deduplicated: boolean;
+  /** Where the job is now: `queued` for a new one; for a repeated idempotencyKey, the first job's current state. */
+  status: NotificationState | "unknown";
+}
+
+/** Validates, then enqueues on the CLI's connection; a repeated idempotencyKey answers the first job's current state. */
+export async function send(ops: OpsContext, kind: string, job: unknown, warn: (m: string) => void): Promise<SendResult> {
+  const { config } = ops;
   const herald = new Herald({
-    redis: config.REDIS_URL,
+    redis: ops.connection,
     prefix: config.HERALD_PREFIX,
     encryptionKey: config.HERALD_ENCRYPTION_KEY,
     encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
@@ -42,8 +51,16 @@ export async function send(config: Config, kind: string, job: unknown, warn: (m:
     onWarning: warn,
   });
   try {
-    return await herald.enqueue(kind as KindName, job as never);
+    const result = await herald.enqueue(kind as KindName, job as never);
+    const status = result.deduplicated ? ((await lookupStatus(result.id, ops))?.status ?? "unknown") : "queued";
+    return { id: result.id, channel: result.channel, deduplicated: result.deduplicated, status };
   } finally {
     await herald.close();
   }
+}
+
+/** Bad input is reported before anything else happens (key files, connections). */
+export function checkJob(kind: string, job: unknown): void {
+  if (!isKindName(kind)) throw new ValidationError(kind, [{ field: "kind", message: `is unknown; expected one of ${KIND_NAMES.join(", ")}` }]);
+  parseJob(kind, job);
 }

@@ -5,7 +5,7 @@ import { FastifyAdapter } from "@bull-board/fastify";
 import type { Job, Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import { DEAD_LETTER_QUEUE } from "../queues/names.js";
-import { scrub } from "../redact.js";
+import { scrub, scrubIdentifier } from "../redact.js";
 import type { ApiAuth } from "./auth.js";
 import { maskDeadLetterForDisplay, maskForDisplay } from "./mask.js";
 
@@ -69,8 +69,8 @@ const refuseUnsafeRetries: NonNullable<BoardHooks["before"]> = async ({ route, r
 };
 
 function maskJobExtras(job: Job): Job {
-  if (job.opts?.deduplication?.id) job.opts = { ...job.opts, deduplication: { ...job.opts.deduplication, id: scrub(job.opts.deduplication.id) } };
-  if (job.deduplicationId) job.deduplicationId = scrub(job.deduplicationId);
+  if (job.opts?.deduplication?.id) job.opts = { ...job.opts, deduplication: { ...job.opts.deduplication, id: scrubIdentifier(job.opts.deduplication.id) } };
+  if (job.deduplicationId) job.deduplicationId = scrubIdentifier(job.deduplicationId);
   if (job.failedReason) job.failedReason = scrub(job.failedReason);
   if (Array.isArray(job.stacktrace)) job.stacktrace = job.stacktrace.map((line) => (typeof line === "string" ? scrub(line) : line));
   return job;
@@ -86,7 +86,7 @@ class DeadLetterQueueAdapter extends MaskingAdapter {
 const DESCRIPTIONS: Record<string, string> = {
   email: "Emails waiting for, or in, delivery",
   sms: "SMS waiting for, or in, delivery",
-  [DEAD_LETTER_QUEUE]: "Jobs that failed for good; replay or purge them with the API or `herald dead-letters`",
+  [DEAD_LETTER_QUEUE]: "Jobs that failed for good; replay or purge them with `herald dlq` or the /v1/dead-letters API",
 };
 
 /**

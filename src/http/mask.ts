@@ -1,4 +1,4 @@
-import { scrub } from "../redact.js";
+import { scrub, scrubIdentifier } from "../redact.js";
 
 /**
  * Keys whose values are never shown: addresses, names, secrets (sealed or not) and message text.
@@ -26,6 +26,9 @@ const MASKED_KEYS = new Set([
 /** Values that are safe as they are though they may look like an address (SMTP message ids do). */
 const KEPT_KEYS = new Set(["messageId"]);
 
+/** Identifiers the producer chose: their digits are kept (see scrubIdentifier). */
+const IDENTIFIER_KEYS = new Set(["idempotencyKey"]);
+
 export const MASK = "[redacted]";
 
 /**
@@ -42,6 +45,7 @@ export function maskForDisplay(value: unknown, depth = 0): unknown {
     for (const [key, v] of Object.entries(value)) {
       if (MASKED_KEYS.has(key) && v !== undefined && v !== null) out[key] = MASK;
       else if (KEPT_KEYS.has(key)) out[key] = v;
+      else if (IDENTIFIER_KEYS.has(key) && typeof v === "string") out[key] = scrubIdentifier(v);
       else out[key] = maskForDisplay(v, depth + 1);
     }
     return out;

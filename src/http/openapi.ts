@@ -58,13 +58,18 @@ export const acceptedSchema: JsonSchema = {
     id: { type: "string", description: "Job id, for GET /v1/notifications/{id}" },
     kind: { type: "string" },
     channel,
-    status: { type: "string", const: "queued" },
+    status: {
+      type: "string",
+      enum: ["queued", "active", "retrying", "delivered", "failed", "dead-lettered", "unknown"],
+      description: "queued for a new job; for a repeated idempotency key, the first job's current state (as GET /v1/notifications/{id} would say)",
+    },
     deduplicated: { type: "boolean", description: "True when the idempotency key repeated; id is then the first job's" },
   },
 };
 
 const statusBase = {
-  id: { type: "string" },
+  id: { type: "string", description: "The job this status is of; after a replay, the new job's id" },
+  originalId: { type: "string", description: "The id asked about, when that job was dead-lettered and replayed as job `id`" },
   kind: { type: "string" },
   channel,
   attempts: { type: "integer", description: "Delivery attempts made" },

@@ -71,6 +71,12 @@ export function publicDeadLetter(record: DeadLetterRecord): PublicDeadLetter {
 
 const PAGE = 500;
 
+/**
+ * How long a replayed dead letter's original id keeps leading to the new job: 30 days, longer than the
+ * default retries (minutes to hours) and completed-job retention (a day). One short key per replay.
+ */
+export const REPLAY_TRAIL_SECONDS = 30 * 86_400;
+
 /** The dead-letter queue: jobs wait here, untouched by any worker, until someone replays or purges them. */
 export class DeadLetters {
   readonly queue: Queue;
@@ -131,9 +137,21 @@ export class DeadLetters {
     if (!job) return undefined;
     const letter = toRecord(job);
     const added = await this.target(letter.queue).add(letter.kind, letter.data, { ...deliveryJobOptions(this.retry), jobId: replayIdOf(letter) });
+    // The producer only knows the original id: it must keep leading to the notification.
+    await this.connection.set(this.replayKey(id), added.id!, "EX", REPLAY_TRAIL_SECONDS);
     // Added first, removed second: a crash in between leaves the letter to replay again (as the same job), never a lost job.
     await job.remove();
     return added.id!;
+  }
+
+  /** The id of the job a dead letter was replayed as, while the trail is kept (REPLAY_TRAIL_SECONDS). */
+  async replayedAs(id: string): Promise<string | undefined> {
+    return (await this.connection.get(this.replayKey(id))) ?? undefined;
+  }
+
+  /** Beside the queues' keys, in the same hash slot (the prefix is a hash tag). */
+  private replayKey(id: string): string {
+    return `${this.prefix}:replayed:${id}`;
   }
 
   async replayAll(filter: DeadLetterFilter = {}, onProgress?: Progress): Promise<number> {

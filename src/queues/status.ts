@@ -31,7 +31,10 @@ export type NotificationStatus =
     });
 
 export interface StatusBase {
+  /** The job this status is of: after a replay, the new job's id. */
   id: string;
+  /** The id that was asked about, when it was replayed: its notification now travels as job `id`. */
+  originalId?: string;
   kind: string;
   channel: ChannelName;
   /** Delivery attempts made (failed ones, plus the successful one when delivered). */
@@ -68,12 +71,28 @@ export function isDeadLetterId(id: string): boolean {
   return DELIVERY_QUEUES.some((queue) => id.startsWith(`${queue}-`) && isJobId(id.slice(queue.length + 1)));
 }
 
+/** A replayed job may fail and be replayed again; the trail is followed this far. */
+const MAX_REPLAYS_FOLLOWED = 20;
+
 /**
  * Looks a notification up by the id the enqueue answered: first in the delivery queues, then in the
- * dead-letter queue (whose ids are `${queue}-${originalJobId}`). Undefined when it is in neither, e.g.
- * unknown, removed after the completed-job retention, or replayed (a replay is a new job with a new id).
+ * dead-letter queue (whose ids are `${queue}-${originalJobId}`), then along the trail a replay leaves
+ * (a replay is a new job with a new id): the answer is then the new job's status, with `originalId`.
+ * Undefined when it is nowhere, e.g. unknown or removed after the completed-job retention.
  */
 export async function lookupStatus(id: string, sources: StatusSources): Promise<NotificationStatus | undefined> {
+  let current = id;
+  for (let hop = 0; hop <= MAX_REPLAYS_FOLLOWED; hop++) {
+    const found = await lookupOne(current, sources);
+    if (found === undefined) return undefined;
+    if (typeof found === "object") return current === id ? found : { ...found, originalId: id };
+    current = found;
+  }
+  return undefined;
+}
+
+/** The job's status, or the id of the job it was replayed as, or undefined. */
+async function lookupOne(id: string, sources: StatusSources): Promise<NotificationStatus | string | undefined> {
   if (!isJobId(id)) return undefined;
   const found = await Promise.all(sources.queues.map(async (queue) => ({ queue, job: await queue.getJob(id) })));
   for (const { queue, job } of found) {
@@ -89,6 +108,10 @@ export async function lookupStatus(id: string, sources: StatusSources): Promise<
   for (const queue of sources.queues) {
     const letter = await sources.deadLetters.get(DeadLetters.idFor(queue.name, id));
     if (letter) return deadLetterStatus(letter);
+  }
+  for (const queue of sources.queues) {
+    const next = await sources.deadLetters.replayedAs(DeadLetters.idFor(queue.name, id));
+    if (next) return next;
   }
   return undefined;
 }

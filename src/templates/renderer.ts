@@ -52,6 +52,8 @@ export interface Renderer {
   readonly locales: readonly string[];
   /** Things worth one log line at start-up (e.g. texts that fall back to English). */
   readonly warnings: readonly string[];
+  /** The tenants in the tenants file (none without one). */
+  readonly tenantIds: readonly string[];
   email(input: RenderInput): RenderedEmail;
   sms(input: RenderInput): RenderedSms;
 }
@@ -63,6 +65,11 @@ export interface RendererOptions {
   tenantsFile?: string;
   /** Folder with `layout.mjml` and/or `<kind>.mjml` replacing the built-in ones. */
   templatesDir?: string;
+  /**
+   * Told about every job that names a tenant the tenants file does not have (a typo, or a tenant not yet
+   * added): it is rendered with the defaults and the job's own branding, so the mistake must be said.
+   */
+  onUnknownTenant?: (tenantId: string, kind: KindName) => void;
 }
 
 export class TemplateError extends Error {
@@ -231,6 +238,7 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
   function prepare(input: RenderInput) {
     const { job, kind } = input;
     const tenant: TenantSettings | undefined = job.tenant?.id ? tenants.get(job.tenant.id) : undefined;
+    if (job.tenant?.id && !tenant && opts.tenantsFile) opts.onUnknownTenant?.(job.tenant.id, kind);
     const locale = pickLocale(job.recipient.locale ?? tenant?.defaultLocale, locales);
     // Built-in defaults < the tenants file < the job: the job's own values win.
     const brand: Branding = { ...defaults, ...stripUndefined(tenant?.branding ?? {}), ...stripUndefined(job.tenant?.branding ?? {}) };
@@ -251,6 +259,7 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
   return {
     locales: [...locales].sort(),
     warnings,
+    tenantIds: [...tenants.keys()],
     email(input) {
       const layoutOf = emails.get(input.kind);
       if (!layoutOf) throw new TemplateError(`${input.kind} has no email template`);

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import Handlebars from "handlebars";
 import { parse, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { branding, isKindName, KIND_NAMES, toFieldIssues } from "../contracts/index.js";
@@ -28,6 +29,31 @@ const tenantSchema = z.strictObject({
 });
 
 const fileSchema = z.strictObject({ tenants: z.record(z.string().min(1), tenantSchema) });
+
+/** The values a message text may insert. `passwordSet` is a condition (`{{#if passwordSet}}`) in resend-initialization. */
+export const PLACEHOLDERS = ["name", "productName", "code", "expiry", "loginName", "passwordSet"] as const;
+const HELPERS = new Set(["if", "unless", "else"]);
+
+/**
+ * The names a text uses that are not placeholders (`{{nam}}`): Handlebars would render them as nothing,
+ * so a typo would silently drop the user's name. Undefined when the text does not parse (reported elsewhere).
+ */
+export function unknownPlaceholders(source: string): string[] | undefined {
+  let ast: hbs.AST.Program;
+  try {
+    ast = Handlebars.parse(source);
+  } catch {
+    return undefined;
+  }
+  const used = new Set<string>();
+  class Names extends Handlebars.Visitor {
+    override PathExpression(path: hbs.AST.PathExpression): void {
+      used.add(path.original);
+    }
+  }
+  new Names().accept(ast);
+  return [...used].filter((name) => !HELPERS.has(name) && !(PLACEHOLDERS as readonly string[]).includes(name));
+}
 
 export class TenantsFileError extends Error {
   override readonly name = "TenantsFileError";
@@ -62,6 +88,10 @@ export function loadTenants(file: string, textKeys: (kind: string) => ReadonlySe
         for (const [key, text] of Object.entries(texts)) {
           if (!allowed.has(key)) problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: unknown text key; expected one of ${[...allowed].join(", ")}`);
           if (text.includes("{{{")) problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: triple braces are not allowed (values are always escaped)`);
+          const unknown = unknownPlaceholders(text);
+          if (unknown?.length) {
+            problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(", ")}; expected ${PLACEHOLDERS.map((n) => `{{${n}}}`).join(", ")}`);
+          }
         }
       }
     }

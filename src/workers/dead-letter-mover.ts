@@ -74,7 +74,7 @@ export class DeadLetterMover {
         failedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
       });
       await this.removeKeepingIdempotency(job);
-      this.logger.warn({ jobId: job.id, queue: job.queueName, kind: job.name, failureClass }, "job dead-lettered");
+      this.logger.error({ jobId: job.id, queue: job.queueName, kind: job.name, failureClass }, "job dead-lettered");
       this.onMoved?.(job, failureClass, code);
       return true;
     } catch (moveError) {

@@ -32,7 +32,10 @@ export interface WorkersOptions {
   renderer?: Renderer;
 }
 
-/** Events after the fact, for metrics and tests: `delivered` (job, result), `retrying` (job, error), `dead-lettered` (job, failureClass, code). */
+/**
+ * Events after the fact, for metrics and tests: `delivered` (job, result), `retrying` (job, error),
+ * `dead-lettered` (job, failureClass, code), `unknown-tenant` (kind, tenantId).
+ */
 export type WorkerEvents = EventEmitter;
 
 export interface RunningWorkers {
@@ -63,7 +66,11 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     logger.warn({ file: generatedFile }, "HERALD_ENCRYPTION_KEY is not set: using the dev key file; set the same key on producers and workers in production");
   }
   // Templates compile before any connection opens: a broken template stops start-up, not a 3 am job.
-  const renderer = opts.renderer ?? (await loadRenderer(config));
+  const onUnknownTenant = (tenant: string, kind: string) => {
+    logger.warn({ tenant, kind }, "job names a tenant that is not in HERALD_TENANTS_FILE: default branding and texts used");
+    events.emit("unknown-tenant", kind, tenant);
+  };
+  const renderer = opts.renderer ?? (await loadRenderer(config, { onUnknownTenant }));
   for (const warning of renderer.warnings) logger.warn(warning);
   const configured = opts.providers?.email && opts.providers?.sms ? undefined : providersFromConfig(config);
   const email = opts.providers?.email ?? configured!.email;

@@ -1,16 +1,17 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Queue } from "bullmq";
+import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
+import { DeadLetters } from "../../src/queues/dead-letter.js";
 import { deleteKeys, testEnv } from "../support/herald.js";
 
 const job = { recipient: { userId: "u1", email: "ada@example.com" }, code: "CLI-CODE-1", url: "https://login.example.com/r" };
 
 // Each CLI call is a fresh Node process (about a second, more on a busy machine): generous time limits.
-describe("herald CLI", { timeout: 120_000 }, () => {
+describe("herald CLI", { timeout: 180_000 }, () => {
   const env = testEnv();
   const redis = new Redis(env.REDIS_URL);
   const email = new Queue("email", { connection: redis, prefix: env.HERALD_PREFIX });
@@ -35,7 +36,77 @@ describe("herald CLI", { timeout: 120_000 }, () => {
     const first = JSON.parse(result.stdout);
     expect(first).toMatchObject({ channel: "email", deduplicated: false });
     const again = await runCli(["send", "email-verification", "--data", JSON.stringify({ ...job, idempotencyKey: "k1" }), "--json"], env);
-    expect(JSON.parse(again.stdout)).toMatchObject({ id: first.id, deduplicated: true });
+    expect(JSON.parse(again.stdout)).toMatchObject({ id: first.id, deduplicated: true, status: "queued" });
+  });
+
+  it("a repeated idempotencyKey answers the first job's current state, not 'queued'", async () => {
+    const own = testEnv();
+    const data = JSON.stringify({ ...job, idempotencyKey: "k-done" });
+    const first = JSON.parse((await runCli(["send", "email-verification", "--data", data, "--json"], own)).stdout);
+    // A worker of the test's own takes the job and reports it delivered, as Herald's would.
+    const connection = new Redis(own.REDIS_URL, { maxRetriesPerRequest: null });
+    const worker = new Worker("email", async () => ({ provider: "smtp", messageId: "<m@x>", acceptedAt: new Date().toISOString() }), { connection, prefix: own.HERALD_PREFIX });
+    try {
+      await new Promise<void>((resolve) => worker.on("completed", () => resolve()));
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+    const json = await runCli(["send", "email-verification", "--data", data, "--json"], own);
+    expect(JSON.parse(json.stdout)).toEqual({ id: first.id, channel: "email", deduplicated: true, status: "delivered" });
+    const plain = await runCli(["send", "email-verification", "--data", data], own);
+    expect(plain.stdout.trim()).toBe(first.id);
+    expect(plain.stderr).toMatch(new RegExp(`job ${first.id} is delivered; nothing new was queued`));
+    await deleteKeys(redis, own.HERALD_PREFIX);
+  });
+
+  it("after a replay, status of the original id shows the new job (not 'unknown')", async () => {
+    const dl = new DeadLetters(redis, env.HERALD_PREFIX);
+    const original = "00000000-0000-4000-8000-00000000abcd";
+    await dl.add({ kind: "password-reset", queue: "email", originalJobId: original, data: { v: 1, kind: "password-reset", job: {}, sealed: "x", enqueuedAt: 0 }, attempts: 3, failureClass: "transient-exhausted", reason: "smtp: 421 try later", failedAt: new Date().toISOString() });
+    const replayed = await runCli(["dlq", "replay", `email-${original}`], env);
+    const newId = /as job ([0-9a-f-]{36})/.exec(replayed.stdout)![1];
+    const status = await runCli(["status", original, "--json"], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ id: newId, originalId: original, status: "queued", kind: "password-reset", channel: "email" });
+    const table = await runCli(["status", original], env);
+    expect(table.stdout).toMatch(new RegExp(`originalId\\s+${original}`));
+    await dl.close();
+  });
+
+  it("--version prints the package version", async () => {
+    const result = await runCli(["--version"], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("bad option values are usage errors: exit 2, nothing done", async () => {
+    const cases = [
+      ["dlq", "list", "--since", "yesterday"],
+      ["dlq", "list", "--class", "nosuch"],
+      ["dlq", "list", "--kind", "nosuch"],
+      ["dlq", "list", "--limit", "0"],
+      ["dlq", "purge", "--since", "yesterday"],
+      ["dlq", "replay", "--class", "nosuch"],
+      ["dlq", "nosuch"],
+      ["queues", "--nosuch"],
+      ["worker", "--queues", "fax"],
+      // Replay and purge refuse "nothing" (it is not "everything"), and an id with filters.
+      ["dlq", "replay"],
+      ["dlq", "purge"],
+      ["dlq", "replay", "email-orig-2", "--kind", "password-reset"],
+      ["dlq", "purge", "email-orig-2", "--class", "permanent"],
+    ];
+    // Side by side: each is a process of its own, and none touches Redis.
+    const results = await Promise.all(cases.map((args) => runCli(args, env)));
+    cases.forEach((args, i) => {
+      expect(results[i].code, args.join(" ")).toBe(2);
+      expect(results[i].stderr, args.join(" ")).toMatch(/^error: /);
+      expect(results[i].stdout, args.join(" ")).toBe("");
+    });
+    for (const verb of ["replay", "purge"]) {
+      expect(results[cases.findIndex((c) => c.join(" ") === `dlq ${verb}`)].stderr).toMatch(/needs a dead-letter id, a filter \(--kind, --class, --since\), or --all/);
+    }
   });
 
   it("send with bad input exits 2, names every field, enqueues nothing", async () => {
@@ -93,18 +164,19 @@ describe("herald CLI", { timeout: 120_000 }, () => {
     const shown = await runCli(["dlq", "show", "email-orig-2"], env);
     expect(JSON.parse(shown.stdout)).toMatchObject({ id: "email-orig-2", failureClass: "permanent", reason: "smtp: 550 mailbox unavailable" });
     expect((await runCli(["dlq", "show", "nope"], env)).code).toBe(2);
-    expect((await runCli(["dlq", "list", "--class", "bogus"], env)).stderr).toMatch(/--class must be one of/);
+    const bogus = await runCli(["dlq", "list", "--class", "bogus"], env);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/'bogus' is invalid\. Allowed choices are permanent, transient-exhausted, invalid, expired/);
 
     const waitingBefore = await email.getWaitingCount();
     const replayed = await runCli(["dlq", "replay", "email-orig-1"], env);
     expect(replayed.stdout).toMatch(/replayed email-orig-1 as job [0-9a-f-]{36}/);
     expect(await email.getWaitingCount()).toBe(waitingBefore + 1);
 
-    const all = await runCli(["dlq", "replay", "--all", "--class", "expired"], env);
+    // Replay and purge follow one rule: an id, or a filter (--all not needed), or --all; nothing at all is refused.
+    const all = await runCli(["dlq", "replay", "--class", "expired"], env);
     expect(all.stdout.trim()).toBe("replayed 1 dead letter(s)");
-    const refused = await runCli(["dlq", "purge"], env);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/give an id, a filter .* or --all/);
+    // (Nothing at all, or an id with filters, is refused: see "bad option values".)
     const purged = await runCli(["dlq", "purge", "--all"], env);
     expect(purged.stdout.trim()).toBe("purged 1 dead letter(s)");
     expect(await dead.getWaitingCount()).toBe(0);

@@ -207,6 +207,34 @@ describe("herald preview", { timeout: 120_000 }, () => {
     expect(mail.text).toContain("Hallo Ada,");
   });
 
+  it("a tenant the file does not have is reported: --tenant is a usage error, a job's tenant.id a warning", async () => {
+    const tenants = join(work, "tenants-2.yaml");
+    writeFileSync(tenants, ["tenants:", "  globex:", "    branding: { productName: Globex Login }", "  initech: {}", ""].join("\n"));
+    const job = { recipient: { userId: "u", email: "ada@example.com" }, code: "T1", url: "https://x.example/r", tenant: { id: "globx" } };
+    const [typo, data, noFile] = await Promise.all([
+      preview(["password-reset", "--tenant", "nosuch"], { HERALD_TENANTS_FILE: tenants }),
+      preview(["password-reset", "--data", JSON.stringify(job), "--format", "text"], { HERALD_TENANTS_FILE: tenants }),
+      preview(["password-reset", "--tenant", "nosuch", "--format", "text"]),
+    ]);
+    expect(typo.code).toBe(2);
+    expect(typo.stdout).toBe("");
+    expect(typo.stderr).toBe(`error: --tenant nosuch: ${tenants} has no such tenant (it has globex, initech)\n`);
+    expect(data.code, data.stderr).toBe(0);
+    expect(data.stderr).toContain(`warning: tenant globx is not in ${tenants}: rendered with the default branding and texts`);
+    expect(noFile.code, noFile.stderr).toBe(0);
+    expect(noFile.stderr).toContain("warning: HERALD_TENANTS_FILE is not set: tenant nosuch has no settings");
+  });
+
+  it("HERALD_PRODUCT_NAME is the product name of jobs that name none", async () => {
+    const job = { recipient: { userId: "u", phone: "+41791234567" }, code: "123456" };
+    const [named, plain] = await Promise.all([
+      preview(["phone-verification", "--data", JSON.stringify(job)], { HERALD_PRODUCT_NAME: "Acme Login" }),
+      preview(["phone-verification", "--data", JSON.stringify(job)]),
+    ]);
+    expect(named.stdout).toContain("123456 is your Acme Login verification code.");
+    expect(plain.stdout).toContain("123456 is your Herald verification code.");
+  });
+
   it("configuration errors exit 1 and say what is wrong", async () => {
     const [redisUrl, tenantsFile] = await Promise.all([
       preview(["password-reset"], { REDIS_URL: "http://localhost:6379" }),

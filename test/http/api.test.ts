@@ -106,6 +106,31 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
     expect(malformed.headers["content-type"]).toMatch(/^application\/problem\+json/);
   });
 
+  it("415 problem for a body that is not JSON (text/plain included), on enqueue and on dead-letter replay", async () => {
+    const job = JSON.stringify({ recipient: { userId: "u", email: "plain@example.com" }, code: "P1", url: "https://x.test/v" });
+    for (const [url, headers] of [["/v1/notifications/email-verification", asEnqueue], ["/v1/dead-letters/replay", asAdmin]] as const) {
+      for (const type of ["text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded"]) {
+        const res = await h.app.inject({ method: "POST", url, headers: { ...headers, "content-type": type }, payload: job });
+        expect(res.statusCode, `${url} ${type}`).toBe(415);
+        expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      }
+    }
+  });
+
+  it("Bull Board keeps an idempotency key's digits (masking its addresses) and points to herald dlq", async () => {
+    const board = { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString("base64")}` };
+    const key = "reset-u7-20261128100000:ada@example.com:+41791234567";
+    const res = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: { recipient: { userId: "u7", email: "ada@example.com" }, code: "BK1", url: "https://x.test/v", idempotencyKey: key } });
+    const job = await h.app.inject({ method: "GET", url: `/admin/queues/api/queues/email/${res.json().id}`, headers: board });
+    expect(job.statusCode).toBe(200);
+    const shown = job.json().job;
+    expect(shown.data.job.idempotencyKey).toBe("reset-u7-20261128100000:[email]:[phone]");
+    expect(shown.opts.deduplication.id).toBe("email-verification:reset-u7-20261128100000:[email]:[phone]");
+    expect(job.body).not.toMatch(/ada@example\.com|41791234567/);
+    const queues = (await h.app.inject({ method: "GET", url: "/admin/queues/api/queues", headers: board })).json().queues;
+    expect(queues.find((q: { name: string }) => q.name === "dead-letter").description).toMatch(/`herald dlq`/);
+  });
+
   it("404 problem for an unknown kind, naming the kinds there are", async () => {
     const res = await h.app.inject({ method: "POST", url: "/v1/notifications/carrier-pigeon", headers: asEnqueue, payload: {} });
     expect(res.statusCode).toBe(404);

@@ -112,8 +112,14 @@ describe("dead-letter admin API (no workers: replayed jobs stay queued)", () => 
     expect(waiting).toBe(2);
     expect((await get("/v1/dead-letters")).json().items.map((i: { id: string }) => i.id)).toEqual([`sms-${jobId(3)}`]);
 
-    // No body at all means every dead letter.
-    const rest = await h.app.inject({ method: "POST", url: "/v1/dead-letters/replay", headers: asAdmin });
+    // No body, or an empty one, is not "everything": that takes an explicit all, as DELETE does.
+    for (const payload of [undefined, {}, { all: false }]) {
+      const refused = await h.app.inject({ method: "POST", url: "/v1/dead-letters/replay", headers: asAdmin, ...(payload ? { payload } : {}) });
+      expect(refused.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(refused.json().errors).toEqual([{ field: "all", message: "must be true to replay every dead letter" }]);
+    }
+    expect(await h.redis.llen(`${h.config.HERALD_PREFIX}:sms:wait`)).toBe(0);
+    const rest = await h.app.inject({ method: "POST", url: "/v1/dead-letters/replay", headers: asAdmin, payload: { all: true } });
     expect(rest.json()).toEqual({ replayed: 1 });
     expect(await h.redis.llen(`${h.config.HERALD_PREFIX}:sms:wait`)).toBe(1);
 

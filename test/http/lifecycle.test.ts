@@ -111,10 +111,24 @@ describe("HTTP API with real workers and a real SMTP server", () => {
     expect(mail.envelope.to).toEqual(["dead@example.com"]);
     expect(String(mail.parsed.text)).toContain("CODE2222");
     expect(await status(replayed.id)).toMatchObject({ status: "delivered", provider: "smtp" });
+    // The id the producer was given still leads to its notification: the replayed job's status.
+    const followed = await status(id);
+    expect(followed).toMatchObject({ id: replayed.id, originalId: id, status: "delivered", provider: "smtp" });
 
     // The dead letter is gone.
     expect((await h.app.inject({ method: "GET", url: `/v1/dead-letters/email-${id}`, headers: asAdmin })).statusCode).toBe(404);
     expect((await h.app.inject({ method: "POST", url: `/v1/dead-letters/email-${id}/replay`, headers: asAdmin })).statusCode).toBe(404);
+  });
+
+  it("a repeated idempotency key answers the first job's current state: delivered, not queued", async () => {
+    const body = { ...verification("idem-life@example.com", "CODE5555"), idempotencyKey: "verify-u-life-20261128100000" };
+    const delivered = h.nextDelivery();
+    const first = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: body });
+    expect(first.json()).toMatchObject({ status: "queued", deduplicated: false });
+    expect((await delivered).job.id).toBe(first.json().id);
+    const again = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: body });
+    expect(again.statusCode).toBe(202);
+    expect(again.json()).toMatchObject({ id: first.json().id, deduplicated: true, status: "delivered" });
   });
 
   it("metrics: a delivery moves the delivered counter and the latency histogram", async () => {

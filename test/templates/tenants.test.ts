@@ -4,7 +4,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseJob } from "../../src/contracts/index.js";
 import { createRenderer, TemplateError, type Renderer } from "../../src/templates/renderer.js";
-import { TenantsFileError } from "../../src/templates/tenants.js";
+import { loadCatalog } from "../../src/templates/messages.js";
+import { TenantsFileError, unknownPlaceholders } from "../../src/templates/tenants.js";
+import { createLogger } from "../../src/logger.js";
+import { HeraldMetrics } from "../../src/metrics.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
 import { hrefs } from "../support/html.js";
@@ -36,8 +39,9 @@ const job = (extra: Record<string, unknown> = {}) =>
 
 describe("tenants file", () => {
   let renderer: Renderer;
+  const unknownTenants: [string, string][] = [];
   beforeAll(async () => {
-    renderer = await createRenderer({ tenantsFile: file("tenants.yaml", TENANTS) });
+    renderer = await createRenderer({ tenantsFile: file("tenants.yaml", TENANTS), onUnknownTenant: (id, kind) => unknownTenants.push([id, kind]) });
   });
 
   it("brands a tenant's mails from the file, and the job's own branding wins", () => {
@@ -69,10 +73,41 @@ describe("tenants file", () => {
     expect(renderer.email({ kind: "email-verification", job: parseJob("email-verification", { recipient: { userId: "u", email: "a@example.com", locale: "en" }, code: "1", url: "https://l.test", tenant: { id: "acme" } }), link: "https://l.test" }).subject).toMatch(/^Verify your email address for Acme ID/);
   });
 
-  it("an unknown tenant id renders with the defaults", () => {
+  it("an unknown tenant id renders with the defaults, and is reported for every job", () => {
+    unknownTenants.length = 0;
     const mail = renderer.email({ kind: "password-reset", job: job({ tenant: { id: "nobody" } }), link: "https://l.test" });
     expect(mail.from).toBeUndefined();
     expect(mail.html).toContain("#2563eb");
+    renderer.sms({ kind: "password-reset", job: parseJob("password-reset", { recipient: { userId: "u", phone: "+41791234567" }, code: "1", channel: "sms", tenant: { id: "acm" } }) });
+    renderer.email({ kind: "password-reset", job: job(), link: "https://l.test" }); // a known one is not
+    expect(unknownTenants).toEqual([
+      ["nobody", "password-reset"],
+      ["acm", "password-reset"],
+    ]);
+    expect(renderer.tenantIds).toEqual(["acme", "globex"]);
+  });
+
+  it("a tenant id is not checked when there is no tenants file (the job's own branding is all there is)", async () => {
+    const seen: string[] = [];
+    const plain = await createRenderer({ onUnknownTenant: (id) => seen.push(id) });
+    plain.email({ kind: "password-reset", job: job(), link: "https://l.test" });
+    expect(seen).toEqual([]);
+  });
+
+  it("a misspelt placeholder in a tenant's text stops start-up with the place named", async () => {
+    const typo = "tenants:\n  acme:\n    texts:\n      password-reset:\n        de: { greeting: 'Hallo {{nam}},', footer: '{{#if prodctName}}x{{/if}}' }\n";
+    const error = await createRenderer({ tenantsFile: file("typo.yaml", typo) }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(TenantsFileError);
+    expect((error as Error).message).toContain("tenants.acme.texts.password-reset.de.greeting: unknown placeholder {{nam}}; expected {{name}}, {{productName}}, {{code}}, {{expiry}}, {{loginName}}, {{passwordSet}}");
+    expect((error as Error).message).toContain("tenants.acme.texts.password-reset.de.footer: unknown placeholder {{prodctName}}");
+  });
+
+  it("the built-in texts use only the placeholders tenants may use", () => {
+    for (const [locale, sections] of loadCatalog()) {
+      for (const [section, texts] of Object.entries(sections)) {
+        for (const [key, text] of Object.entries(texts)) expect(unknownPlaceholders(text), `${locale} ${section}.${key}`).toEqual([]);
+      }
+    }
   });
 
   it("a broken tenants file stops start-up with the place named", async () => {
@@ -136,9 +171,14 @@ describe("template overrides (HERALD_TEMPLATES_DIR)", () => {
 describe("a tenant end to end", () => {
   let smtp: SmtpTestServer;
   let h: TestHerald;
+  const logLines: string[] = [];
+  let metrics: HeraldMetrics;
   beforeAll(async () => {
     smtp = await startSmtpServer();
-    h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Herald <no-reply@herald.test>", HERALD_TENANTS_FILE: file("e2e.yaml", TENANTS) });
+    const logger = createLogger({ level: "warn" }, { write: (line: string) => void logLines.push(line) });
+    h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Herald <no-reply@herald.test>", HERALD_TENANTS_FILE: file("e2e.yaml", TENANTS) }, { logger });
+    metrics = new HeraldMetrics({ processMetrics: false });
+    metrics.attach(h.workers.events);
   });
   afterAll(async () => {
     await h?.close();
@@ -152,5 +192,14 @@ describe("a tenant end to end", () => {
     expect(mail.envelope.from).toBe("no-reply@acme.test");
     expect(mail.parsed.subject).toBe("Setzen Sie Ihr Passwort für Acme ID zurück");
     expect(String(mail.parsed.html)).toContain("#123abc");
+  });
+
+  it("a job naming a tenant the file lacks is delivered with the defaults, with a warning and a metric", async () => {
+    await h.herald.passwordReset({ recipient: { userId: "u", email: "ada@example.com", locale: "en" }, code: "T3NANT", url: "https://login.test/r", tenant: { id: "acmee" } });
+    const mail = (await smtp.waitForMails(2))[1];
+    expect(mail.parsed.subject).toBe("Reset your Herald password");
+    const warning = logLines.map((l) => JSON.parse(l)).find((l) => l.tenant === "acmee");
+    expect(warning).toMatchObject({ level: 40, kind: "password-reset", msg: "job names a tenant that is not in HERALD_TENANTS_FILE: default branding and texts used" });
+    expect(await metrics.render()).toMatch(/^herald_unknown_tenant_total\{kind="password-reset"\} 1$/m);
   });
 });

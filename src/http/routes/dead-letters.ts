@@ -25,7 +25,7 @@ const whole = (min: number, max: number) =>
   z.coerce.number({ error: "must be a whole number" }).int("must be a whole number").min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 
 const listQuery = z.strictObject({ ...filterShape, offset: whole(0, 10_000_000).default(0), limit: whole(1, 500).default(50) });
-const replayBody = z.strictObject(filterShape);
+const replayBody = z.strictObject({ ...filterShape, all: z.boolean({ error: "must be true or false" }).optional() });
 const purgeQuery = z.strictObject({ ...filterShape, all: z.enum(["true", "false"], { error: "must be true or false" }).optional() });
 
 function toFilter(input: { kind?: string; failureClass?: DeadLetterFilter["failureClass"]; since?: string; until?: string }): DeadLetterFilter {
@@ -43,6 +43,16 @@ function parseOr400<T>(schema: z.ZodType<T>, input: unknown, reply: FastifyReply
   sendProblem(reply, { type: PROBLEM_TYPES.invalidRequest, title: `Invalid ${what}`, status: 400, errors: toFieldIssues(result.error) });
   return undefined;
 }
+
+/** One rule for bulk replay and purge (and the CLI's): a filter, or an explicit "all"; nothing at all is refused. */
+const refuseEverything = (reply: FastifyReply, verb: "replay" | "remove", how: string) =>
+  sendProblem(reply, {
+    type: PROBLEM_TYPES.invalidRequest,
+    title: `Refusing to ${verb} every dead letter`,
+    status: 400,
+    detail: `Give a filter (kind, failureClass, since, until) or ${how}.`,
+    errors: [{ field: "all", message: `must be true to ${verb} every dead letter` }],
+  });
 
 const notFound = (reply: FastifyReply) =>
   sendProblem(reply, { type: PROBLEM_TYPES.notFound, title: "Dead letter not found", status: 404, detail: "No dead letter with this id (replayed, removed or never there)." });
@@ -62,6 +72,8 @@ const filterQuerySchema = { type: "object", properties: filterProperties };
 /** `/v1/dead-letters`: admin only. */
 export async function deadLetterRoutes(app: FastifyInstance, opts: DeadLetterRoutesOptions): Promise<void> {
   const { deadLetters } = opts;
+  // JSON only (415 otherwise), like the notification routes.
+  app.removeContentTypeParser("text/plain");
   const one = <T>(promise: Promise<T>, what: string) => withDeadline(promise, opts.redisTimeoutMs, what);
   const bulk = <T>(promise: Promise<T>, what: string) => withDeadline(promise, opts.redisTimeoutMs * 12, what);
 
@@ -143,19 +155,21 @@ export async function deadLetterRoutes(app: FastifyInstance, opts: DeadLetterRou
         ...common,
         operationId: "replay-dead-letters",
         summary: "Send every matching dead letter again",
-        description: "The body is a filter; an empty body (or none) replays every dead letter.",
-        body: { type: "object", properties: filterProperties, additionalProperties: false },
+        description: 'The body is a filter (at least one of kind, failureClass, since, until), or {"all": true} to replay every dead letter; an empty body is refused.',
+        body: { type: "object", properties: { ...filterProperties, all: { type: "boolean", description: "true: every dead letter (a filter still narrows it)" } }, additionalProperties: false },
         response: {
           200: jsonResponse("How many were replayed", { type: "object", required: ["replayed"], properties: { replayed: { type: "integer" } } }),
-          400: problemResponse("Invalid filter"),
+          400: problemResponse("Invalid filter, or neither a filter nor all: true"),
           ...errors,
         },
       },
     },
     async (request, reply) => {
-      const filter = parseOr400(replayBody, request.body, reply, "filter");
-      if (!filter) return reply;
-      return reply.send({ replayed: await bulk(deadLetters.replayAll(toFilter(filter)), "replay") });
+      const body = parseOr400(replayBody, request.body, reply, "filter");
+      if (!body) return reply;
+      const filter = toFilter(body);
+      if (!hasFilter(filter) && body.all !== true) return refuseEverything(reply, "replay", '{"all": true}');
+      return reply.send({ replayed: await bulk(deadLetters.replayAll(filter), "replay") });
     },
   );
 
@@ -194,15 +208,7 @@ export async function deadLetterRoutes(app: FastifyInstance, opts: DeadLetterRou
       const query = parseOr400(purgeQuery, request.query, reply, "query");
       if (!query) return reply;
       const filter = toFilter(query);
-      if (!hasFilter(filter) && query.all !== "true") {
-        return sendProblem(reply, {
-          type: PROBLEM_TYPES.invalidRequest,
-          title: "Refusing to remove every dead letter",
-          status: 400,
-          detail: "Give a filter (kind, failureClass, since, until) or all=true.",
-          errors: [{ field: "all", message: "must be true to remove every dead letter" }],
-        });
-      }
+      if (!hasFilter(filter) && query.all !== "true") return refuseEverything(reply, "remove", "all=true");
       return reply.send({ removed: await bulk(deadLetters.purge(filter), "purge") });
     },
   );

@@ -31,6 +31,14 @@ const authProblems = {
 /** `/v1/notifications`: one POST route per kind (each documented with its contract), and the status. */
 export async function notificationRoutes(app: FastifyInstance, opts: NotificationRoutesOptions): Promise<void> {
   const { herald, metrics, bodyLimit, redisTimeoutMs } = opts;
+  // Fastify reads text/plain too; the API takes JSON only (415 otherwise), as documented.
+  app.removeContentTypeParser("text/plain");
+  // The enqueue already succeeded: a slow look-up must not turn its answer into an error.
+  const currentState = (id: string) =>
+    withDeadline(lookupStatus(id, opts.status), redisTimeoutMs, "status look-up").then(
+      (status) => status?.status ?? "unknown",
+      () => "unknown" as const,
+    );
 
   for (const kind of KIND_NAMES) {
     const def = KINDS[kind];
@@ -87,10 +95,12 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
           throw error;
         }
         metrics.enqueued(result);
+        // A repeat says where the first job is now (delivered, retrying…), not that something new was queued.
+        const status = result.deduplicated ? await currentState(result.id) : "queued";
         return reply
           .code(202)
           .header("location", `/v1/notifications/${encodeURIComponent(result.id)}`)
-          .send({ id: result.id, kind: result.kind, channel: result.channel, status: "queued", deduplicated: result.deduplicated });
+          .send({ id: result.id, kind: result.kind, channel: result.channel, status, deduplicated: result.deduplicated });
       },
     );
   }
@@ -120,7 +130,7 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
         summary: "Where a notification is",
         description:
           "queued, active, retrying (attempts, next try), delivered (provider message id, time), failed (for good, about to be dead-lettered) or dead-lettered (class, reason). " +
-          "Never returns the recipient, code, link or message. 404 once a delivered job has passed its retention, or after a dead letter was replayed (the replay is a new job).",
+          "Never returns the recipient, code, link or message. After a dead letter was replayed, its original id answers with the new job's status (`id` the new job's, `originalId` the one asked about). 404 for an unknown id, or once a delivered job has passed its retention.",
         security: [{ bearerAuth: [] }],
         params: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
         response: { 200: jsonResponse("The status", statusSchema), ...authProblems, 404: problemResponse("No such notification"), 503: problemResponse("Redis did not answer in time") },

@@ -1,0 +1,101 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { createRedis } from "../queues/connection.js";
+import { DeadlineError, withDeadline } from "../queues/deadline.js";
+import { DeadLetters } from "../queues/dead-letter.js";
+import { retryPolicyOf } from "../queues/job-options.js";
+import { DELIVERY_QUEUES } from "../queues/names.js";
+import type { StatusSources } from "../queues/status.js";
+import type { Config } from "../config.js";
+
+/** Redis could not be reached, or stopped answering: one line for the operator, naming REDIS_URL. */
+export class RedisUnavailableError extends Error {
+  override readonly name = "RedisUnavailableError";
+}
+
+/** How long a CLI command waits for Redis to answer its first PING, and for any later command. */
+export const CONNECT_TIMEOUT_MS = 3000;
+export const COMMAND_TIMEOUT_MS = 10_000;
+
+/** The URL as it may be printed: without its password. */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return "(not a URL)";
+  }
+}
+
+const CONNECTION_TROUBLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|Connection is closed|Stream isn't writeable|Command timed out|connect ETIMEDOUT|enableOfflineQueue|max retries per request/i;
+
+/** Whether an error says Redis went away (as opposed to a usage or data error). */
+export function isConnectionTrouble(error: unknown): boolean {
+  if (error instanceof DeadlineError) return true;
+  const e = error as { name?: string; message?: string } | undefined;
+  return e?.name === "MaxRetriesPerRequestError" || CONNECTION_TROUBLE.test(e?.message ?? "");
+}
+
+/**
+ * A connection for one CLI command, or a RedisUnavailableError within about CONNECT_TIMEOUT_MS.
+ * Unlike the workers' connection it never reconnects and bounds every command: a command-line tool
+ * should say "Redis is not there" and exit, not wait (BullMQ would wait for a lost connection forever).
+ */
+export async function connectRedis(url: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<Redis> {
+  const client = createRedis(url, "producer", {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  let lastError: Error | undefined;
+  // Without a listener ioredis prints every connection error with its stack.
+  client.on("error", (error: Error) => (lastError = error));
+  try {
+    await withDeadline(
+      client.connect().then(() => client.ping()),
+      timeoutMs + 500,
+      "connect",
+    );
+    return client;
+  } catch (error) {
+    client.disconnect();
+    throw unavailable(url, lastError ?? (error as Error), "does not answer");
+  }
+}
+
+function unavailable(url: string, cause: Error, what: string): RedisUnavailableError {
+  const reason = cause instanceof DeadlineError ? `no answer within ${cause.ms} ms` : (cause.message || cause.name).split("\n")[0];
+  return new RedisUnavailableError(`Redis at REDIS_URL=${displayUrl(url)} ${what} (${reason}); check REDIS_URL and that Redis is running`);
+}
+
+export interface OpsContext extends StatusSources {
+  config: Config;
+  connection: Redis;
+  deadLetters: DeadLetters;
+  /** The email and sms queues. */
+  queues: Queue[];
+}
+
+/**
+ * Runs a command that needs Redis: connects first (failing fast when Redis is not there), opens the
+ * queues with their error events silenced (the command reports the failure once, itself), and turns a
+ * connection lost mid-command into the same one-line error.
+ */
+export async function withRedis<T>(config: Config, work: (ops: OpsContext) => Promise<T>): Promise<T> {
+  const connection = await connectRedis(config.REDIS_URL);
+  const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
+  const queues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection, prefix: config.HERALD_PREFIX }));
+  for (const queue of [deadLetters.queue, ...queues]) queue.on("error", () => {});
+  try {
+    return await work({ config, connection, deadLetters, queues });
+  } catch (error) {
+    if (isConnectionTrouble(error)) throw unavailable(config.REDIS_URL, error as Error, "stopped answering");
+    throw error;
+  } finally {
+    await Promise.all([...queues.map((q) => q.close()), deadLetters.close()]).catch(() => {});
+    connection.disconnect();
+  }
+}
