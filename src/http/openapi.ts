@@ -84,7 +84,7 @@ export const statusSchema: JsonSchema = {
     {
       type: "object",
       required: ["id", "kind", "channel", "status"],
-      properties: { ...statusBase, status: { const: "retrying" }, nextAttemptAt: time, lastError: { type: "string" } },
+      properties: { ...statusBase, status: { const: "retrying" }, nextAttemptAt: time, lastError: { type: "string" }, lastErrorCode: { type: "string" } },
     },
     {
       type: "object",

@@ -1,7 +1,7 @@
 import type { Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { ChannelName } from "../contracts/index.js";
-import type { FailureClass } from "../errors/index.js";
+import { readFailure, type FailureClass } from "../errors/index.js";
 import { scrub } from "../redact.js";
 import { DeadLetters, type DeadLetterRecord } from "./dead-letter.js";
 import { channelOfQueue, DELIVERY_QUEUES } from "./names.js";
@@ -16,6 +16,8 @@ export type NotificationStatus =
       nextAttemptAt?: string;
       /** The last attempt's error, scrubbed of personal data. */
       lastError?: string;
+      /** The provider code of the last failure, e.g. `smtp-451`. */
+      lastErrorCode?: string;
     })
   | (StatusBase & { status: "delivered"; provider: string; messageId: string; deliveredAt: string })
   /** Failed for good and not yet in the dead-letter queue: the dead-letter mover takes it within a minute. */
@@ -161,7 +163,7 @@ export function statusOfJob(job: Job, state: string, dueAt?: number): Notificati
       return {
         ...base,
         status: "failed",
-        reason: scrub(job.failedReason ?? "unknown failure"),
+        reason: scrub(readFailure(job.failedReason, false).reason),
         ...(job.finishedOn ? { failedAt: new Date(job.finishedOn).toISOString() } : {}),
       };
     default:
@@ -171,7 +173,8 @@ export function statusOfJob(job: Job, state: string, dueAt?: number): Notificati
           ...base,
           status: "retrying",
           ...(dueAt !== undefined ? { nextAttemptAt: new Date(dueAt).toISOString() } : {}),
-          ...(job.failedReason ? { lastError: scrub(job.failedReason) } : {}),
+          // The class tag is for the dead-letter mover; a person reads the reason, and its code apart.
+          ...(job.failedReason ? lastErrorOf(job.failedReason) : {}),
         };
       }
       return { ...base, status: "queued" };
@@ -193,4 +196,9 @@ export function deadLetterStatus(letter: DeadLetterRecord): NotificationStatus {
     failedAt: letter.failedAt,
     deadLetterId: letter.id,
   };
+}
+
+function lastErrorOf(failedReason: string): { lastError: string; lastErrorCode?: string } {
+  const { reason, code } = readFailure(failedReason, false);
+  return { lastError: scrub(reason), ...(code ? { lastErrorCode: code } : {}) };
 }

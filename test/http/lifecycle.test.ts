@@ -164,6 +164,8 @@ describe("HTTP API with real workers and a real SMTP server", () => {
       expect(next).toBeGreaterThan(Date.now() + 20_000);
       expect(next).toBeLessThan(Date.now() + 61_000);
       expect(st.lastError).toMatch(/451/);
+      expect(st.lastError).not.toMatch(/^\[/); // the mover's class tag is not for people
+      expect(st.lastErrorCode).toBe("smtp-451");
       expect(st.lastError).not.toContain("retry@example.com");
 
       const after = await metricsText();
