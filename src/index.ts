@@ -4,6 +4,7 @@ export { Herald, EnqueueError, EnqueueTimeoutError, NotQueuedError, type HeraldO
 export { DeadLetters, type DeadLetter, type DeadLetterRecord, type DeadLetterFilter } from "./queues/dead-letter.js";
 export { DEFAULT_PREFIX } from "./queues/names.js";
 export { KeyError, type Keyring, type KeyEntry } from "./secrets/key.js";
+export { ProducerConfigError } from "./config/producer.js";
 export {
   KINDS,
   KIND_NAMES,

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { posix, resolve } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../src/config.js";
+import { loadConfig } from "../src/config/index.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const read = (file: string) => readFileSync(resolve(ROOT, file), "utf8");

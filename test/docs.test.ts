@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CONFIG_VARIABLES } from "../src/config.js";
+import { CONFIG_VARIABLES } from "../src/config/index.js";
 import { jsonSchemas } from "../src/contracts/json-schema.js";
 import { KIND_NAMES } from "../src/contracts/index.js";
 

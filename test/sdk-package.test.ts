@@ -16,8 +16,8 @@ const ROOT = resolve(import.meta.dirname, "..");
 const SDK_DIR = join(ROOT, "packages/sdk");
 const MAX_PACKAGES = 30;
 const MAX_BYTES = 45 * 1024 * 1024;
-/** Where every SDK file comes from in src/: contracts, queues, secrets, errors, and the entry itself. */
-const SDK_AREAS = ["index", "contracts", "queues", "secrets", "errors", "redact"];
+/** Where every SDK file comes from in src/: contracts, queues, secrets, errors, the producer's config slice, and the entry itself. */
+const SDK_AREAS = ["index", "contracts", "queues", "secrets", "errors", "redact", "config"];
 const SERVICE_ONLY = ["mjml", "nodemailer", "twilio", "fastify", "handlebars", "html-to-text", "pino", "@bull-board/api", "commander", "prom-client"];
 
 const run = promisify(execFile);

@@ -1,6 +1,6 @@
 import nodemailer from "nodemailer";
 import type { EmailMessage } from "./provider.js";
-import type { DkimOptions } from "./dkim.js";
+import type { DkimOptions } from "../config/dkim.js";
 import { toMailOptions } from "./mail-options.js";
 
 const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "\r\n" });

@@ -1,6 +1,6 @@
-import type { Config } from "../config.js";
+import type { Config } from "../config/index.js";
 import { classifyOther, type EmailMessage, type EmailProvider, type Provider, type Receipt, type SmsMessage, type SmsProvider } from "./provider.js";
-import { dkimFromEnv } from "./dkim.js";
+import { dkimFromEnv } from "../config/dkim.js";
 import { createOutboxEmailProvider, createOutboxSmsProvider } from "./outbox.js";
 import { createSmtpProvider } from "./smtp.js";
 import { createTwilioProvider } from "./twilio.js";

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type Mail from "nodemailer/lib/mailer/index.js";
 import type { EmailMessage } from "./provider.js";
-import type { DkimOptions } from "./dkim.js";
+import type { DkimOptions } from "../config/dkim.js";
 
 /** Display names reach a header: line breaks and control characters are flattened so nothing can be injected. */
 function headerSafe(value: string): string {

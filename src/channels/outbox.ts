@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { classifyOther, type EmailProvider, type Receipt, type SmsProvider } from "./provider.js";
-import type { DkimOptions } from "./dkim.js";
+import type { DkimOptions } from "../config/dkim.js";
 import { buildEml } from "./eml.js";
 
 /** Written aside and renamed, so a reader of the outbox never sees half a file. */

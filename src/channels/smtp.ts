@@ -2,7 +2,7 @@ import nodemailer from "nodemailer";
 import type SMTPPool from "nodemailer/lib/smtp-pool/index.js";
 import type { EmailMessage, EmailProvider, Receipt } from "./provider.js";
 import { classifySmtpError } from "./smtp-errors.js";
-import type { DkimOptions } from "./dkim.js";
+import type { DkimOptions } from "../config/dkim.js";
 import { toMailOptions } from "./mail-options.js";
 
 export interface SmtpOptions {

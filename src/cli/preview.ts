@@ -1,5 +1,5 @@
 import { writeFileSync } from "node:fs";
-import type { Config } from "../config.js";
+import type { Config } from "../config/index.js";
 import {
   channelOf,
   isKindName,
@@ -116,7 +116,7 @@ export async function renderPreview(config: Pick<Config, "SMTP_FROM" | "HERALD_T
   const { buildEml } = await import("../channels/eml.js");
   const from = config.SMTP_FROM ?? (await import("../channels/index.js")).DEFAULT_FROM;
   const to = { address: job.recipient.email!, name: job.recipient.displayName };
-  const { dkimFromEnv } = await import("../channels/dkim.js");
+  const { dkimFromEnv } = await import("../config/dkim.js");
   const { raw } = await buildEml({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text }, from, { dkim: dkimFromEnv(config) });
   return { format, content: raw, notes };
 }

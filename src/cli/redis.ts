@@ -6,7 +6,7 @@ import { DeadLetters } from "../queues/dead-letter.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { DELIVERY_QUEUES } from "../queues/names.js";
 import type { StatusSources } from "../queues/status.js";
-import type { Config } from "../config.js";
+import type { Config } from "../config/index.js";
 
 /** Redis could not be reached, or stopped answering: one line for the operator, naming REDIS_URL. */
 export class RedisUnavailableError extends Error {

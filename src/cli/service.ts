@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
-import { ConfigError, providerIssues, type Config } from "../config.js";
+import { ConfigError, providerIssues, type Config } from "../config/index.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import { createHttpServer, HttpConfigError, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
-import { isLoopback, openApiExposureIssue } from "../http/config.js";
+import { isLoopback, openApiExposureIssue } from "../config/http.js";
 import type { Logger } from "../logger.js";
 import { createRedis } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";

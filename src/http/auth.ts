@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { ApiScope, ApiToken } from "./config.js";
+import type { ApiScope, ApiToken } from "../config/http.js";
 
 const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
 

@@ -14,7 +14,7 @@ import { allows, ApiAuth } from "./auth.js";
 import { registerBoard } from "./board.js";
 import { registerPreviews } from "./previews.js";
 import { DeadlineError } from "../queues/deadline.js";
-import { HttpConfigError, type ApiScope, type HttpConfig } from "./config.js";
+import { HttpConfigError, type ApiScope, type HttpConfig } from "../config/http.js";
 import { jsonResponse } from "./openapi.js";
 import { PROBLEM_TYPES, sendProblem } from "./problem.js";
 import { redisCheck, runReadyChecks, type ReadyCheck } from "./ready.js";

@@ -1,16 +1,7 @@
 import type { JobsOptions } from "bullmq";
+import type { RetryPolicy } from "../config/defaults.js";
 
-export interface RetryPolicy {
-  attempts: number;
-  backoffMs: number;
-  keepCompletedSeconds: number;
-  keepCompletedCount: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, backoffMs: 5000, keepCompletedSeconds: 86_400, keepCompletedCount: 10_000 };
-
-/** Idempotency window: two enqueues with one key inside it deliver once. */
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+export { DEFAULT_RETRY, IDEMPOTENCY_TTL_MS, type RetryPolicy } from "../config/defaults.js";
 
 export function deliveryJobOptions(policy: RetryPolicy): JobsOptions {
   return {
@@ -23,12 +14,4 @@ export function deliveryJobOptions(policy: RetryPolicy): JobsOptions {
   };
 }
 
-/** The retry policy the configuration describes (workers, producers and dead-letter replays share it). */
-export function retryPolicyOf(config: { HERALD_ATTEMPTS: number; HERALD_BACKOFF_MS: number; HERALD_KEEP_COMPLETED_S: number; HERALD_KEEP_COMPLETED_COUNT: number }): RetryPolicy {
-  return {
-    attempts: config.HERALD_ATTEMPTS,
-    backoffMs: config.HERALD_BACKOFF_MS,
-    keepCompletedSeconds: config.HERALD_KEEP_COMPLETED_S,
-    keepCompletedCount: config.HERALD_KEEP_COMPLETED_COUNT,
-  };
-}
+export { retryPolicyOf } from "../config/producer.js";

@@ -1,15 +1,13 @@
 import type { ChannelName } from "../contracts/index.js";
 
-/** `{herald}`: the braces are a Redis Cluster hash tag, so all of Herald's keys land in one slot. */
-export const DEFAULT_PREFIX = "{herald}";
+import { HASH_TAGGED } from "../config/defaults.js";
+
+export { DEFAULT_PREFIX, HASH_TAGGED } from "../config/defaults.js";
 
 export const QUEUE_OF_CHANNEL: Record<ChannelName, string> = { email: "email", sms: "sms" };
 export const DEAD_LETTER_QUEUE = "dead-letter";
 export const DELIVERY_QUEUES = Object.values(QUEUE_OF_CHANNEL);
 export const ALL_QUEUES = [...DELIVERY_QUEUES, DEAD_LETTER_QUEUE];
-
-/** A prefix that starts with a hash tag keeps every key of Herald's queues in one Redis Cluster slot. */
-export const HASH_TAGGED = /^\{[^{}]+\}/;
 
 const CHANNEL_OF_QUEUE = new Map(Object.entries(QUEUE_OF_CHANNEL).map(([channel, queue]) => [queue, channel as ChannelName]));
 

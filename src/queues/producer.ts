@@ -15,8 +15,9 @@ import { decodeKey, loadKey, parseKeyList, type KeyMaterial, type Keyring } from
 import { createRedis, type RedisInput } from "./connection.js";
 import { DeadlineError, withDeadline } from "./deadline.js";
 import { toEnvelope } from "./envelope.js";
-import { DEFAULT_RETRY, IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
-import { DEAD_LETTER_QUEUE, DEFAULT_PREFIX, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
+import { loadProducerConfig, retryPolicyOf, type ProducerConfig } from "../config/producer.js";
+import { IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
+import { DEAD_LETTER_QUEUE, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
 
 export interface HeraldOptions {
   /** A Redis URL or an ioredis client (Herald then leaves closing it to you). Default: REDIS_URL or redis://127.0.0.1:6379. */
@@ -142,11 +143,13 @@ export class Herald {
   private lastRedisError?: Error;
 
   constructor(opts: HeraldOptions = {}) {
-    this.prefix = assertPrefix(opts.prefix ?? process.env.HERALD_PREFIX ?? DEFAULT_PREFIX);
-    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    // Unset options come from the environment, read and checked exactly as the service reads it.
+    const env = loadProducerConfig(process.env);
+    this.prefix = assertPrefix(opts.prefix ?? env.HERALD_PREFIX);
+    this.retry = { ...retryPolicyOf(env), ...opts.retry };
     this.timeoutMs = opts.timeoutMs ?? 10_000;
-    this.key = resolveKey(opts);
-    const redis = opts.redis ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+    this.key = resolveKey(opts, env);
+    const redis = opts.redis ?? env.REDIS_URL;
     this.ownsConnection = typeof redis === "string";
     this.connection = typeof redis === "string" ? createRedis(redis, "producer") : redis;
     // Ours to report: without a listener ioredis prints every reconnect failure to the console.
@@ -308,16 +311,15 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
-function resolveKey(opts: HeraldOptions): KeyMaterial {
+function resolveKey(opts: HeraldOptions, env: ProducerConfig): KeyMaterial {
   if (Buffer.isBuffer(opts.encryptionKey)) return decodeKey(opts.encryptionKey.toString("base64"), "encryptionKey");
   if (opts.encryptionKey) return decodeKey(opts.encryptionKey, "encryptionKey");
   if (opts.encryptionKeys) return typeof opts.encryptionKeys === "string" ? parseKeyList(opts.encryptionKeys, "encryptionKeys") : opts.encryptionKeys;
-  const env = process.env;
   const loaded = loadKey({
-    HERALD_ENCRYPTION_KEY: env.HERALD_ENCRYPTION_KEY?.trim() || undefined,
-    HERALD_ENCRYPTION_KEYS: env.HERALD_ENCRYPTION_KEYS?.trim() || undefined,
-    dev: opts.dev ?? (env.HERALD_DEV === "1" || env.HERALD_DEV === "true"),
-    dataDir: opts.dataDir ?? env.HERALD_DATA_DIR ?? "./.herald",
+    HERALD_ENCRYPTION_KEY: env.HERALD_ENCRYPTION_KEY,
+    HERALD_ENCRYPTION_KEYS: env.HERALD_ENCRYPTION_KEYS,
+    dev: opts.dev ?? env.HERALD_DEV,
+    dataDir: opts.dataDir ?? env.HERALD_DATA_DIR,
   });
   if (loaded.generatedFile) {
     (opts.onWarning ?? ((m: string) => process.emitWarning(m, "HeraldWarning")))(`HERALD_ENCRYPTION_KEY is not set; using the dev key in ${loaded.generatedFile}. Set HERALD_ENCRYPTION_KEY in production and give producers and workers the same key.`);

@@ -1,4 +1,4 @@
-import type { Config } from "../config.js";
+import type { Config } from "../config/index.js";
 import { createRenderer, type Renderer, type RendererOptions } from "./renderer.js";
 
 /** The renderer as configured: built-in templates, plus the tenants file, template overrides and product name when set. */

@@ -3,7 +3,7 @@ import { Queue, type Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { EmailProvider, SmsProvider } from "../channels/provider.js";
 import { providersFromConfig } from "../channels/index.js";
-import { ConfigError, providerIssues, type Config } from "../config.js";
+import { ConfigError, providerIssues, type Config } from "../config/index.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
 import { createRedis, reportErrors } from "../queues/connection.js";

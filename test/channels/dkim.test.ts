@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkDkim, DkimConfigError, dkimDnsRecord, dkimFromEnv, dkimIssues, type DkimEnv } from "../../src/channels/dkim.js";
+import { checkDkim, DkimConfigError, dkimDnsRecord, dkimFromEnv, dkimIssues, type DkimEnv } from "../../src/config/dkim.js";
 
 const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const PKCS1 = rsa.privateKey.export({ type: "pkcs1", format: "pem" }) as string;

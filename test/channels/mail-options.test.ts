@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { simpleParser, type AddressObject } from "mailparser";
 import { describe, expect, it } from "vitest";
 import type { EmailMessage } from "../../src/channels/provider.js";
-import { dkimFromEnv } from "../../src/channels/dkim.js";
+import { dkimFromEnv } from "../../src/config/dkim.js";
 import { buildEml } from "../../src/channels/eml.js";
 import { toMailOptions } from "../../src/channels/mail-options.js";
 import { headerValues, lineProblems, splitMessage } from "../deliverability/inspect.js";

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMAND_TIMEOUT_MS, CONNECT_TIMEOUT_MS, connectRedis, RedisUnavailableError, withRedis } from "../../src/cli/redis.js";
 import { runCli } from "../support/cli.js";

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, unknownVariables } from "../../src/config.js";
+import { ConfigError, loadConfig, unknownVariables } from "../../src/config/index.js";
 import { createLogger } from "../../src/logger.js";
 import { Herald } from "../../src/queues/producer.js";
 import { KEY_FILE } from "../../src/secrets/key.js";

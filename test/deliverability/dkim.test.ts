@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dkimDnsRecord, dkimFromEnv, type DkimOptions } from "../../src/channels/dkim.js";
+import { dkimDnsRecord, dkimFromEnv, type DkimOptions } from "../../src/config/dkim.js";
 import { buildEml } from "../../src/channels/eml.js";
 import { createSmtpProvider } from "../../src/channels/smtp.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";

@@ -1,7 +1,7 @@
 import { parseJob, type KindName } from "../../src/contracts/index.js";
 import { buildEml } from "../../src/channels/eml.js";
 import type { EmailMessage } from "../../src/channels/provider.js";
-import type { DkimOptions } from "../../src/channels/dkim.js";
+import type { DkimOptions } from "../../src/config/dkim.js";
 import { createRenderer, type Renderer } from "../../src/templates/renderer.js";
 
 /** The sender every deliverability test configures, and the domain everything must carry. */

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { simpleParser, type AddressObject, type ParsedMail } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dkimFromEnv } from "../../src/channels/dkim.js";
+import { dkimFromEnv } from "../../src/config/dkim.js";
 import { createSmtpProvider } from "../../src/channels/smtp.js";
 import type { EmailProvider } from "../../src/channels/provider.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";

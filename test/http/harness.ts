@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter, once } from "node:events";
 import type { Job } from "bullmq";
 import { Redis } from "ioredis";
-import { loadConfig, type Config } from "../../src/config.js";
+import { loadConfig, type Config } from "../../src/config/index.js";
 import { createHttpServer, loadHttpConfig, type HeraldHttpServer, type HttpServerOptions } from "../../src/http/index.js";
 import { createLogger } from "../../src/logger.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";

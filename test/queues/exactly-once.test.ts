@@ -4,7 +4,7 @@ import { readdirSync } from "node:fs";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config/index.js";
 import { createHttpServer, loadHttpConfig, type HeraldHttpServer } from "../../src/http/index.js";
 import { createLogger } from "../../src/logger.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import { Redis } from "ioredis";
-import { loadConfig, type Config } from "../../src/config.js";
+import { loadConfig, type Config } from "../../src/config/index.js";
 import { createLogger } from "../../src/logger.js";
 import { Herald } from "../../src/queues/producer.js";
 import { startWorkers, type RunningWorkers, type WorkersOptions } from "../../src/workers/start.js";

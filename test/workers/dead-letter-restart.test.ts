@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Queue, UnrecoverableError, type Job } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { providersFromConfig } from "../../src/channels/index.js";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config/index.js";
 import { parseJob } from "../../src/contracts/index.js";
 import { ExpiredJobError, InvalidJobError, PermanentDeliveryError, TransientDeliveryError, readFailure } from "../../src/errors/index.js";
 import { createLogger } from "../../src/logger.js";

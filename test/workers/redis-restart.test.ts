@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/logger.js";
 import { reconnectDelay } from "../../src/queues/connection.js";
 import { Herald } from "../../src/queues/producer.js";

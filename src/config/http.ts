@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { describeEnvIssues, flag } from "./env.js";
+
+export { describeEnvIssues, flag } from "./env.js";
 
 /** `metrics` may read /metrics only; `admin` may do everything. */
 export const API_SCOPES = ["enqueue", "metrics", "admin"] as const;
@@ -11,11 +14,6 @@ export interface ApiToken {
 
 /** Shorter tokens are refused: a bearer token is the whole of the API's protection. */
 export const MIN_TOKEN_LENGTH = 16;
-
-/** `1`/`0` (or true/false) switches. */
-export const flag = z
-  .enum(["0", "1", "true", "false", ""], { error: "must be 1 or 0" })
-  .transform((v) => v === "1" || v === "true");
 
 /** `scope:token` pairs, comma-separated; several tokens per scope are allowed (for rotation). */
 export const apiTokens = z
@@ -66,15 +64,6 @@ export type HttpConfig = z.output<typeof httpConfigSchema>;
 
 export class HttpConfigError extends Error {
   override readonly name = "HttpConfigError";
-}
-
-/** One line per bad variable, each naming it: what start-up prints before it stops. */
-export function describeEnvIssues(error: z.ZodError): string {
-  const lines = error.issues.map((issue) => {
-    const variable = String(issue.path[0] ?? "");
-    return issue.message.includes(variable) ? issue.message : `${variable}: ${issue.message}`;
-  });
-  return `invalid configuration:\n  ${lines.join("\n  ")}`;
 }
 
 /** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */

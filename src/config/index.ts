@@ -1,47 +1,10 @@
 import { statSync } from "node:fs";
 import { z } from "zod";
-import { dkimIssues } from "./channels/dkim.js";
-import { describeEnvIssues, flag, httpEnvShape } from "./http/config.js";
-import { HASH_TAGGED } from "./queues/names.js";
-import { decodeKey, KeyError, parseKeyList } from "./secrets/key.js";
-import { closestName } from "./config-names.js";
-
-const int = (name: string, min: number, max: number) =>
-  z.coerce
-    .number({ error: `${name} must be a whole number` })
-    .int(`${name} must be a whole number`)
-    .min(min, `${name} must be at least ${min}`)
-    .max(max, `${name} must be at most ${max}`);
-
-
-const optionalText = z
-  .string()
-  .trim()
-  .transform((v) => (v === "" ? undefined : v))
-  .optional();
-
-const urlWith = (name: string, protocols: RegExp) =>
-  z
-    .string()
-    .trim()
-    .refine((v) => {
-      try {
-        return protocols.test(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `${name} must be a URL with scheme ${protocols.source.replace(/[\\^$():]/g, "").replace(/\|/g, " or ")}`);
-
-/** A check that throws a KeyError with the variable named (the key itself never appears in it). */
-const keyCheck = (check: (v: string) => unknown) => (value: string | undefined, ctx: z.RefinementCtx) => {
-  if (value === undefined) return;
-  try {
-    check(value);
-  } catch (error) {
-    if (!(error instanceof KeyError)) throw error;
-    ctx.addIssue({ code: "custom", message: error.message });
-  }
-};
+import { dkimIssues } from "./dkim.js";
+import { httpEnvShape } from "./http.js";
+import { describeEnvIssues, flag, int, optionalText, urlWith } from "./env.js";
+import { producerVariables } from "./producer.js";
+import { closestName } from "./names.js";
 
 /** `Name <local@domain>`, `"Name, Inc." <local@domain>` or `local@domain`: nodemailer sends no From header for anything else. */
 const MAILBOX = /^(?:(?:"(?:[^"\\\r\n]|\\.)*"|[^<>"\r\n]*?)\s*<([^<>\s]+)>|([^<>\s]+))$/;
@@ -54,26 +17,15 @@ export function isMailbox(value: string): boolean {
 const isFile = (path: string) => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
 const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
-/** Every setting Herald reads, from the environment only. README's config table mirrors this (a test checks). */
+/** Every setting Herald reads, from the environment only: the producer's slice and the service's own. README's config table mirrors this (a test checks). */
 const variables = {
-  REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/)
-    .refine((v) => /^\/?(\d{1,5})?$/.test(new URL(v).pathname), "REDIS_URL: the path may only be a database number, e.g. redis://host:6379/0")
-    .default("redis://127.0.0.1:6379"),
-  HERALD_PREFIX: z.string().regex(HASH_TAGGED, "HERALD_PREFIX must start with a Redis Cluster hash tag such as {herald}").default("{herald}"),
-  // Exponential backoff doubles each time: 20 tries from 5 s already span about 60 days.
-  HERALD_ATTEMPTS: int("HERALD_ATTEMPTS", 1, 20).default(8),
-  HERALD_BACKOFF_MS: int("HERALD_BACKOFF_MS", 1, 3_600_000).default(5000),
+  ...producerVariables,
   HERALD_EMAIL_CONCURRENCY: int("HERALD_EMAIL_CONCURRENCY", 1, 1000).default(10),
   HERALD_SMS_CONCURRENCY: int("HERALD_SMS_CONCURRENCY", 1, 1000).default(5),
   HERALD_EMAIL_RATE_PER_SECOND: int("HERALD_EMAIL_RATE_PER_SECOND", 1, 100_000).optional(),
   HERALD_SMS_RATE_PER_SECOND: int("HERALD_SMS_RATE_PER_SECOND", 1, 100_000).optional(),
   HERALD_LOCK_MS: int("HERALD_LOCK_MS", 1000, 600_000).default(30_000),
   HERALD_STALLED_INTERVAL_MS: int("HERALD_STALLED_INTERVAL_MS", 500, 600_000).default(30_000),
-  HERALD_KEEP_COMPLETED_S: int("HERALD_KEEP_COMPLETED_S", 0, 30 * 86_400).default(86_400),
-  HERALD_KEEP_COMPLETED_COUNT: int("HERALD_KEEP_COMPLETED_COUNT", 0, 10_000_000).default(10_000),
-  HERALD_ENCRYPTION_KEY: optionalText.superRefine(keyCheck((v) => decodeKey(v, "HERALD_ENCRYPTION_KEY"))),
-  HERALD_ENCRYPTION_KEYS: optionalText.superRefine(keyCheck((v) => parseKeyList(v))),
-  HERALD_DATA_DIR: z.string().min(1).default("./.herald"),
   HERALD_OUTBOX_DIR: z.string().min(1).default("./outbox"),
   HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
   HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox"], { error: "must be twilio or outbox" }).optional(),
@@ -94,7 +46,6 @@ const variables = {
   TWILIO_MESSAGING_SERVICE_SID: optionalText.pipe(z.string().regex(/^MG[0-9a-fA-F]{32}$/, "TWILIO_MESSAGING_SERVICE_SID must look like MG followed by 32 hex digits").optional()),
   TWILIO_API_BASE_URL: optionalText.pipe(urlWith("TWILIO_API_BASE_URL", /^(http|https):$/).optional()),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  HERALD_DEV: flag.default(false),
   HERALD_METRICS_PORT: int("HERALD_METRICS_PORT", 0, 65_535).optional(),
   HERALD_METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),
   ...httpEnvShape,
