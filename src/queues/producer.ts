@@ -10,6 +10,7 @@ import {
   type FieldIssue,
   type JobInput,
   type KindName,
+  type LooseJob,
 } from "../contracts/index.js";
 import { decodeKey, loadKey } from "../secrets/key.js";
 import { createRedis, type RedisInput } from "./connection.js";
@@ -131,7 +132,7 @@ export class Herald {
     const prepared = items.map(({ kind, job: input }, index) => {
       const prefix = items.length > 1 ? `items.${index}.` : "";
       try {
-        const job = parseJob(kind, input);
+        const job: LooseJob = parseJob(kind, input);
         if (job.expiresAt && Date.parse(job.expiresAt) <= now) {
           throw new ValidationError(kind, [{ field: "expiresAt", message: "is in the past: the code has already expired" }]);
         }
