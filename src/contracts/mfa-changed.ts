@@ -17,8 +17,8 @@ const schema = z
   .strictObject({
     ...noticeFields,
     ...linkFields,
-    factor: z.enum(FACTOR_NAMES, { error: `must be one of ${FACTOR_NAMES.map((f) => `"${f}"`).join(", ")}` }),
-    change: z.enum(["added", "removed"], { error: 'must be "added" or "removed"' }),
+    factor: z.enum(FACTOR_NAMES, { error: (i) => (i.input === undefined ? "is required" : `must be one of ${FACTOR_NAMES.map((f) => `"${f}"`).join(", ")}`) }),
+    change: z.enum(["added", "removed"], { error: (i) => (i.input === undefined ? "is required" : 'must be "added" or "removed"') }),
   })
   .check(
     crossField((job, ctx) => {

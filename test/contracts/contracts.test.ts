@@ -80,6 +80,7 @@ describe("job contracts", () => {
     const issues = issuesOf("mfa-changed", { ...valid["mfa-changed"], factor: "sms", change: "toggled" });
     expect(issues.factor).toBe('must be one of "otp-app", "otp-sms", "otp-email", "passkey", "u2f"');
     expect(issues.change).toBe('must be "added" or "removed"');
+    expect(issuesOf("mfa-changed", { recipient: valid["mfa-changed"].recipient })).toEqual({ factor: "is required", change: "is required" });
     const definition = kindDefinition("mfa-changed");
     for (const factor of Object.keys(FACTORS)) {
       const vars = definition.textVars!(parseJob("mfa-changed", { ...valid["mfa-changed"], factor, change: "removed" }));
