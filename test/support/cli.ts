@@ -32,8 +32,11 @@ export function spawnCli(args: string[], env: Record<string, string>): ChildProc
   });
 }
 
-/** Resolves when the child's log (stderr, pino JSON) has a line with this message. */
-export function waitForLog(child: ChildProcess, msg: string, timeoutMs = 20_000): Promise<void> {
+/**
+ * Resolves when the child's log (stderr, pino JSON) has a line with this message. The bound is generous:
+ * on a loaded 2-core machine tsx alone needs 15–20 s before `herald start` logs anything.
+ */
+export function waitForLog(child: ChildProcess, msg: string, timeoutMs = 40_000): Promise<void> {
   return new Promise((done, fail) => {
     let seen = "";
     const timer = setTimeout(() => fail(new Error(`no "${msg}" log line within ${timeoutMs} ms:\n${seen}`)), timeoutMs);
