@@ -22,5 +22,13 @@ export {
   type PhoneVerificationJob,
   type PasswordResetJob,
   type PasskeyLinkJob,
+  type OtpSmsJob,
+  type OtpEmailJob,
+  type InviteUserJob,
+  type PasswordChangedJob,
+  type EmailChangedJob,
+  type MfaChangedJob,
+  type Factor,
+  FACTORS,
 } from "./contracts/index.js";
 export { FAILURE_CLASSES, type FailureClass } from "./errors/index.js";

@@ -53,13 +53,29 @@ export const urlTemplate = z
     if (!httpsUrl.safeParse(sample).success) ctx.addIssue({ code: "custom", message: "must be an http(s) URL template" });
   });
 
-/** Fields every kind shares. `code`, `codeId`, `url` and `urlTemplate` are secrets: encrypted before they reach Redis. */
-export const commonFields = {
+/** Fields every kind has: who gets it, whose branding, and the optional key that makes a repeat a no-op. */
+export const baseFields = {
   recipient,
   tenant: tenant.optional(),
+  idempotencyKey: text(200).optional(),
+};
+
+/** Fields of a kind that delivers a code. `code`, `codeId`, `url` and `urlTemplate` are secrets: encrypted before they reach Redis. */
+export const commonFields = {
+  ...baseFields,
   code: secretCode,
   expiresAt: isoTime.optional(),
-  idempotencyKey: text(200).optional(),
+};
+
+/**
+ * Fields of a security notice (password, address or second factor changed): no code and no expiry, since
+ * nothing in it can be used or go stale; instead the time of the change, shown in the recipient's zone.
+ * A notice has no natural key to deduplicate on, so only an explicit `idempotencyKey` ever merges two.
+ */
+export const noticeFields = {
+  ...baseFields,
+  /** When the change happened; default: when the job is enqueued (the producer fills it in, so retries keep it). */
+  occurredAt: isoTime.optional().transform((value) => value ?? new Date().toISOString()),
 };
 
 export const linkFields = {
@@ -67,10 +83,13 @@ export const linkFields = {
   urlTemplate: urlTemplate.optional(),
 };
 
-export const SECRET_FIELDS = ["code", "codeId", "url", "urlTemplate"] as const;
+/** Sealed before a job reaches Redis; `newEmail` too, as a worker needs it only to show it masked. */
+export const SECRET_FIELDS = ["code", "codeId", "url", "urlTemplate", "newEmail"] as const;
 
 interface Shape {
   recipient?: { email?: string; phone?: string };
+  code?: unknown;
+  codeId?: unknown;
   url?: string;
   urlTemplate?: string;
   channel?: string;
@@ -104,6 +123,39 @@ export function requireFor(channel: ChannelName, needsLink: boolean, job: Shape,
   }
 }
 
+/**
+ * For a kind whose code is optional: a `urlTemplate` may only use `{{code}}`/`{{codeId}}` when the job has
+ * them, or the link would silently carry an empty value.
+ */
+export function requireTemplateValues(job: Shape, ctx: z.RefinementCtx): void {
+  if (typeof job.urlTemplate !== "string") return;
+  for (const field of ["code", "codeId"] as const) {
+    if (job[field] === undefined && new RegExp(`\\{\\{\\s*${field}\\s*\\}\\}`).test(job.urlTemplate)) {
+      ctx.addIssue({ code: "custom", path: ["urlTemplate"], message: `uses {{${field}}} but the job has no ${field}` });
+    }
+  }
+}
+
+/** A message text's value that is another text of the same kind and locale, e.g. the localised name of a second factor. */
+export interface TextRef {
+  textKey: string;
+}
+
+export const textRef = (textKey: string): TextRef => ({ textKey });
+
+export type TextVar = string | number | boolean | undefined | TextRef;
+
+export function isTextRef(value: unknown): value is TextRef {
+  return typeof value === "object" && value !== null && typeof (value as TextRef).textKey === "string";
+}
+
+/** `ada.lovelace@example.com` → `a***@example.com`: recognisable to its owner, useless to anyone else. */
+export function maskEmail(address: string): string {
+  const at = address.lastIndexOf("@");
+  if (at < 1) return "***";
+  return `${[...address.slice(0, at)][0]}***${address.slice(at)}`;
+}
+
 export interface KindDefinition<S extends z.ZodType = z.ZodType> {
   /** The job kind, as used in the SDK, CLI and HTTP paths. */
   kind: string;
@@ -118,8 +170,13 @@ export interface KindDefinition<S extends z.ZodType = z.ZodType> {
    * top of the common ones; tenants may override exactly these. `sms` is the SMS text.
    */
   textKeys: readonly string[];
-  /** Whether the message shows the code itself (a passkey link carries it inside the link only). */
+  /** Whether the message shows the code itself (a passkey link carries it inside the link only; a notice has none). */
   showsCode: boolean;
+  /**
+   * Values this kind's texts use beyond the common ones (`{{inviter}}`, `{{#if added}}`…). A `textRef(key)`
+   * value is replaced by that text of the kind in the recipient's locale, so localised words stay in the texts.
+   */
+  textVars?(job: z.output<S>): Record<string, TextVar>;
   /** A request as a producer would send it, for the API docs. */
   example: Record<string, unknown>;
   /**
@@ -131,3 +188,9 @@ export interface KindDefinition<S extends z.ZodType = z.ZodType> {
 
 /** Message-text keys of a mail; kinds add `sms` when they can go by SMS. */
 export const EMAIL_TEXT_KEYS = ["subject", "preheader", "title", "text", "button"] as const;
+
+/**
+ * Message-text keys of a security notice: `notYou` says what to do if the change was not the recipient's,
+ * `button` labels the optional link, and the footer explains why the mail came.
+ */
+export const NOTICE_TEXT_KEYS = [...EMAIL_TEXT_KEYS, "notYou", "footer"] as const;

@@ -5,6 +5,12 @@ import { passkeyLink } from "./passkey-link.js";
 import { passwordReset } from "./password-reset.js";
 import { phoneVerification } from "./phone-verification.js";
 import { resendInitialization } from "./resend-initialization.js";
+import { otpSms } from "./otp-sms.js";
+import { otpEmail } from "./otp-email.js";
+import { inviteUser } from "./invite-user.js";
+import { passwordChanged } from "./password-changed.js";
+import { emailChanged } from "./email-changed.js";
+import { mfaChanged } from "./mfa-changed.js";
 import { toFieldIssues, ValidationError } from "./validation-error.js";
 
 export const KINDS = {
@@ -13,6 +19,12 @@ export const KINDS = {
   "phone-verification": phoneVerification,
   "password-reset": passwordReset,
   "passkey-link": passkeyLink,
+  "otp-sms": otpSms,
+  "otp-email": otpEmail,
+  "invite-user": inviteUser,
+  "password-changed": passwordChanged,
+  "email-changed": emailChanged,
+  "mfa-changed": mfaChanged,
 } as const;
 
 export type Kinds = typeof KINDS;
@@ -22,6 +34,8 @@ export type JobInput<K extends KindName> = z.input<Kinds[K]["schema"]>;
 /** A validated job of a kind, defaults applied and values normalised. */
 export type Job<K extends KindName> = z.output<Kinds[K]["schema"]>;
 export type AnyJob = Job<KindName>;
+/** Any kind's job with the fields only some kinds have seen as optional: for code that treats every kind alike. */
+export type LooseJob = AnyJob & { code?: string; codeId?: string; expiresAt?: string; occurredAt?: string; url?: string; urlTemplate?: string };
 
 export const KIND_NAMES = Object.keys(KINDS) as KindName[];
 
@@ -61,3 +75,10 @@ export type { EmailVerificationJob } from "./email-verification.js";
 export type { PhoneVerificationJob } from "./phone-verification.js";
 export type { PasswordResetJob } from "./password-reset.js";
 export type { PasskeyLinkJob } from "./passkey-link.js";
+export type { OtpSmsJob } from "./otp-sms.js";
+export type { OtpEmailJob } from "./otp-email.js";
+export type { InviteUserJob } from "./invite-user.js";
+export type { PasswordChangedJob } from "./password-changed.js";
+export type { EmailChangedJob } from "./email-changed.js";
+export type { MfaChangedJob, Factor } from "./mfa-changed.js";
+export { FACTORS } from "./mfa-changed.js";

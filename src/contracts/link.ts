@@ -22,7 +22,7 @@ export function fillLinkTemplate(template: string, values: Partial<Record<LinkPl
 interface LinkSource {
   url?: string;
   urlTemplate?: string;
-  code: string;
+  code?: string;
   codeId?: string;
   recipient: { userId: string; loginName?: string };
   tenant?: { id?: string };

@@ -17,7 +17,9 @@ export function jobJsonSchema(kind: KindName): JsonSchema {
   if (properties.urlTemplate) {
     properties.urlTemplate = { ...properties.urlTemplate, description: "Link with placeholders {{code}}, {{codeId}}, {{userId}}, {{tenantId}}, {{loginName}}; give url or urlTemplate, not both" };
   }
-  properties.code = { ...properties.code, description: "The secret code; encrypted before it reaches Redis, never returned by the API" };
+  // Security notices have no code, but the time of the change.
+  if (properties.code) properties.code = { ...properties.code, description: "The secret code; encrypted before it reaches Redis, never returned by the API" };
+  if (properties.occurredAt) properties.occurredAt = { ...properties.occurredAt, description: "When the change happened (default: when it is enqueued); shown in recipient.timeZone" };
   properties.idempotencyKey = { ...properties.idempotencyKey, description: "A repeat within 24 h answers 202 with the first job's id and deduplicated: true" };
   return { ...schema, examples: [KINDS[kind].example] };
 }

@@ -10,6 +10,7 @@ import {
   type FieldIssue,
   type JobInput,
   type KindName,
+  type LooseJob,
 } from "../contracts/index.js";
 import { decodeKey, loadKey, parseKeyList, type KeyMaterial, type Keyring } from "../secrets/key.js";
 import { createRedis, type RedisInput } from "./connection.js";
@@ -213,7 +214,7 @@ export class Herald {
         if (id !== undefined && !UUID.test(id)) {
           throw new ValidationError(kind, [{ field: "id", message: "must be a UUID (e.g. the jobId of an EnqueueError)" }]);
         }
-        const job = parseJob(kind, input);
+        const job: LooseJob = parseJob(kind, input);
         if (job.expiresAt && Date.parse(job.expiresAt) <= now) {
           throw new ValidationError(kind, [{ field: "expiresAt", message: "is in the past: the code has already expired" }]);
         }

@@ -55,3 +55,20 @@ export function formatValidity(expiresAt: string | undefined, locale: string, no
   if (hours < 48) return unitFormat(locale, "hour").format(hours);
   return unitFormat(locale, "day").format(Math.round(hours / 24));
 }
+
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * "March 2, 2026 at 10:00 AM GMT+1", "2. März 2026 um 10:00 MEZ": when something happened, in the
+ * recipient's language and time zone (UTC without one), with the zone named so nobody misreads the hour.
+ */
+export function formatTime(iso: string | undefined, locale: string, timeZone = "UTC"): string | undefined {
+  if (!iso) return undefined;
+  const key = `${locale}|${timeZone}`;
+  let format = timeFormats.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale, { year: "numeric", month: "long", day: "numeric", hour: "numeric", minute: "2-digit", timeZone, timeZoneName: "short" });
+    timeFormats.set(key, format);
+  }
+  return format.format(Date.parse(iso));
+}

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import Handlebars from "handlebars";
 import { convert } from "html-to-text";
 import mjml2html from "mjml";
-import { isKindName, KIND_NAMES, kindDefinition, type AnyJob, type KindName } from "../contracts/index.js";
-import { directionOf, formatValidity, pickLocale } from "./locale.js";
+import { isKindName, isTextRef, KIND_NAMES, kindDefinition, type AnyJob, type KindName, type LooseJob } from "../contracts/index.js";
+import { directionOf, formatTime, formatValidity, pickLocale } from "./locale.js";
 import { compileText, loadCatalog, messagesFor, type Catalog, type TextTemplate } from "./messages.js";
 import { sanitizeCustomHtml, stripCustomHtml } from "./safe-html.js";
 import { loadTenants, type TenantDirectory, type TenantSettings } from "./tenants.js";
@@ -236,23 +236,31 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
   }
 
   function prepare(input: RenderInput) {
-    const { job, kind } = input;
+    const { kind } = input;
+    const job: LooseJob = input.job;
     const tenant: TenantSettings | undefined = job.tenant?.id ? tenants.get(job.tenant.id) : undefined;
     if (job.tenant?.id && !tenant && opts.tenantsFile) opts.onUnknownTenant?.(job.tenant.id, kind);
     const locale = pickLocale(job.recipient.locale ?? tenant?.defaultLocale, locales);
     // Built-in defaults < the tenants file < the job: the job's own values win.
     const brand: Branding = { ...defaults, ...stripUndefined(tenant?.branding ?? {}), ...stripUndefined(job.tenant?.branding ?? {}) };
     if (!job.tenant?.branding?.productName && !tenant?.branding?.productName && job.tenant?.name) brand.productName = job.tenant.name;
-    const vars = {
+    const vars: Record<string, unknown> = {
       name: job.recipient.firstName ?? job.recipient.displayName,
       productName: brand.productName,
       loginName: job.recipient.loginName,
       code: job.code,
       expiry: formatValidity(job.expiresAt, locale, input.now ?? Date.now()),
+      time: formatTime(job.occurredAt, locale, job.recipient.timeZone),
       passwordSet: "passwordSet" in job ? job.passwordSet : undefined,
     };
     const compiled = { ...texts.get(`${locale}|${kind}`)!, ...(tenant ? tenantTexts.get(`${job.tenant!.id}|${kind}|${locale}`) : undefined) };
     if (!vars.expiry) delete compiled.expiry;
+    // The kind's own values; a text reference becomes that text (tenant's or built-in) in this locale.
+    for (const [name, value] of Object.entries(kindDefinition(kind).textVars?.(input.job) ?? {})) {
+      if (!isTextRef(value)) vars[name] = value;
+      else if (compiled[value.textKey]) vars[name] = compiled[value.textKey].plain(vars);
+      else throw new TemplateError(`${kind}: the text ${value.textKey} does not exist`);
+    }
     return { locale, brand, compiled, vars, tenant };
   }
 
@@ -276,7 +284,7 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
         align: directionOf(locale) === "rtl" ? "right" : "left",
         brand,
         color: { primary: brand.primaryColor, background: brand.backgroundColor, font: brand.fontColor, buttonText: brand.buttonTextColor },
-        code: kindDefinition(input.kind).showsCode ? input.job.code : undefined,
+        code: kindDefinition(input.kind).showsCode ? (input.job as LooseJob).code : undefined,
         link: input.link,
       };
       const text = layoutOf.text({ ...context, t: plain }).replace(/\n{3,}/g, "\n\n");

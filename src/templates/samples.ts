@@ -9,7 +9,7 @@ export interface SampleOptions {
   tenant?: string;
   /** Which channel the sample is for, where the kind offers a choice (default: the kind's default channel). */
   channel?: ChannelName;
-  /** Clock for expiresAt (one hour ahead); default now. */
+  /** Clock for expiresAt (one hour ahead) and occurredAt (three minutes ago); default now. */
   now?: number;
 }
 
@@ -32,9 +32,17 @@ export function sampleJob(kind: KindName, opts: SampleOptions = {}): Record<stri
       displayName: "Ada Lovelace",
       loginName: "ada.lovelace",
       ...(opts.locale ? { locale: opts.locale } : {}),
+      timeZone: "Europe/Zurich",
     },
     tenant: opts.tenant ? { id: opts.tenant } : { id: "acme", name: "Acme", branding: { productName: "Acme ID" } },
-    expiresAt: new Date(now + 3_600_000).toISOString(),
+    // A code's lifetime or a notice's time, whichever the kind's contract has.
+    ...(hasField(kind, "expiresAt") ? { expiresAt: new Date(now + 3_600_000).toISOString() } : {}),
+    ...(hasField(kind, "occurredAt") ? { occurredAt: new Date(now - 180_000).toISOString() } : {}),
     ...definition.sample({ channel, baseUrl: SAMPLE_BASE }),
   };
+}
+
+function hasField(kind: KindName, field: string): boolean {
+  const shape = (kindDefinition(kind).schema as unknown as { shape?: Record<string, unknown> }).shape;
+  return shape !== undefined && Object.hasOwn(shape, field);
 }

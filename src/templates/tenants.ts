@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import Handlebars from "handlebars";
 import { parse, YAMLParseError } from "yaml";
 import { z } from "zod";
-import { branding, isKindName, KIND_NAMES, toFieldIssues } from "../contracts/index.js";
+import { branding, isKindName, KIND_NAMES, kindDefinition, parseJob, toFieldIssues, type KindName } from "../contracts/index.js";
+import { sampleJob } from "./samples.js";
 import { locale as localeTag } from "../contracts/fields.js";
 
 export interface TenantSettings {
@@ -30,15 +31,24 @@ const tenantSchema = z.strictObject({
 
 const fileSchema = z.strictObject({ tenants: z.record(z.string().min(1), tenantSchema) });
 
-/** The values a message text may insert. `passwordSet` is a condition (`{{#if passwordSet}}`) in resend-initialization. */
-export const PLACEHOLDERS = ["name", "productName", "code", "expiry", "loginName", "passwordSet"] as const;
+/**
+ * The values every message text may insert. `passwordSet` is a condition (`{{#if passwordSet}}`) in
+ * resend-initialization; `time` is a notice's moment in the recipient's zone.
+ */
+export const PLACEHOLDERS = ["name", "productName", "code", "expiry", "loginName", "passwordSet", "time"] as const;
+
+/** The common placeholders and the kind's own (its contract's textVars, read off a sample job). */
+export function placeholdersOf(kind: KindName): string[] {
+  const own = kindDefinition(kind).textVars?.(parseJob(kind, sampleJob(kind)) as never) ?? {};
+  return [...PLACEHOLDERS, ...Object.keys(own)];
+}
 const HELPERS = new Set(["if", "unless", "else"]);
 
 /**
  * The names a text uses that are not placeholders (`{{nam}}`): Handlebars would render them as nothing,
  * so a typo would silently drop the user's name. Undefined when the text does not parse (reported elsewhere).
  */
-export function unknownPlaceholders(source: string): string[] | undefined {
+export function unknownPlaceholders(source: string, allowed: readonly string[] = PLACEHOLDERS): string[] | undefined {
   let ast: hbs.AST.Program;
   try {
     ast = Handlebars.parse(source);
@@ -52,7 +62,7 @@ export function unknownPlaceholders(source: string): string[] | undefined {
     }
   }
   new Names().accept(ast);
-  return [...used].filter((name) => !HELPERS.has(name) && !(PLACEHOLDERS as readonly string[]).includes(name));
+  return [...used].filter((name) => !HELPERS.has(name) && !allowed.includes(name));
 }
 
 export class TenantsFileError extends Error {
@@ -83,14 +93,15 @@ export function loadTenants(file: string, textKeys: (kind: string) => ReadonlySe
         continue;
       }
       const allowed = textKeys(kind);
+      const placeholders = placeholdersOf(kind);
       for (const [locale, texts] of Object.entries(byLocale)) {
         if (!localeTag.safeParse(locale).success) problems.push(`tenants.${id}.texts.${kind}.${locale}: not a BCP 47 language tag`);
         for (const [key, text] of Object.entries(texts)) {
           if (!allowed.has(key)) problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: unknown text key; expected one of ${[...allowed].join(", ")}`);
           if (text.includes("{{{")) problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: triple braces are not allowed (values are always escaped)`);
-          const unknown = unknownPlaceholders(text);
+          const unknown = unknownPlaceholders(text, placeholders);
           if (unknown?.length) {
-            problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(", ")}; expected ${PLACEHOLDERS.map((n) => `{{${n}}}`).join(", ")}`);
+            problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(", ")}; expected ${placeholders.map((n) => `{{${n}}}`).join(", ")}`);
           }
         }
       }

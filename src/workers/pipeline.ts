@@ -1,5 +1,5 @@
 import type { Job } from "bullmq";
-import { channelOf, parseJob, resolveLink, ValidationError, type AnyJob, type ChannelName, type KindName } from "../contracts/index.js";
+import { channelOf, parseJob, resolveLink, ValidationError, type ChannelName, type KindName, type LooseJob } from "../contracts/index.js";
 import type { EmailProvider, Receipt, SmsProvider } from "../channels/provider.js";
 import { ExpiredJobError, InvalidJobError, PermanentDeliveryError, TransientDeliveryError } from "../errors/index.js";
 import { envelopeSchema, openEnvelope } from "../queues/envelope.js";
@@ -82,6 +82,3 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
     }
   };
 }
-
-/** Any kind's job, with the fields only some kinds have seen as optional. */
-type LooseJob = AnyJob & { url?: string; urlTemplate?: string; codeId?: string };

@@ -30,6 +30,24 @@ describe("herald CLI", { timeout: 180_000 }, () => {
     expect((await email.getJob(id))?.name).toBe("password-reset");
   });
 
+  it("send takes the new kinds: a security notice (no code; its time filled in) and an invitation", async () => {
+    const notice = { recipient: { userId: "u2", email: "gus@example.com", timeZone: "Europe/Rome" }, factor: "u2f", change: "removed" };
+    const invite = { recipient: { userId: "u3", email: "finn@example.com" }, inviter: { displayName: "Grace Hopper" }, url: "https://login.example.com/invite" };
+    const [mfa, inv, bad] = await Promise.all([
+      runCli(["send", "mfa-changed", "--data", JSON.stringify(notice), "--json"], env),
+      runCli(["send", "invite-user", "--data", JSON.stringify(invite)], env),
+      runCli(["send", "password-changed", "--data", JSON.stringify({ ...job, url: undefined })], env),
+    ]);
+    expect(mfa.code, mfa.stderr).toBe(0);
+    const queued = await email.getJob(JSON.parse(mfa.stdout).id);
+    expect(queued?.name).toBe("mfa-changed");
+    expect(Date.now() - Date.parse(queued?.data.job.occurredAt)).toBeLessThan(120_000);
+    expect(inv.code, inv.stderr).toBe(0);
+    expect((await email.getJob(inv.stdout.trim()))?.name).toBe("invite-user");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("code: is not allowed");
+  });
+
   it("send reads --data-file - from standard input and can answer in JSON", async () => {
     const result = await runCli(["send", "email-verification", "--data-file", "-", "--json"], env, JSON.stringify({ ...job, idempotencyKey: "k1" }));
     expect(result.code).toBe(0);

@@ -56,6 +56,17 @@ describe("herald preview", { timeout: 120_000 }, () => {
     expect(ar.stderr).toContain("locale: ar");
   });
 
+  it("the new kinds: a notice's time in the recipient's zone from --data, and the OTP SMS in one segment", async () => {
+    const notice = { recipient: { userId: "u", email: "ada@example.com", locale: "sv", timeZone: "America/New_York" }, occurredAt: "2026-03-02T09:00:00Z" };
+    const [changed, otp] = await Promise.all([preview(["password-changed", "--format", "text", "--data", JSON.stringify(notice)]), preview(["otp-sms", "--locale", "ja"])]);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout).toContain("ändrades den 2 mars 2026 kl. 04:00 GMT−5");
+    expect(changed.stderr).toContain("subject: Ditt lösenord för Herald har ändrats");
+    expect(otp.code, otp.stderr).toBe(0);
+    expect(otp.stdout).toContain("904512 は Acme ID のログインコードです。");
+    expect(otp.stderr).toMatch(/1 segment, UCS-2/);
+  });
+
   it("text: the plain part with the link and the code", async () => {
     const result = await preview(["password-reset", "--format", "text"]);
     expect(result.code, result.stderr).toBe(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KIND_NAMES, parseJob, ValidationError } from "../../src/contracts/index.js";
+import { FACTORS, isTextRef, KIND_NAMES, kindDefinition, maskEmail, parseJob, ValidationError, type Job } from "../../src/contracts/index.js";
 
 function issuesOf(kind: string, data: unknown): Record<string, string> {
   try {
@@ -17,17 +17,85 @@ const valid = {
   "phone-verification": { recipient: { userId: "u", phone: "+41791234567" }, code: "C" },
   "password-reset": { recipient: { userId: "u", email: "a@example.com" }, code: "C", url: "https://x.test/r" },
   "passkey-link": { recipient: { userId: "u", email: "a@example.com" }, code: "C", codeId: "id", url: "https://x.test/p" },
+  "otp-sms": { recipient: { userId: "u", phone: "+41791234567" }, code: "C" },
+  "otp-email": { recipient: { userId: "u", email: "a@example.com" }, code: "C" },
+  "invite-user": { recipient: { userId: "u", email: "a@example.com" }, inviter: { displayName: "Grace" }, url: "https://x.test/i" },
+  "password-changed": { recipient: { userId: "u", email: "a@example.com" } },
+  "email-changed": { recipient: { userId: "u", email: "a@example.com" } },
+  "mfa-changed": { recipient: { userId: "u", email: "a@example.com" }, factor: "passkey", change: "added" },
 } as const;
+
+const CODE_KINDS = KIND_NAMES.filter((k) => !["invite-user", "password-changed", "email-changed", "mfa-changed"].includes(k));
+const NOTICE_KINDS = ["password-changed", "email-changed", "mfa-changed"] as const;
 
 describe("job contracts", () => {
   it.each(KIND_NAMES)("%s: a minimal valid job passes", (kind) => {
     expect(() => parseJob(kind, valid[kind])).not.toThrow();
   });
 
-  it.each(KIND_NAMES)("%s: every required field missing is named", (kind) => {
+  it.each(CODE_KINDS)("%s: every required field missing is named", (kind) => {
     const issues = issuesOf(kind, {});
     expect(issues).toHaveProperty("recipient", "is required");
     expect(issues).toHaveProperty("code", "is required");
+  });
+
+  it.each(NOTICE_KINDS)("%s: a security notice has no code and no expiry, and says so by name", (kind) => {
+    const issues = issuesOf(kind, { ...valid[kind], code: "123456", expiresAt: "2030-01-01T00:00:00Z" });
+    expect(issues).toEqual({ "code, expiresAt": "are not allowed" });
+    expect(kindDefinition(kind).showsCode).toBe(false);
+  });
+
+  it.each(NOTICE_KINDS)("%s: occurredAt is kept as given, defaults to the time of validation, and must be an ISO time", (kind) => {
+    expect((parseJob(kind, { ...valid[kind], occurredAt: "2030-01-31T11:58:00+01:00" }) as Job<typeof kind>).occurredAt).toBe("2030-01-31T11:58:00+01:00");
+    const before = Date.now();
+    const stamped = Date.parse((parseJob(kind, valid[kind]) as Job<typeof kind>).occurredAt);
+    expect(stamped).toBeGreaterThanOrEqual(before - 1);
+    expect(stamped).toBeLessThanOrEqual(Date.now() + 1);
+    expect(issuesOf(kind, { ...valid[kind], occurredAt: "yesterday" }).occurredAt).toMatch(/ISO 8601/);
+  });
+
+  it.each(NOTICE_KINDS)("%s: the link is optional, and a template cannot ask for a code the notice does not have", (kind) => {
+    expect(() => parseJob(kind, { ...valid[kind], urlTemplate: "https://x.test/secure?u={{userId}}&org={{tenantId}}" })).not.toThrow();
+    expect(issuesOf(kind, { ...valid[kind], urlTemplate: "https://x.test/secure?c={{code}}" })).toHaveProperty("urlTemplate", "uses {{code}} but the job has no code");
+    expect(issuesOf(kind, { ...valid[kind], recipient: { userId: "u", phone: "+41791234567" } })).toHaveProperty(["recipient.email"], "is required for an email");
+  });
+
+  it("invite-user needs the inviter's name and a link; its code is optional and may go into the link", () => {
+    const { inviter: _, url: __, ...bare } = valid["invite-user"];
+    expect(issuesOf("invite-user", bare)).toEqual({ inviter: "is required", url: "is required (or give urlTemplate)" });
+    expect(issuesOf("invite-user", { ...valid["invite-user"], inviter: { displayName: " " } })).toHaveProperty(["inviter.displayName"], "must not be empty");
+    expect(issuesOf("invite-user", { ...valid["invite-user"], inviter: { displayName: "G", email: "g@x.test" } })).toHaveProperty(["inviter.email"], "is not allowed");
+    const { url: ___, ...noUrl } = valid["invite-user"];
+    expect(issuesOf("invite-user", { ...noUrl, urlTemplate: "https://x.test/i?c={{code}}" })).toHaveProperty("urlTemplate", "uses {{code}} but the job has no code");
+    expect(() => parseJob("invite-user", { ...noUrl, code: "INV1", urlTemplate: "https://x.test/i?c={{code}}" })).not.toThrow();
+    expect(kindDefinition("invite-user").showsCode).toBe(false);
+  });
+
+  it("otp-email: the code is required, the link optional; otp-sms needs a phone", () => {
+    expect(() => parseJob("otp-email", { ...valid["otp-email"], url: "https://x.test/login" })).not.toThrow();
+    expect(issuesOf("otp-sms", { ...valid["otp-sms"], recipient: { userId: "u", email: "a@example.com" } })).toHaveProperty(["recipient.phone"], "is required for an SMS");
+  });
+
+  it("mfa-changed names the factor and the change from fixed lists; each factor has a text of its own", () => {
+    const issues = issuesOf("mfa-changed", { ...valid["mfa-changed"], factor: "sms", change: "toggled" });
+    expect(issues.factor).toBe('must be one of "otp-app", "otp-sms", "otp-email", "passkey", "u2f"');
+    expect(issues.change).toBe('must be "added" or "removed"');
+    expect(issuesOf("mfa-changed", { recipient: valid["mfa-changed"].recipient })).toEqual({ factor: "is required", change: "is required" });
+    const definition = kindDefinition("mfa-changed");
+    for (const factor of Object.keys(FACTORS)) {
+      const vars = definition.textVars!(parseJob("mfa-changed", { ...valid["mfa-changed"], factor, change: "removed" }));
+      expect(vars.added, factor).toBe(false);
+      expect(isTextRef(vars.factor), factor).toBe(true);
+      expect(definition.textKeys, factor).toContain((vars.factor as { textKey: string }).textKey);
+    }
+  });
+
+  it("email-changed: the new address is validated and shown masked", () => {
+    expect(issuesOf("email-changed", { ...valid["email-changed"], newEmail: "nope" })).toHaveProperty("newEmail", "must be a valid email address");
+    const job = parseJob("email-changed", { ...valid["email-changed"], newEmail: "ada.lovelace@example.org" });
+    expect(kindDefinition("email-changed").textVars!(job)).toEqual({ newEmail: "a***@example.org" });
+    expect(kindDefinition("email-changed").textVars!(parseJob("email-changed", valid["email-changed"]))).toEqual({ newEmail: undefined });
+    expect(maskEmail("é@x.test")).toBe("é***@x.test");
   });
 
   it.each(KIND_NAMES)("%s: recipient.userId is required", (kind) => {

@@ -9,7 +9,7 @@ import { createSmtpProvider } from "../../src/channels/smtp.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { assertVerifierInstalled, verifyDkim } from "./dkim-verify.js";
 import { headerValues, splitMessage } from "./inspect.js";
-import { FROM, FROM_DOMAIN, FROM_DOMAIN_RE, mailCases, type MailCase } from "./mails.js";
+import { FROM, FROM_DOMAIN, FROM_DOMAIN_RE, mailCases, VARIANTS, type MailCase } from "./mails.js";
 
 const SELECTOR = "herald2026";
 const DNS_NAME = `${SELECTOR}._domainkey.${FROM_DOMAIN}`;
@@ -40,7 +40,7 @@ describe("DKIM: signatures verify with an independent verifier (python3-dkim) ag
   });
 
   it("buildEml signs every kind in en and de, and every signature verifies", async () => {
-    expect(signed).toHaveLength(20);
+    expect(signed).toHaveLength(VARIANTS.length * 4); // en and de, with and without a logo
     const verdicts = await verifyDkim(signed, { name: DNS_NAME, record });
     for (const [i, c] of cases.entries()) expect(verdicts[i], `${c.id}: ${verdicts[i].log.join("; ")}`).toMatchObject({ ok: true });
   });

@@ -14,13 +14,22 @@ export const LOGO_URL = "https://cdn.acme.test/brand/logo.png";
 export const LINK = "https://login.acme.test/flow/continue?code=K7Q2M9&user=u-1001";
 const NOW = Date.parse("2026-03-02T09:00:00Z");
 
-/** Every email kind, and both texts of resend-initialization. */
+const CODE = "K7Q2M9";
+const OCCURRED = new Date(NOW - 180_000).toISOString();
+
+/** Every email kind, both texts of resend-initialization and of mfa-changed. Security notices have no code. */
 export const VARIANTS: { name: string; kind: KindName; extra: Record<string, unknown> }[] = [
-  { name: "resend-initialization (passwordSet: false)", kind: "resend-initialization", extra: { passwordSet: false } },
-  { name: "resend-initialization (passwordSet: true)", kind: "resend-initialization", extra: { passwordSet: true } },
-  { name: "email-verification", kind: "email-verification", extra: {} },
-  { name: "password-reset", kind: "password-reset", extra: { expiresAt: new Date(NOW + 3_600_000).toISOString() } },
-  { name: "passkey-link", kind: "passkey-link", extra: { codeId: "cid-77", expiresAt: new Date(NOW + 86_400_000).toISOString() } },
+  { name: "resend-initialization (passwordSet: false)", kind: "resend-initialization", extra: { code: CODE, passwordSet: false } },
+  { name: "resend-initialization (passwordSet: true)", kind: "resend-initialization", extra: { code: CODE, passwordSet: true } },
+  { name: "email-verification", kind: "email-verification", extra: { code: CODE } },
+  { name: "password-reset", kind: "password-reset", extra: { code: CODE, expiresAt: new Date(NOW + 3_600_000).toISOString() } },
+  { name: "passkey-link", kind: "passkey-link", extra: { code: CODE, codeId: "cid-77", expiresAt: new Date(NOW + 86_400_000).toISOString() } },
+  { name: "otp-email", kind: "otp-email", extra: { code: "318274", expiresAt: new Date(NOW + 300_000).toISOString() } },
+  { name: "invite-user", kind: "invite-user", extra: { code: CODE, inviter: { displayName: "Grace Hopper" }, expiresAt: new Date(NOW + 7 * 86_400_000).toISOString() } },
+  { name: "password-changed", kind: "password-changed", extra: { occurredAt: OCCURRED } },
+  { name: "email-changed", kind: "email-changed", extra: { occurredAt: OCCURRED, newEmail: "ada@lovelace.example" } },
+  { name: "mfa-changed (added)", kind: "mfa-changed", extra: { occurredAt: OCCURRED, factor: "passkey", change: "added" } },
+  { name: "mfa-changed (removed)", kind: "mfa-changed", extra: { occurredAt: OCCURRED, factor: "otp-app", change: "removed" } },
 ];
 
 export interface MailCase {
@@ -42,9 +51,8 @@ export async function mailCases(opts: { locales?: readonly string[]; renderer?: 
   const cases: MailCase[] = [];
   const add = (variant: (typeof VARIANTS)[number], locale: string, logo: boolean) => {
     const job = parseJob(variant.kind, {
-      recipient: { userId: "u-1001", email: "ada.lovelace@example.com", firstName: "Ada", lastName: "Lovelace", displayName: "Ada Lovelace", locale },
+      recipient: { userId: "u-1001", email: "ada.lovelace@example.com", firstName: "Ada", lastName: "Lovelace", displayName: "Ada Lovelace", locale, timeZone: "Europe/Zurich" },
       tenant: { id: "acme", name: "Acme ID", branding: logo ? { logoUrl: LOGO_URL } : {} },
-      code: "K7Q2M9",
       url: LINK,
       ...variant.extra,
     });

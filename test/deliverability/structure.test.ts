@@ -7,7 +7,8 @@ import type { EmailProvider } from "../../src/channels/provider.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { hrefs } from "../support/html.js";
 import { headerValues, lineProblems, multipartChildren, remoteResources, resourceUrl, splitMessage } from "./inspect.js";
-import { emlOf, FROM, FROM_DOMAIN, FROM_DOMAIN_RE, FROM_NAME, LINK, LOGO_URL, mailCases, type MailCase } from "./mails.js";
+import { hasChannel, KIND_NAMES } from "../../src/contracts/index.js";
+import { emlOf, FROM, FROM_DOMAIN, FROM_DOMAIN_RE, FROM_NAME, LINK, LOGO_URL, mailCases, VARIANTS, type MailCase } from "./mails.js";
 
 const SUBJECT_MAX = 78;
 const HTML_MAX_BYTES = 100 * 1024; // Gmail clips messages whose HTML passes ~102 KB
@@ -96,10 +97,12 @@ function foreignResources(mails: { c: MailCase; parsed: ParsedMail }[]): string 
 const cases = await mailCases();
 
 describe("deliverability: the bytes of every email kind", () => {
-  it("covers every email kind and both resend-initialization texts in en and de, with and without a logo", () => {
+  it("covers every email kind and both resend-initialization and mfa-changed texts in en and de, with and without a logo", () => {
     const ids = cases.map((c) => c.id);
+    const kinds = new Set(VARIANTS.map((v) => v.kind));
+    for (const kind of KIND_NAMES.filter((k) => hasChannel(k, "email"))) expect(kinds, kind).toContain(kind);
     for (const locale of ["en", "de"]) {
-      for (const kind of ["resend-initialization (passwordSet: false)", "resend-initialization (passwordSet: true)", "email-verification", "password-reset", "passkey-link"]) {
+      for (const kind of VARIANTS.map((v) => v.name)) {
         expect(ids).toContain(`${kind} ${locale}`);
         expect(ids).toContain(`${kind} ${locale}, no logo`);
       }
@@ -107,6 +110,8 @@ describe("deliverability: the bytes of every email kind", () => {
     // the two resend-initialization texts differ, so both really are covered
     const [f, t] = ["false", "true"].map((v) => cases.find((c) => c.id === `resend-initialization (passwordSet: ${v}) en`)!.message.text);
     expect(f).not.toBe(t);
+    const [added, removed] = ["added", "removed"].map((v) => cases.find((c) => c.id === `mfa-changed (${v}) de`)!.message.subject);
+    expect(added).not.toBe(removed);
   });
 
   describe("as buildEml writes them (the exact bytes SMTP carries)", () => {
@@ -155,7 +160,7 @@ describe("deliverability: the bytes of every email kind", () => {
     });
 
     it("en and de of every kind arrive, one each, to the right envelope", () => {
-      expect(selected).toHaveLength(10);
+      expect(selected).toHaveLength(VARIANTS.length * 2);
       expect([...received.keys()].sort()).toEqual(selected.map((c) => c.id).sort());
       for (const c of selected) {
         expect(received.get(c.id)!.envelope.to).toEqual([c.message.to.address]);

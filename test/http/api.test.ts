@@ -34,6 +34,42 @@ const KIND_CASES = [
     body: { recipient: { userId: "u5", email: "dee@example.com" }, code: "PK-secret", codeId: "cid-9", urlTemplate: "https://login.acme.test/passkey?id={{codeId}}&code={{code}}" },
     secrets: ["dee@example.com", "PK-secret", "cid-9", "login.acme.test"],
   },
+  {
+    kind: "otp-sms",
+    channel: "sms",
+    body: { recipient: { userId: "u6", phone: "+41791234569", locale: "it" }, code: "904512", expiresAt: inOneHour() },
+    secrets: ["+41791234569", "904512"],
+  },
+  {
+    kind: "otp-email",
+    channel: "email",
+    body: { recipient: { userId: "u7", email: "eve@example.com" }, code: "318274" },
+    secrets: ["eve@example.com", "318274"],
+  },
+  {
+    kind: "invite-user",
+    channel: "email",
+    body: { recipient: { userId: "u8", email: "finn@example.com" }, inviter: { displayName: "Grace Hopper" }, code: "INV-5521", urlTemplate: "https://login.acme.test/invite?code={{code}}" },
+    secrets: ["finn@example.com", "INV-5521", "login.acme.test", "Grace Hopper"],
+  },
+  {
+    kind: "password-changed",
+    channel: "email",
+    body: { recipient: { userId: "u9", email: "gus@example.com", timeZone: "Europe/Rome" }, occurredAt: "2026-03-02T09:00:00Z" },
+    secrets: ["gus@example.com"],
+  },
+  {
+    kind: "email-changed",
+    channel: "email",
+    body: { recipient: { userId: "u10", email: "old@example.com" }, newEmail: "new@example.org", url: "https://login.acme.test/secure" },
+    secrets: ["old@example.com", "new@example.org", "login.acme.test"],
+  },
+  {
+    kind: "mfa-changed",
+    channel: "email",
+    body: { recipient: { userId: "u11", email: "hal@example.com" }, factor: "u2f", change: "removed" },
+    secrets: ["hal@example.com"],
+  },
 ] as const;
 
 describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay queued)", () => {
@@ -85,6 +121,18 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
     const sdkError = await h.herald.enqueue("email-verification", payload as never).catch((e) => e);
     expect(problem.errors).toEqual(sdkError.issues);
     expect(await h.redis.llen(`${h.config.HERALD_PREFIX}:email:wait`)).toBe(before);
+  });
+
+  it("400 for a security notice given a code, or an mfa-changed without its factor, naming each field", async () => {
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/notifications/mfa-changed",
+      headers: asEnqueue,
+      payload: { recipient: { userId: "u", email: "a@example.com" }, code: "123456", change: "added", occurredAt: "noon" },
+    });
+    expect(res.statusCode).toBe(400);
+    const fields = Object.fromEntries(res.json().errors.map((e: { field: string; message: string }) => [e.field, e.message]));
+    expect(fields).toMatchObject({ code: "is not allowed", factor: "is required", occurredAt: expect.stringMatching(/ISO 8601/) });
   });
 
   it("400 for a code that has already expired, a missing body and malformed JSON", async () => {
@@ -215,6 +263,16 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
     }
     expect(doc.paths["/v1/notifications/passkey-link"].post.requestBody.content["application/json"].schema.required).toContain("codeId");
     expect(doc.paths["/v1/notifications/password-reset"].post.requestBody.content["application/json"].schema.properties.channel.enum).toEqual(["email", "sms"]);
+    // Security notices document their time and no code; the invitation its inviter.
+    for (const kind of ["password-changed", "email-changed", "mfa-changed"]) {
+      const schema = doc.paths[`/v1/notifications/${kind}`].post.requestBody.content["application/json"].schema;
+      expect(schema.properties, kind).not.toHaveProperty("code");
+      expect(schema.properties, kind).not.toHaveProperty("expiresAt");
+      expect(schema.properties.occurredAt, kind).toMatchObject({ type: "string", format: "date-time" });
+      expect(schema.required, kind).not.toContain("occurredAt");
+    }
+    expect(doc.paths["/v1/notifications/mfa-changed"].post.requestBody.content["application/json"].schema.properties.factor.enum).toEqual(["otp-app", "otp-sms", "otp-email", "passkey", "u2f"]);
+    expect(doc.paths["/v1/notifications/invite-user"].post.requestBody.content["application/json"].schema.required).toContain("inviter");
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/notifications/{id}", "/v1/dead-letters", "/v1/dead-letters/{id}", "/v1/dead-letters/{id}/replay", "/v1/dead-letters/replay"]));
     expect(Object.keys(doc.paths).some((p) => p.startsWith("/admin"))).toBe(false);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });

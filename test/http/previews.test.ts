@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IMAGE_KINDS, IMAGE_LOCALES, MAIL_WIDTH, SMS_IMAGE, writePreviewImages } from "../../scripts/preview-images.js";
-import { KIND_NAMES } from "../../src/contracts/index.js";
+import { hasChannel, KIND_NAMES } from "../../src/contracts/index.js";
 import { createHttpServer, loadHttpConfig, type HeraldHttpServer } from "../../src/http/index.js";
 import { createLogger } from "../../src/logger.js";
 import { HeraldMetrics } from "../../src/metrics.js";
@@ -35,6 +35,7 @@ function pngSize(file: string): { width: number; height: number } {
 }
 
 const count = (html: string, pattern: RegExp) => (html.match(new RegExp(pattern.source, "g")) ?? []).length;
+const EMAIL_KINDS = KIND_NAMES.filter((k) => hasChannel(k, "email"));
 
 interface Server {
   app: HeraldHttpServer;
@@ -117,15 +118,17 @@ describe("preview gallery at /admin/previews (Redis unreachable)", () => {
       const html = res.body;
       for (const kind of KIND_NAMES) expect(html).toContain(`data-kind="${kind}" data-locale="en"`);
       expect(count(html, /<article /)).toBe(KIND_NAMES.length);
-      // 4 email kinds: one HTML frame and one text part each
-      expect(count(html, /<iframe /)).toBe(4);
-      expect(count(html, /<pre /)).toBe(4);
+      // 9 email kinds: one HTML frame and one text part each
+      expect(EMAIL_KINDS).toHaveLength(9);
+      expect(count(html, /<iframe /)).toBe(EMAIL_KINDS.length);
+      expect(count(html, /<pre /)).toBe(EMAIL_KINDS.length);
       expect(html).toContain('src="/admin/previews/password-reset/en.html"');
       expect(html).toMatch(/sandbox="allow-popups allow-popups-to-escape-sandbox"/);
       expect(html).toContain("Reset your Acme ID password");
       expect(html).toContain("https://login.acme.example/ui/password/reset?userID=user-4711&amp;code=581634");
-      // phone-verification and password-reset (channel "sms") have an SMS
-      expect(count(html, /class="bubble"/)).toBe(2);
+      // phone-verification, password-reset (channel "sms") and otp-sms have an SMS
+      expect(count(html, /class="bubble"/)).toBe(3);
+      expect(html).toContain("904512 is your Acme ID sign-in code. Valid for 1 hour. Never share it.");
       expect(html).toContain("739204 is your Acme ID verification code. Valid for 1 hour.");
       expect(html).toContain('data-segments="1" data-encoding="GSM-7">1 segment, GSM-7, 59 of 160 septets');
       expect(html).not.toMatch(/<script/i);
@@ -153,8 +156,8 @@ describe("preview gallery at /admin/previews (Redis unreachable)", () => {
     const locales = (await createRenderer()).locales;
     expect(locales.length).toBe(12);
     expect(count(all.body, /<article /)).toBe(KIND_NAMES.length * 12);
-    expect(count(all.body, /<iframe /)).toBe(4 * 12);
-    expect(count(all.body, /loading="lazy"/)).toBe(4 * 12);
+    expect(count(all.body, /<iframe /)).toBe(EMAIL_KINDS.length * 12);
+    expect(count(all.body, /loading="lazy"/)).toBe(EMAIL_KINDS.length * 12);
 
     const wrong = await get("/admin/previews?locale=xx&kind=newsletter");
     expect(wrong.statusCode).toBe(400);

@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { KIND_NAMES, ValidationError } from "../../src/contracts/index.js";
+import { KIND_NAMES, parseJob, ValidationError } from "../../src/contracts/index.js";
+import { openEnvelope } from "../../src/queues/envelope.js";
 import { Herald, methodName } from "../../src/queues/producer.js";
 import { deleteKeys, dumpValues, REDIS_URL, uniquePrefix } from "../support/herald.js";
 
@@ -38,7 +39,19 @@ describe("producer SDK", () => {
 
   it("has one method per kind, named from the kind, doing what enqueue(kind) does", async () => {
     herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
-    expect(KIND_NAMES.map(methodName)).toEqual(["resendInitialization", "emailVerification", "phoneVerification", "passwordReset", "passkeyLink"]);
+    expect(KIND_NAMES.map(methodName)).toEqual([
+      "resendInitialization",
+      "emailVerification",
+      "phoneVerification",
+      "passwordReset",
+      "passkeyLink",
+      "otpSms",
+      "otpEmail",
+      "inviteUser",
+      "passwordChanged",
+      "emailChanged",
+      "mfaChanged",
+    ]);
     for (const kind of KIND_NAMES) expect(typeof (herald as unknown as Record<string, unknown>)[methodName(kind)], kind).toBe("function");
     const result = await herald.emailVerification(job);
     expect(result).toMatchObject({ kind: "email-verification", channel: "email", deduplicated: false });
@@ -100,6 +113,28 @@ describe("producer SDK", () => {
     expect(everything).not.toContain("TOPSECRET-4711"); // …but not the code,
     expect(everything).not.toContain("login.example.com"); // the link,
     expect(everything).not.toContain("CODEID-XYZ"); // or the code id
+  });
+
+  it("notices without a code seal what they have (a link, a new address), and open again to the same job", async () => {
+    herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
+    await herald.emailChanged({ recipient: { userId: "u7", email: "old@example.com" }, newEmail: "NEW-ADDRESS@example.org", url: "https://secure.example.com/u7" });
+    await herald.passwordChanged({ recipient: { userId: "u8", email: "pw@example.com" } });
+    const everything = await dumpValues(redis, prefix);
+    expect(everything).toContain("old@example.com");
+    expect(everything).not.toContain("NEW-ADDRESS");
+    expect(everything).not.toContain("secure.example.com");
+    const queue = new Queue("email", { connection: redis, prefix });
+    const jobs = await queue.getWaiting();
+    await queue.close();
+    const opened = jobs.map((j) => ({ kind: j.data.kind, open: j.data.job, job: openEnvelope(j.data, Buffer.from(key, "base64")) }));
+    const changed = opened.find((o) => o.kind === "email-changed")!;
+    expect(changed.open).not.toHaveProperty("newEmail");
+    expect(changed.job).toMatchObject({ newEmail: "NEW-ADDRESS@example.org", url: "https://secure.example.com/u7", recipient: { email: "old@example.com" } });
+    // occurredAt was filled in at enqueue and is stored in the open, so the worker shows the time of the change, not of delivery
+    const password = opened.find((o) => o.kind === "password-changed")!;
+    expect(Date.now() - Date.parse(password.open.occurredAt)).toBeLessThan(60_000);
+    expect(password.job).not.toHaveProperty("code");
+    expect(parseJob("password-changed", password.job)).toMatchObject({ occurredAt: password.open.occurredAt });
   });
 
   it("refuses a prefix without a Redis Cluster hash tag", () => {

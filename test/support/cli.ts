@@ -32,7 +32,10 @@ export function spawnCli(args: string[], env: Record<string, string>): ChildProc
   });
 }
 
-/** Resolves when the child's log (stderr, pino JSON) has a line with this message. */
+/**
+ * Resolves when the child's log (stderr, pino JSON) has a line with this message. The bound is generous:
+ * on a loaded 2-core machine tsx alone needs 15–20 s before `herald start` logs anything.
+ */
 export function waitForLog(child: ChildProcess, msg: string, timeoutMs = 60_000): Promise<void> {
   return new Promise((done, fail) => {
     let seen = "";

@@ -59,7 +59,8 @@ describe("message catalog", () => {
   it.each(locales)("%s compiles and renders every text", (locale) => {
     for (const { source, where } of texts(locale)) {
       const template = compileText(source, where);
-      for (const vars of [{}, { name: "Ada", productName: PRODUCT, code: CODE, expiry: "1 hour", passwordSet: true }]) {
+      const full = { name: "Ada", productName: PRODUCT, code: CODE, expiry: "1 hour", passwordSet: true, time: "March 2, 2026 at 10:00 AM GMT+1", inviter: "Grace Hopper", newEmail: "a***@example.com", added: true, factor: "Passkey" };
+      for (const vars of [{}, full, { ...full, added: false, passwordSet: false }]) {
         const out = template(vars);
         expect(out, where).not.toMatch(/\{\{|\}\}/);
         expect(out.trim(), where).not.toBe("");
@@ -89,6 +90,7 @@ describe("rendered texts in every locale", () => {
   const SMS_KINDS = [
     { kind: "phone-verification" as const, extra: {} },
     { kind: "password-reset" as const, extra: { channel: "sms" } },
+    { kind: "otp-sms" as const, extra: {} },
   ];
 
   it("are in the locale asked for", () => {
@@ -122,15 +124,20 @@ describe("rendered texts in every locale", () => {
       { kind: "email-verification", label: "email-verification", job: { url: "https://login.example.test/verify" } },
       { kind: "password-reset", label: "password-reset", job: { url: "https://login.example.test/reset" } },
       { kind: "passkey-link", label: "passkey-link", job: { codeId: "cid", url: "https://login.example.test/passkey" } },
+      { kind: "otp-email", label: "otp-email", job: { url: "https://login.example.test/login" } },
+      { kind: "invite-user", label: "invite-user", job: { inviter: { displayName: "Grace Hopper" }, url: "https://login.example.test/invite" } },
+      ...(["password-changed", "email-changed"] as const).map((kind) => ({ kind, label: kind, job: { url: "https://login.example.test/secure", occurredAt: inMinutes(-3) } })),
+      ...(["added", "removed"] as const).map((change) => ({ kind: "mfa-changed" as const, label: `mfa-changed (${change})`, job: { url: "https://login.example.test/secure", occurredAt: inMinutes(-3), factor: "u2f", change } })),
     ];
+    // Security notices carry no code and no expiry; every other kind gets both.
+    const codeFields = (kind: KindName) => (kindDefinition(kind).textKeys.includes("notYou") ? {} : { code: CODE, expiresAt: inMinutes(59) });
 
     it.each(emails)("$label email renders in the locale with a subject of at most 78 characters", ({ kind, job: extra }) => {
       for (const firstName of ["Ada", undefined]) {
         const job = parseJob(kind, {
           recipient: { userId: "u", email: "ada@example.com", locale, ...(firstName ? { firstName } : {}) },
-          code: CODE,
           tenant: { branding: { productName: PRODUCT } },
-          expiresAt: inMinutes(59),
+          ...codeFields(kind),
           ...extra,
         });
         const mail = renderer.email({ kind, job, link: String(extra.url), now: NOW });

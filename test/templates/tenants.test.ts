@@ -2,10 +2,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseJob } from "../../src/contracts/index.js";
+import { isKindName, parseJob } from "../../src/contracts/index.js";
 import { createRenderer, TemplateError, type Renderer } from "../../src/templates/renderer.js";
 import { loadCatalog } from "../../src/templates/messages.js";
-import { TenantsFileError, unknownPlaceholders } from "../../src/templates/tenants.js";
+import { PLACEHOLDERS, placeholdersOf, TenantsFileError, unknownPlaceholders } from "../../src/templates/tenants.js";
 import { createLogger } from "../../src/logger.js";
 import { HeraldMetrics } from "../../src/metrics.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
@@ -102,10 +102,17 @@ describe("tenants file", () => {
     expect((error as Error).message).toContain("tenants.acme.texts.password-reset.de.footer: unknown placeholder {{prodctName}}");
   });
 
+  it("each kind's own values are placeholders of that kind only", () => {
+    expect(placeholdersOf("mfa-changed")).toEqual(expect.arrayContaining(["factor", "added", "name"]));
+    expect(placeholdersOf("invite-user")).toContain("inviter");
+    expect(placeholdersOf("password-reset")).not.toContain("inviter");
+  });
+
   it("the built-in texts use only the placeholders tenants may use", () => {
     for (const [locale, sections] of loadCatalog()) {
       for (const [section, texts] of Object.entries(sections)) {
-        for (const [key, text] of Object.entries(texts)) expect(unknownPlaceholders(text), `${locale} ${section}.${key}`).toEqual([]);
+        const allowed = isKindName(section) ? placeholdersOf(section) : PLACEHOLDERS;
+        for (const [key, text] of Object.entries(texts)) expect(unknownPlaceholders(text, allowed), `${locale} ${section}.${key}`).toEqual([]);
       }
     }
   });

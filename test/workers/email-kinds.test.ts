@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
-import { hrefs } from "../support/html.js";
+import { decodeEntities, hrefs } from "../support/html.js";
 
 const inOneHour = () => new Date(Date.now() + 3_600_000).toISOString();
 
@@ -50,6 +50,22 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
       code: undefined,
       color: "#654321",
     },
+    {
+      kind: "otp-email" as const,
+      job: { recipient: { userId: "u5", email: "eve@example.com", locale: "es" }, code: "318274", url: "https://login.acme.test/otp?u=u5", expiresAt: inOneHour(), tenant: { branding: { primaryColor: "#117733", productName: "Acme ID" } } },
+      subject: /^Su código de acceso a Acme ID$/,
+      link: "https://login.acme.test/otp?u=u5",
+      code: "318274",
+      color: "#117733",
+    },
+    {
+      kind: "invite-user" as const,
+      job: { recipient: { userId: "u6", email: "finn@example.com", locale: "nl" }, inviter: { displayName: "Grace Hopper" }, code: "INV-5521", urlTemplate: "https://login.acme.test/invite?code={{code}}&org={{tenantId}}", tenant: { id: "acme", branding: { primaryColor: "#335577", productName: "Acme ID" } } },
+      subject: /^Uitnodiging voor Acme ID$/,
+      link: "https://login.acme.test/invite?code=INV-5521&org=acme",
+      code: undefined,
+      color: "#335577",
+    },
   ];
 
   for (const c of cases) {
@@ -84,6 +100,69 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
       expect(delivered.result.messageId).toBe(mail.parsed.messageId);
     });
   }
+
+  // Security notices: no code anywhere, the time of the change in the recipient's zone and language.
+  const notices = [
+    {
+      kind: "password-changed" as const,
+      job: { recipient: { userId: "n1", email: "gus@example.com", locale: "it", timeZone: "Europe/Rome" }, occurredAt: "2026-03-02T09:00:00Z", urlTemplate: "https://login.acme.test/secure?u={{userId}}" },
+      subject: "La password di Acme ID è stata modificata",
+      time: "il 2 marzo 2026 alle ore 10:00 CET",
+      link: "https://login.acme.test/secure?u=n1",
+    },
+    {
+      kind: "email-changed" as const,
+      job: { recipient: { userId: "n2", email: "old.hal@example.com", locale: "pl", timeZone: "America/New_York" }, newEmail: "hal@new.example", occurredAt: "2026-03-02T09:00:00Z" },
+      subject: "Adres e-mail w Acme ID został zmieniony",
+      time: "2 marca 2026 04:00 GMT-5 na h***@new.example",
+      link: undefined,
+    },
+    {
+      kind: "mfa-changed" as const,
+      job: { recipient: { userId: "n3", email: "ida@example.com", locale: "ja", timeZone: "Asia/Tokyo" }, factor: "otp-email", change: "added", occurredAt: "2026-03-02T09:00:00Z", url: "https://login.acme.test/secure" },
+      subject: "Acme ID アカウントにログイン方法が追加されました",
+      time: "2026年3月2日 18:00 JST に Acme ID アカウントにログイン方法が追加されました",
+      link: "https://login.acme.test/secure",
+    },
+  ];
+
+  for (const n of notices) {
+    it(`${n.kind}: delivered in the recipient's language with the time in their zone, no code, link only when given`, async () => {
+      const before = smtp.mails.length;
+      const { id, channel } = await h.herald.enqueue(n.kind, { ...n.job, tenant: { name: "Acme ID" } } as never);
+      expect(channel).toBe("email");
+      const delivered = await h.nextDelivery();
+      expect(delivered.job.id).toBe(id);
+      const [mail] = (await smtp.waitForMails(before + 1)).slice(before);
+      expect(mail.envelope.to).toEqual([n.job.recipient.email]);
+      expect(mail.parsed.subject).toBe(n.subject);
+      const text = String(mail.parsed.text);
+      expect(text).toContain(n.time);
+      expect(decodeEntities(String(mail.parsed.html))).toContain(n.time);
+      // no code box in the HTML (its monospace font) and no stray placeholder
+      expect(String(mail.parsed.html)).not.toContain("SFMono-Regular");
+      expect(text).not.toMatch(/\{\{|\}\}/);
+      expect([...new Set(hrefs(String(mail.parsed.html)))]).toEqual(n.link ? [n.link] : []);
+      expect(delivered.result).toMatchObject({ channel: "email", provider: "smtp", kind: n.kind, locale: n.job.recipient.locale });
+    });
+  }
+
+  it("a notice without an idempotencyKey is delivered every time it is enqueued; with one, once", async () => {
+    const before = smtp.mails.length;
+    const notice = { recipient: { userId: "n4", email: "twice@example.com", locale: "en" }, occurredAt: "2026-03-02T09:00:00Z" };
+    const first = await h.herald.passwordChanged(notice);
+    const second = await h.herald.passwordChanged(notice);
+    expect(second.deduplicated).toBe(false);
+    expect(second.id).not.toBe(first.id);
+    const keyed = { ...notice, recipient: { ...notice.recipient, email: "once@example.com" }, idempotencyKey: "pw-changed-n4-1" };
+    const third = await h.herald.passwordChanged(keyed);
+    const fourth = await h.herald.passwordChanged(keyed);
+    expect(fourth).toMatchObject({ id: third.id, deduplicated: true });
+    const delivered = [await h.nextDelivery(), await h.nextDelivery(), await h.nextDelivery()].map((d) => d.job.id);
+    expect(delivered.sort()).toEqual([first.id, second.id, third.id].sort());
+    const mails = (await smtp.waitForMails(before + 3)).slice(before);
+    expect(mails.map((m) => m.envelope.to[0]).sort()).toEqual(["once@example.com", "twice@example.com", "twice@example.com"]);
+  });
 
   it("makes hostile names inert: escaped in HTML, no header injection", async () => {
     const before = smtp.mails.length;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { smsSegments } from "../../src/templates/sms-segments.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
 import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
 
@@ -36,6 +37,24 @@ describe("SMS kinds end to end: SDK → Redis → worker → Twilio SDK → Twil
     const delivered = await h.nextDelivery();
     expect(delivered.job.id).toBe(id);
     expect(delivered.result).toMatchObject({ provider: "twilio", messageId: message.sid, channel: "sms" });
+  });
+
+  it("otp-sms: the sign-in code in the recipient's language, with its validity, in one segment", async () => {
+    const before = twilio.messages.length;
+    const { id, channel } = await h.herald.otpSms({
+      recipient: { userId: "u3", phone: "+33 6 12 34 56 78", locale: "fr-FR" },
+      code: "904512",
+      expiresAt: new Date(Date.now() + 5 * 60_000 + 20_000).toISOString(),
+      tenant: { branding: { productName: "Acme ID" } },
+    });
+    expect(channel).toBe("sms");
+    const [message] = (await twilio.waitForMessages(before + 1)).slice(before);
+    expect(message.To).toBe("+33612345678");
+    expect(message.Body).toMatch(/^904512 est votre code de connexion Acme ID\. Valable 5 minutes\. /);
+    expect(smsSegments(String(message.Body)).segments).toBe(1);
+    const delivered = await h.nextDelivery();
+    expect(delivered.job.id).toBe(id);
+    expect(delivered.result).toMatchObject({ provider: "twilio", messageId: message.sid, channel: "sms", kind: "otp-sms", locale: "fr" });
   });
 
   it("password-reset with channel sms: the code, no link", async () => {
