@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import mjml2html from "mjml";
 import { readFileSync } from "node:fs";
-import { loadConfig } from "../src/config.js";
+import { loadConfig } from "../src/config/index.js";
 import { parseJob } from "../src/contracts/index.js";
 import { createLogger } from "../src/logger.js";
 import { Herald } from "../src/queues/producer.js";
