@@ -12,7 +12,7 @@ import { Cleanups, emailItems, JOBS, produce, QueueProbe, untilProducedHalf, SCE
 
 describe("Redis killed with -9 mid-flight, then restarted from its append-only file", { timeout: SCENARIO_TIMEOUT_MS }, () => {
   const cleanups = new Cleanups();
-  afterAll(() => cleanups.run());
+  afterAll(() => cleanups.run(), 120_000);
 
   it("loses no acknowledged job, duplicates at most the jobs in flight, dead-letters none, and recovers without restarting Herald", async () => {
     const redis = await startRedisServer();

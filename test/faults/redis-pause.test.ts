@@ -14,7 +14,7 @@ const PAUSE_MS = 8_000;
 
 describe("Redis stops answering for a while (SIGSTOP), then carries on (SIGCONT)", { timeout: SCENARIO_TIMEOUT_MS }, () => {
   const cleanups = new Cleanups();
-  afterAll(() => cleanups.run());
+  afterAll(() => cleanups.run(), 120_000);
 
   it("loses no acknowledged job, duplicates at most the jobs in flight, dead-letters none, recovers by itself", async () => {
     const redis = await startRedisServer();

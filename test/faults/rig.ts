@@ -160,18 +160,25 @@ export async function waitForDrain(opts: { texts: () => string[]; production: Pr
   return tally(opts.texts(), opts.production.acknowledged);
 }
 
-/** Runs cleanups in reverse order, each even if an earlier one failed. */
+/**
+ * Runs cleanups in reverse order, each even if an earlier one failed or hung (a worker closing against a
+ * dead Redis may wait for ever): the redis-server and servers added first are always stopped.
+ */
 export class Cleanups {
   private readonly stack: (() => unknown)[] = [];
   add(fn: () => unknown): void {
     this.stack.push(fn);
   }
-  async run(): Promise<void> {
+  async run(eachMs = 10_000): Promise<void> {
     for (const fn of this.stack.splice(0).reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<void>((done) => (timer = setTimeout(() => (console.error(`cleanup gave up after ${eachMs} ms: ${String(fn).slice(0, 80)}`), done()), eachMs)));
       try {
-        await fn();
+        await Promise.race([Promise.resolve().then(fn), gaveUp]);
       } catch (error) {
         console.error("cleanup failed:", error);
+      } finally {
+        clearTimeout(timer);
       }
     }
   }

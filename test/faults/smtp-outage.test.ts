@@ -14,7 +14,7 @@ const OUTAGE_MS = 10_000;
 
 describe("the SMTP relay goes down mid-flight and comes back", { timeout: SCENARIO_TIMEOUT_MS }, () => {
   const cleanups = new Cleanups();
-  afterAll(() => cleanups.run());
+  afterAll(() => cleanups.run(), 120_000);
 
   it("retries through the outage: every acknowledged job delivered, duplicates at most the SMTP connections, none dead-lettered", async () => {
     const redis = await startRedisServer();

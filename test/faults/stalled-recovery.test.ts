@@ -13,6 +13,7 @@ import { spawnCli, waitForLog } from "../support/cli.js";
 import { testEnv } from "../support/herald.js";
 import { startRedisServer } from "../support/redis-server.js";
 import { startSmtpServer } from "../support/smtp-server.js";
+import { startTcpGate } from "./tcp-gate.js";
 import { Cleanups, emailItems, QueueProbe } from "./rig.js";
 
 // These run with Herald's default HERALD_LOCK_MS and HERALD_STALLED_INTERVAL_MS: the defaults are the claim.
@@ -23,7 +24,10 @@ async function setUp(cleanups: Cleanups, extraNodeOptions?: string) {
   cleanups.add(() => redis.stop());
   const smtp = await startSmtpServer();
   cleanups.add(() => smtp.close());
-  const env = testEnv({ REDIS_URL: redis.url, SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>", LOG_LEVEL: "info", HERALD_TEST_BUSY_MS: process.env.HERALD_TEST_BUSY_MS, ...(extraNodeOptions ? { NODE_OPTIONS: extraNodeOptions } : {}) });
+  // The killed worker reaches the SMTP server through a gate that ends its sessions politely (see tcp-gate.ts).
+  const gate = await startTcpGate(smtp.port);
+  cleanups.add(() => gate.stop());
+  const env = testEnv({ REDIS_URL: redis.url, SMTP_URL: `smtp://127.0.0.1:${gate.port}`, SMTP_FROM: "Acme <no-reply@acme.test>", LOG_LEVEL: "info", HERALD_TEST_BUSY_MS: process.env.HERALD_TEST_BUSY_MS, ...(extraNodeOptions ? { NODE_OPTIONS: extraNodeOptions } : {}) });
   const config = loadConfig(env);
   smtp.hold(); // the worker child gets every job as far as SMTP DATA, and no further
   const child = spawnCli(["worker", "--queues", "email", "--concurrency", String(IN_FLIGHT)], env);
@@ -50,9 +54,9 @@ async function setUp(cleanups: Cleanups, extraNodeOptions?: string) {
   return { redis, smtp, config, child, second, ids, probe };
 }
 
-describe("stalled jobs with the default lock settings", { timeout: 90_000 }, () => {
+describe("stalled jobs with the default lock settings", { timeout: 150_000 }, () => {
   const cleanups = new Cleanups();
-  afterEach(() => cleanups.run());
+  afterEach(() => cleanups.run(), 120_000);
 
   it("a job held by a SIGKILLed worker is delivered by the other worker within 15 s", async () => {
     const { smtp, config, child, second, probe } = await setUp(cleanups);

@@ -2,8 +2,10 @@ import { once } from "node:events";
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 
 /**
- * A TCP pass-through in front of a real server that can be shut (the port refuses connections and open
- * ones are cut, as when a mail relay goes down) and opened again on the same port.
+ * A TCP pass-through in front of a real server that can be shut (the port refuses connections and the
+ * clients' open connections are cut, as when a mail relay goes down) and opened again on the same port.
+ * Toward the server every connection is ended politely, even when its client was killed: the test SMTP
+ * server treats a reset in mid-transaction as an error nobody listens to, which would crash the test.
  */
 export interface TcpGate {
   port: number;
@@ -13,22 +15,24 @@ export interface TcpGate {
 }
 
 export async function startTcpGate(targetPort: number): Promise<TcpGate> {
-  const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
 
   const listen = async () => {
     const s = createServer((client) => {
       const upstream = createConnection({ host: "127.0.0.1", port: targetPort });
-      for (const sock of [client, upstream]) {
-        sockets.add(sock);
-        sock.on("close", () => sockets.delete(sock));
-        sock.on("error", () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
+      clients.add(client);
+      const endUpstream = () => {
+        clients.delete(client);
+        upstream.end();
+      };
+      client.on("error", endUpstream);
+      client.on("close", endUpstream);
+      upstream.on("error", () => client.destroy());
+      upstream.on("close", () => client.destroy());
+      client.pipe(upstream, { end: false });
+      upstream.pipe(client);
     });
     s.listen(port, "127.0.0.1");
     await once(s, "listening");
@@ -41,7 +45,7 @@ export async function startTcpGate(targetPort: number): Promise<TcpGate> {
     server = undefined;
     if (!s) return;
     const closed = new Promise<void>((done) => s.close(() => done()));
-    for (const sock of sockets) sock.destroy();
+    for (const client of clients) client.destroy();
     await closed;
   };
 

@@ -13,7 +13,7 @@ const STORM_MS = 10_000;
 
 describe("Twilio answers 429 and 503 for a while, then 201 again", { timeout: SCENARIO_TIMEOUT_MS }, () => {
   const cleanups = new Cleanups();
-  afterAll(() => cleanups.run());
+  afterAll(() => cleanups.run(), 120_000);
 
   it("retries through the storm: every acknowledged SMS sent once, none dead-lettered", async () => {
     const redis = await startRedisServer();

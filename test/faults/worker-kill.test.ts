@@ -7,21 +7,25 @@ import { spawnCli, waitForLog } from "../support/cli.js";
 import { testEnv } from "../support/herald.js";
 import { startRedisServer } from "../support/redis-server.js";
 import { startSmtpServer } from "../support/smtp-server.js";
+import { startTcpGate } from "./tcp-gate.js";
 import { Cleanups, emailItems, JOBS, produce, QueueProbe, SCENARIO_TIMEOUT_MS, untilProducedHalf, waitForDrain } from "./rig.js";
 
 const CONCURRENCY = 5;
 
 describe("a worker process killed with SIGKILL under load, a second worker running", { timeout: SCENARIO_TIMEOUT_MS }, () => {
   const cleanups = new Cleanups();
-  afterAll(() => cleanups.run());
+  afterAll(() => cleanups.run(), 120_000);
 
   it("loses no acknowledged job: the survivor takes over the dead worker's jobs; duplicates at most its concurrency; nothing dead-lettered", async () => {
     const redis = await startRedisServer();
     cleanups.add(() => redis.stop());
     const smtp = await startSmtpServer();
     cleanups.add(() => smtp.close());
+    // Killed workers reach the SMTP server through a gate that ends their sessions politely (see tcp-gate.ts).
+    const gate = await startTcpGate(smtp.port);
+    cleanups.add(() => gate.stop());
     // The lock and stalled-check settings are Herald's defaults: this is what an operator gets.
-    const env = testEnv({ REDIS_URL: redis.url, SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>", HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "300", LOG_LEVEL: "info" });
+    const env = testEnv({ REDIS_URL: redis.url, SMTP_URL: `smtp://127.0.0.1:${gate.port}`, SMTP_FROM: "Acme <no-reply@acme.test>", HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "300", LOG_LEVEL: "info" });
     const config = loadConfig(env);
     const [doomed, survivor] = [0, 1].map(() => spawnCli(["worker", "--queues", "email", "--concurrency", String(CONCURRENCY)], env));
     for (const child of [doomed, survivor]) {
