@@ -24,8 +24,8 @@ const variables = {
   HERALD_SMS_CONCURRENCY: int("HERALD_SMS_CONCURRENCY", 1, 1000).default(5),
   HERALD_EMAIL_RATE_PER_SECOND: int("HERALD_EMAIL_RATE_PER_SECOND", 1, 100_000).optional(),
   HERALD_SMS_RATE_PER_SECOND: int("HERALD_SMS_RATE_PER_SECOND", 1, 100_000).optional(),
-  HERALD_LOCK_MS: int("HERALD_LOCK_MS", 1000, 600_000).default(30_000),
-  HERALD_STALLED_INTERVAL_MS: int("HERALD_STALLED_INTERVAL_MS", 500, 600_000).default(30_000),
+  HERALD_LOCK_MS: int("HERALD_LOCK_MS", 1000, 600_000).default(10_000),
+  HERALD_STALLED_INTERVAL_MS: int("HERALD_STALLED_INTERVAL_MS", 500, 600_000).default(5_000),
   HERALD_OUTBOX_DIR: z.string().min(1).default("./outbox"),
   HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
   HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox"], { error: "must be twilio or outbox" }).optional(),
@@ -54,7 +54,7 @@ const variables = {
 export const CONFIG_VARIABLES = Object.keys(variables);
 
 /** HERALD_* names read by the test suite and scripts, not by Herald: not reported as misspellings. */
-const TOOLING_VARIABLES = ["HERALD_CHROMIUM", "HERALD_UPDATE_SCREENSHOTS", "HERALD_TEST_REPORT"];
+const TOOLING_VARIABLES = ["HERALD_CHROMIUM", "HERALD_UPDATE_SCREENSHOTS", "HERALD_TEST_REPORT", "HERALD_FAULT_JOBS"];
 
 /**
  * The provider per channel: as configured, else the real one whose settings are there; the outbox only

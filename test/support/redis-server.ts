@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+
+/**
+ * A private `redis-server` process for fault tests: append-only file on, `noeviction`, on a free port,
+ * in a temporary folder. It can be killed (-9) and restarted on the same port and files, or paused.
+ */
+export interface RedisProcess {
+  url: string;
+  port: number;
+  dir: string;
+  /** The running process's pid (changes on restart). */
+  readonly pid: number;
+  /** kill -9: no shutdown, no final save; only what reached the append-only file survives. */
+  kill9(): Promise<void>;
+  /** Starts it again on the same port and folder (it reloads the append-only file). */
+  restart(): Promise<void>;
+  /** SIGSTOP: the process keeps its sockets but answers nothing, like a Redis stuck on a slow disk. */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
+  /** Stops it (even if paused) and removes its folder. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A port nobody listens on right now (the OS picks it; a tiny race with other processes is accepted). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((done) => server.close(() => done()));
+  return port;
+}
+
+export async function startRedisServer(): Promise<RedisProcess> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "herald-redis-"));
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let stopped = false;
+
+  const launch = async () => {
+    // appendfsync everysec is Redis' default: every write reaches the OS before Redis answers, so a
+    // killed process (not a lost machine) loses nothing it acknowledged.
+    child = spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let log = "";
+    child.stdout!.on("data", (c) => (log += c));
+    child.stderr!.on("data", (c) => (log += c));
+    const exited = once(child, "exit").then(() => {
+      throw new Error(`redis-server on ${port} exited at start:\n${log}`);
+    });
+    // "Ready to accept connections" is printed once the append-only file is loaded.
+    const ready = new Promise<void>((done) => {
+      const onData = () => {
+        if (/Ready to accept connections/.test(log)) {
+          child!.stdout!.off("data", onData);
+          done();
+        }
+      };
+      child!.stdout!.on("data", onData);
+    });
+    await Promise.race([ready, exited]);
+    exited.catch(() => {});
+  };
+  await launch();
+
+  const kill = async (signal: NodeJS.Signals) => {
+    const proc = child;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = once(proc, "exit");
+    proc.kill("SIGCONT"); // a stopped process would not act on SIGTERM
+    proc.kill(signal);
+    await exited;
+  };
+
+  return {
+    url,
+    port,
+    dir,
+    get pid() {
+      return child?.pid ?? -1;
+    },
+    kill9: () => kill("SIGKILL"),
+    async restart() {
+      if (stopped) throw new Error("restart after stop");
+      await launch();
+    },
+    pause() {
+      child?.kill("SIGSTOP");
+    },
+    resume() {
+      child?.kill("SIGCONT");
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Redis' own view of its persistence settings, for asserting a test runs with what the README asks of operators. */
+export async function persistenceSettings(url: string): Promise<{ appendonly: string; maxmemoryPolicy: string }> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    const [, appendonly] = (await client.config("GET", "appendonly")) as string[];
+    const [, maxmemoryPolicy] = (await client.config("GET", "maxmemory-policy")) as string[];
+    return { appendonly, maxmemoryPolicy };
+  } finally {
+    client.disconnect();
+  }
+}
