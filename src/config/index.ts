@@ -53,7 +53,7 @@ const variables = {
 
 export const CONFIG_VARIABLES = Object.keys(variables);
 
-/** HERALD_* names read by the test suite and scripts, not by Herald: not reported as misspellings. */
+/** HERALD_* names read by the test suite and scripts, not by Herald (and any HERALD_TEST_*): not reported as misspellings. */
 const TOOLING_VARIABLES = ["HERALD_CHROMIUM", "HERALD_UPDATE_SCREENSHOTS", "HERALD_TEST_REPORT", "HERALD_FAULT_JOBS"];
 
 /**
@@ -118,7 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config & { war
 /** One message per HERALD_* variable in the environment that Herald does not read, with the closest real name. */
 export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
   return Object.keys(env)
-    .filter((name) => name.startsWith("HERALD_") && env[name] !== undefined && !CONFIG_VARIABLES.includes(name) && !TOOLING_VARIABLES.includes(name))
+    .filter((name) => name.startsWith("HERALD_") && !name.startsWith("HERALD_TEST_") && env[name] !== undefined && !CONFIG_VARIABLES.includes(name) && !TOOLING_VARIABLES.includes(name))
     .sort()
     .map((name) => {
       const near = closestName(name, CONFIG_VARIABLES);
