@@ -114,9 +114,8 @@ for (const source of SOURCES) {
   for (const [method, route] of source.operations) {
     const item = doc.paths?.[route];
     if (!item?.[method]) fail(`${source.file}: operation ${method.toUpperCase()} ${route} not found`);
-    const target = (subset.paths[route] ??= Object.fromEntries(
-      Object.entries(item).filter(([k]) => !HTTP_METHODS.has(k)),
-    ));
+    subset.paths[route] ??= Object.fromEntries(Object.entries(item).filter(([k]) => !HTTP_METHODS.has(k)));
+    const target = subset.paths[route];
     target[method] = item[method];
     collectRefs(target, refs);
   }
@@ -132,7 +131,8 @@ for (const source of SOURCES) {
     if (!m) fail(`${source.file}: unsupported $ref ${ref}`);
     const [, kind, name] = m;
     const node = resolvePointer(doc, ref);
-    const bucket = (subset.components[kind] ??= {});
+    subset.components[kind] ??= {};
+    const bucket = subset.components[kind];
     if (bucket[name] && JSON.stringify(bucket[name]) !== JSON.stringify(node)) {
       fail(`component ${kind}/${name} differs between source specs`);
     }

@@ -37,7 +37,7 @@ export interface ImageOptions {
 /** The SMS picture's file name. */
 export const SMS_IMAGE = "sms-phone-verification.png";
 
-const escape = (value: string) => value.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+const escapeHtml = (value: string) => value.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
 /** A phone-width page with the phone-verification SMS in each locale, as message bubbles with their segment count. */
 function smsPage(renderer: Renderer, locales: readonly string[], now: number): string {
@@ -45,7 +45,7 @@ function smsPage(renderer: Renderer, locales: readonly string[], now: number): s
     const job = parseJob("phone-verification", sampleJob("phone-verification", { locale, now }));
     const sms = renderer.sms({ kind: "phone-verification", job, now });
     const dir = directionOf(sms.locale);
-    return `<figure><figcaption>${escape(sms.locale)}</figcaption><p lang="${escape(sms.locale)}" dir="${dir}" class="${dir}">${escape(sms.body)}</p><small>${escape(describeSegments(smsSegments(sms.body)))}</small></figure>`;
+    return `<figure><figcaption>${escapeHtml(sms.locale)}</figcaption><p lang="${escapeHtml(sms.locale)}" dir="${dir}" class="${dir}">${escapeHtml(sms.body)}</p><small>${escapeHtml(describeSegments(smsSegments(sms.body)))}</small></figure>`;
   });
   return `<!doctype html><html lang="en"><meta charset="utf-8"><style>
 body { margin: 0; padding: 16px 16px 8px; width: 360px; background: #f3f4f6; font: 15px/1.4 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #111827; }

@@ -69,7 +69,8 @@ export class HeraldMetrics {
   private readonly logger?: Logger;
 
   constructor(opts: MetricsOptions = {}) {
-    const registry = (this.registry = opts.registry ?? new Registry());
+    this.registry = opts.registry ?? new Registry();
+    const registry = this.registry;
     this.deadLetters = opts.deadLetters;
     this.logger = opts.logger;
     const scrapeTimeoutMs = opts.scrapeTimeoutMs ?? 2000;
@@ -87,7 +88,8 @@ export class HeraldMetrics {
 
     const queues = this.queues;
     const log = () => this.logger;
-    const redisUp = (this.redisUp = new Gauge({ name: "herald_redis_up", help: "1 if the last scrape could read the queue depths from Redis", registers: [registry] }));
+    this.redisUp = new Gauge({ name: "herald_redis_up", help: "1 if the last scrape could read the queue depths from Redis", registers: [registry] });
+    const redisUp = this.redisUp;
     this.queueJobs = new Gauge({
       name: "herald_queue_jobs",
       help: "Jobs per queue and state, read from Redis at scrape time (dead letters wait in the dead-letter queue's waiting state)",

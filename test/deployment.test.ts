@@ -35,7 +35,7 @@ describe("docker-compose.yml", () => {
     expect(command).toMatch(/--maxmemory-policy noeviction/);
     expect(redis.volumes.join(" ")).toMatch(/:\/data$/);
     expect(command).toMatch(/--appendfsync everysec/);
-    expect(read("README.md")).toMatch(/appendfsync everysec[^]*?1 s[^]*?appendfsync always/);
+    expect(read("README.md")).toMatch(/appendfsync everysec[\s\S]*?1 s[\s\S]*?appendfsync always/);
   });
 
   it("has Mailpit (a pinned version) and Herald built from the Dockerfile, wired to both", () => {

@@ -27,7 +27,7 @@ const TEXT_CSP = "default-src 'none'; frame-ancestors 'self'; sandbox";
 
 const EMAIL_KINDS = KIND_NAMES.filter((k) => hasChannel(k, "email"));
 
-function escape(value: string): string {
+function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
@@ -147,7 +147,7 @@ interface GalleryView {
 }
 
 function galleryPage(r: Renderer, view: GalleryView): string {
-  const option = (value: string, label: string, selected: string) => `<option value="${escape(value)}"${value === selected ? " selected" : ""}>${escape(label)}</option>`;
+  const option = (value: string, label: string, selected: string) => `<option value="${escapeHtml(value)}"${value === selected ? " selected" : ""}>${escapeHtml(label)}</option>`;
   // A list given in the URL (?locale=de,ar) gets an option of its own, so the form shows what the page shows.
   const selection = (values: readonly string[], all: readonly string[]) => (values.length === all.length && all.length > 1 ? "all" : values.join(","));
   const selectedLocale = selection(view.locales, r.locales);
@@ -158,7 +158,7 @@ function galleryPage(r: Renderer, view: GalleryView): string {
   const form = `<form method="get" action="${PREVIEWS_PATH}">
   <label>Locale <select name="locale">${listOption(selectedLocale, r.locales)}${option("all", `All ${r.locales.length} locales`, selectedLocale)}${r.locales.map((l) => option(l, `${l} · ${localeName(l)}`, selectedLocale)).join("")}</select></label>
   <label>Kind <select name="kind">${listOption(selectedKind, KIND_NAMES)}${option("all", "All kinds", selectedKind)}${KIND_NAMES.map((k) => option(k, k, selectedKind)).join("")}</select></label>
-  <label>Tenant <input name="tenant" value="${escape(view.tenant ?? "")}" placeholder="sample (Acme ID)" size="14"></label>
+  <label>Tenant <input name="tenant" value="${escapeHtml(view.tenant ?? "")}" placeholder="sample (Acme ID)" size="14"></label>
   <button type="submit">Show</button>
 </form>`;
 
@@ -166,7 +166,7 @@ function galleryPage(r: Renderer, view: GalleryView): string {
     const articles = view.locales.map((locale) => previewArticle(r, kind, locale, view));
     return `<section class="kind" id="${kind}">
   <h2>${kind}</h2>
-  <p class="summary">${escape(kindDefinition(kind).summary)}</p>
+  <p class="summary">${escapeHtml(kindDefinition(kind).summary)}</p>
   ${articles.join("\n")}
 </section>`;
   });
@@ -182,9 +182,9 @@ function galleryPage(r: Renderer, view: GalleryView): string {
 <body>
 <header>
   <h1>Herald · message previews</h1>
-  <p>Every mail and SMS as Herald renders it, from sample data${view.tenant ? ` for tenant <code>${escape(view.tenant)}</code>` : ""}. Nothing is sent. ${count} mail${count === 1 ? "" : "s"} on this page.</p>
+  <p>Every mail and SMS as Herald renders it, from sample data${view.tenant ? ` for tenant <code>${escapeHtml(view.tenant)}</code>` : ""}. Nothing is sent. ${count} mail${count === 1 ? "" : "s"} on this page.</p>
   ${form}
-  ${view.error ? `<p class="error" role="alert">${escape(view.error)}</p>` : ""}
+  ${view.error ? `<p class="error" role="alert">${escapeHtml(view.error)}</p>` : ""}
 </header>
 <main>
 ${sections.join("\n")}
@@ -202,30 +202,30 @@ function previewArticle(r: Renderer, kind: KindName, locale: string, view: Galle
       const mail = renderEmail(r, kind, locale, view.tenant, view.now);
       const title = `${kind} in ${locale}`;
       parts.push(`<div class="email">
-    <p class="subject"><span class="label">Subject</span> <span lang="${escape(mail.locale)}" dir="${directionOf(mail.locale)}">${escape(mail.subject)}</span>${mail.from ? ` <span class="label">From</span> ${escape(mail.from)}` : ""}</p>
+    <p class="subject"><span class="label">Subject</span> <span lang="${escapeHtml(mail.locale)}" dir="${directionOf(mail.locale)}">${escapeHtml(mail.subject)}</span>${mail.from ? ` <span class="label">From</span> ${escapeHtml(mail.from)}` : ""}</p>
     <div class="parts">
-      <figure class="html"><figcaption>HTML · <a href="${escape(subUrl(kind, locale, "html", view.tenant))}" target="_blank" rel="noopener">open</a></figcaption>
-        <iframe src="${escape(subUrl(kind, locale, "html", view.tenant))}" title="${escape(title)} (HTML)" sandbox="allow-popups allow-popups-to-escape-sandbox" loading="lazy"></iframe></figure>
-      <figure class="text"><figcaption>Text part · <a href="${escape(subUrl(kind, locale, "txt", view.tenant))}" target="_blank" rel="noopener">open</a></figcaption>
-        <pre lang="${escape(mail.locale)}" dir="${directionOf(mail.locale)}">${escape(mail.text)}</pre></figure>
+      <figure class="html"><figcaption>HTML · <a href="${escapeHtml(subUrl(kind, locale, "html", view.tenant))}" target="_blank" rel="noopener">open</a></figcaption>
+        <iframe src="${escapeHtml(subUrl(kind, locale, "html", view.tenant))}" title="${escapeHtml(title)} (HTML)" sandbox="allow-popups allow-popups-to-escape-sandbox" loading="lazy"></iframe></figure>
+      <figure class="text"><figcaption>Text part · <a href="${escapeHtml(subUrl(kind, locale, "txt", view.tenant))}" target="_blank" rel="noopener">open</a></figcaption>
+        <pre lang="${escapeHtml(mail.locale)}" dir="${directionOf(mail.locale)}">${escapeHtml(mail.text)}</pre></figure>
     </div>
   </div>`);
     } catch (error) {
-      parts.push(`<p class="error">The mail does not render: ${escape((error as Error).message)}</p>`);
+      parts.push(`<p class="error">The mail does not render: ${escapeHtml((error as Error).message)}</p>`);
     }
   }
   if (hasChannel(kind, "sms")) {
     try {
       const sms = renderSms(r, kind, locale, view.tenant, view.now);
       parts.push(`<figure class="sms"><figcaption>SMS${kindDefinition(kind).channels[0] === "sms" ? "" : ' (channel "sms")'}</figcaption>
-    <p class="bubble" lang="${escape(sms.locale)}" dir="${directionOf(sms.locale)}">${escape(sms.body)}</p>
-    <p class="segments" data-segments="${sms.segments.segments}" data-encoding="${sms.segments.encoding}">${escape(describeSegments(sms.segments))}</p></figure>`);
+    <p class="bubble" lang="${escapeHtml(sms.locale)}" dir="${directionOf(sms.locale)}">${escapeHtml(sms.body)}</p>
+    <p class="segments" data-segments="${sms.segments.segments}" data-encoding="${sms.segments.encoding}">${escapeHtml(describeSegments(sms.segments))}</p></figure>`);
     } catch (error) {
-      parts.push(`<p class="error">The SMS does not render: ${escape((error as Error).message)}</p>`);
+      parts.push(`<p class="error">The SMS does not render: ${escapeHtml((error as Error).message)}</p>`);
     }
   }
-  return `<article class="preview" data-kind="${kind}" data-locale="${escape(locale)}" id="${kind}-${escape(locale)}">
-  <h3>${escape(localeName(locale))} <code>${escape(locale)}</code>${dir === "rtl" ? ' <span class="tag">right to left</span>' : ""}</h3>
+  return `<article class="preview" data-kind="${kind}" data-locale="${escapeHtml(locale)}" id="${kind}-${escapeHtml(locale)}">
+  <h3>${escapeHtml(localeName(locale))} <code>${escapeHtml(locale)}</code>${dir === "rtl" ? ' <span class="tag">right to left</span>' : ""}</h3>
   ${parts.join("\n  ")}
 </article>`;
 }

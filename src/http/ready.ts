@@ -2,7 +2,7 @@ import type { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 
 /** What a check may report beside pass/fail: `{ ok: true, detail }` passes but says something (a warning). */
-export type ReadyOutcome = boolean | string | void | { ok: boolean; detail?: string };
+export type ReadyOutcome = boolean | string | undefined | { ok: boolean; detail?: string };
 
 /** A readiness check: resolves true/undefined when fine; false, a message or a throw when not. */
 export type ReadyCheck = () => ReadyOutcome | Promise<ReadyOutcome>;

@@ -126,7 +126,7 @@ async function compileEmail(layout: Source, body: Source): Promise<CompiledKind>
   if (at < 0) throw new TemplateError(`${layout.file}: the layout must contain ${BODY_MARKER} where each kind's body goes`);
   const bodyAt = layout.text.slice(0, at).split("\n").length;
   const source = layout.text.replace(BODY_MARKER, body.text);
-  let result;
+  let result: Awaited<ReturnType<typeof mjml2html>>;
   try {
     // No web fonts: MJML would otherwise load Google Fonts in every mail (a tracking request, and a remote resource).
     result = await mjml2html(source, { validationLevel: "strict", keepComments: false, fonts: {} });

@@ -12,7 +12,7 @@ export const SYSTEM_PYTHON = "/usr/bin/python3";
  * that answers only `<selector>._domainkey.<domain>` with the given TXT record, so nothing leaves the machine and
  * a signature naming another domain or selector finds no key.
  */
-const VERIFIER = String.raw`
+const VERIFIER = `
 import base64, json, logging, sys
 import dkim
 jobs = json.load(sys.stdin)

@@ -35,13 +35,15 @@ describe("Redis killed with -9 mid-flight, then restarted from its append-only f
     const production = produce(herald, emailItems(JOBS), { batch: 25, everyMs: 200 });
     await untilProducedHalf(production, JOBS);
     await smtp.waitForMails(1);
+    // The fault must hit production under way: enqueues ride through it (the SDK waits up to its timeout) or fail and are retried.
+    const acknowledgedAtFault = production.acknowledged.size;
     await redis.kill9();
     await delay(2000); // Redis stays down for a while; nothing signals the end of an outage we make ourselves
     await redis.restart();
 
     const result = await waitForDrain({ texts: () => smtp.mails.map((m) => m.parsed.text ?? ""), production, probe, timeoutMs: 80_000 });
     console.info("redis kill -9:", JSON.stringify({ ...result, lost: result.lost.length, failedEnqueueCalls: production.failedCalls }));
-    expect(production.failedCalls).toBeGreaterThan(0);
+    expect(acknowledgedAtFault).toBeLessThan(JOBS);
     expect(result.acknowledged).toBe(JOBS);
     expect(result.lost).toEqual([]);
     expect(result.duplicates).toBeLessThanOrEqual(config.HERALD_EMAIL_CONCURRENCY);

@@ -36,13 +36,15 @@ describe("Redis stops answering for a while (SIGSTOP), then carries on (SIGCONT)
     const production = produce(herald, emailItems(JOBS), { batch: 25, everyMs: 200 });
     await untilProducedHalf(production, JOBS);
     await smtp.waitForMails(1);
+    // The fault must hit production under way: enqueues ride through it (the SDK waits up to its timeout) or time out and are retried.
+    const acknowledgedAtFault = production.acknowledged.size;
     redis.pause();
     await delay(PAUSE_MS); // the stall itself
     redis.resume();
 
     const result = await waitForDrain({ texts: () => smtp.mails.map((m) => m.parsed.text ?? ""), production, probe, timeoutMs: 70_000 });
     console.info("Redis paused:", JSON.stringify({ ...result, lost: result.lost.length, failedEnqueueCalls: production.failedCalls }));
-    expect(production.failedCalls).toBeGreaterThan(0);
+    expect(acknowledgedAtFault).toBeLessThan(JOBS);
     expect(result.acknowledged).toBe(JOBS);
     expect(result.lost).toEqual([]);
     expect(result.duplicates).toBeLessThanOrEqual(config.HERALD_EMAIL_CONCURRENCY);

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { vi } from "vitest";
 import { ValidationError } from "../../src/contracts/index.js";
 import { createRedis } from "../../src/queues/connection.js";

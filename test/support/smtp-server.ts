@@ -79,6 +79,8 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
       });
     },
   });
+  // A client reset mid-transaction (a killed worker) is an error event; unheard, it would end the test process.
+  server.on("error", () => {});
   server.listen(0, "127.0.0.1");
   await once(server.server, "listening");
   const port = (server.server.address() as AddressInfo).port;

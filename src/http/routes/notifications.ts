@@ -79,7 +79,7 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
           const message = "must be a UUID, chosen once per notification and sent again unchanged on a retry";
           return sendProblem(reply, { type: PROBLEM_TYPES.invalidRequest, title: "Invalid request", status: 400, detail: `${REQUEST_ID_HEADER} ${message}.`, errors: [{ field: REQUEST_ID_HEADER, message }] });
         }
-        let result;
+        let result: Awaited<ReturnType<typeof herald.enqueue>>;
         try {
           result = await herald.enqueue(kind as KindName, request.body as never, { id: requestId, timeoutMs: redisTimeoutMs });
         } catch (error) {
