@@ -27,7 +27,6 @@ async function time(fn: () => Promise<unknown> | unknown, n: number): Promise<nu
   return (performance.now() - start) / n;
 }
 
-
 /** Rendering a job with the compiled-once templates vs. compiling MJML per job (what Herald avoids). */
 async function renderBench() {
   console.error("bench: render");
@@ -56,7 +55,12 @@ async function enqueueBench(redis: Redis) {
   const bulkMs = performance.now() - bulk;
   await herald.close();
   await deleteKeys(redis, prefix);
-  return { jobs: n, singlePerSec: Math.round(n / (singleMs / 1000)), bulkPerSec: Math.round(n / (bulkMs / 1000)), bulkSpeedup: +(singleMs / bulkMs).toFixed(1) };
+  return {
+    jobs: n,
+    singlePerSec: Math.round(n / (singleMs / 1000)),
+    bulkPerSec: Math.round(n / (bulkMs / 1000)),
+    bulkSpeedup: +(singleMs / bulkMs).toFixed(1),
+  };
 }
 
 /** Whole pipeline (validate, decrypt, render, send to a channel that takes 5 ms like a fast SMTP relay) at concurrency 1 vs 16. */
@@ -78,7 +82,13 @@ async function pipelineBench(redis: Redis) {
     const herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
     await herald.enqueueBulk(Array.from({ length: n }, () => ({ kind: "password-reset" as const, job })));
     const start = performance.now();
-    const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"], concurrency: { email: concurrency }, providers: { email: slowProvider, sms: undefined as never } });
+    const workers = await startWorkers({
+      config,
+      logger: createLogger({ level: "silent" }),
+      channels: ["email"],
+      concurrency: { email: concurrency },
+      providers: { email: slowProvider, sms: undefined as never },
+    });
     await new Promise<void>((resolve) => {
       let done = 0;
       workers.events.on("delivered", () => ++done === n && resolve());

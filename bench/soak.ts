@@ -55,7 +55,13 @@ const KINDS = ["email-verification", "password-reset", "phone-verification", "pa
 
 function goodJob(kind: (typeof KINDS)[number], i: number): Record<string, unknown> {
   const code = `S${i}-${randomBytes(4).toString("hex")}`;
-  const recipient = { userId: `u-${i}`, email: `user${i % 1000}@example.com`, phone: "+41791234567", firstName: "Ada", locale: ["en", "de-CH", "ar", "ja"][i % 4] };
+  const recipient = {
+    userId: `u-${i}`,
+    email: `user${i % 1000}@example.com`,
+    phone: "+41791234567",
+    firstName: "Ada",
+    locale: ["en", "de-CH", "ar", "ja"][i % 4],
+  };
   // A few keys repeat, so the deduplicated path runs too; most are fresh, like real traffic.
   const idempotencyKey = i % 5 === 0 ? `repeat-${i % 50}` : i % 2 === 0 ? `evt-${randomUUID()}` : undefined;
   const base = { recipient, code, ...(idempotencyKey ? { idempotencyKey } : {}) };
@@ -94,16 +100,32 @@ function badRequest(i: number): Request {
     () => ({ label: "unknown-fields", method: "POST", path, headers: auth, body: MANY_KEYS }),
     () => ({ label: "deep-nesting", method: "POST", path, headers: auth, body: DEEP }),
     () => ({ label: "unknown-kind", method: "POST", path: `/v1/notifications/${randomBytes(6).toString("hex")}`, headers: auth, body: "{}" }),
-    () => ({ label: "bad-token", method: "POST", path, headers: { ...json, ...bearer(randomBytes(24).toString("hex")) }, body: JSON.stringify(goodJob(kind, i)) }),
+    () => ({
+      label: "bad-token",
+      method: "POST",
+      path,
+      headers: { ...json, ...bearer(randomBytes(24).toString("hex")) },
+      body: JSON.stringify(goodJob(kind, i)),
+    }),
     () => ({ label: "no-token", method: "POST", path, headers: json, body: "{}" }),
     () => ({ label: "long-token", method: "POST", path, headers: { ...json, ...bearer(LONG_TOKEN) }, body: "{}" }),
     () => ({ label: "wrong-scope", method: "GET", path: "/v1/dead-letters?limit=5", headers: bearer(ENQUEUE) }),
     () => ({ label: "wrong-content-type", method: "POST", path, headers: { "content-type": "text/plain", ...bearer(ENQUEUE) }, body: "hello" }),
     () => ({ label: "invalid-utf8", method: "POST", path, headers: auth, body: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]) }),
     () => ({ label: "empty-body", method: "POST", path, headers: auth, body: "" }),
-    () => ({ label: "junk-status-id", method: "GET", path: `/v1/notifications/${encodeURIComponent(randomBytes(40).toString("base64"))}`, headers: bearer(ENQUEUE) }),
+    () => ({
+      label: "junk-status-id",
+      method: "GET",
+      path: `/v1/notifications/${encodeURIComponent(randomBytes(40).toString("base64"))}`,
+      headers: bearer(ENQUEUE),
+    }),
     () => ({ label: "random-path", method: "GET", path: `/${randomBytes(8).toString("hex")}?q=${"a".repeat(2000)}`, headers: {} }),
-    () => ({ label: "board-bad-login", method: "GET", path: "/admin/queues", headers: { authorization: `Basic ${Buffer.from(`admin:${randomUUID()}`).toString("base64")}` } }),
+    () => ({
+      label: "board-bad-login",
+      method: "GET",
+      path: "/admin/queues",
+      headers: { authorization: `Basic ${Buffer.from(`admin:${randomUUID()}`).toString("base64")}` },
+    }),
     () => ({ label: "expired-code", method: "POST", path, headers: auth, body: JSON.stringify({ ...goodJob(kind, i), expiresAt: "2001-01-01T00:00:00Z" }) }),
   ];
   return cases[Math.floor(i / KINDS.length) % cases.length]();
@@ -115,7 +137,13 @@ function goodRequest(i: number, recentIds: string[]): Request {
   }
   if (i % 50 === 7) return { label: "dead-letters", method: "GET", path: "/v1/dead-letters?limit=10", headers: bearer(ADMIN) };
   const kind = KINDS[i % KINDS.length];
-  return { label: "enqueue", method: "POST", path: `/v1/notifications/${kind}`, headers: { ...json, ...bearer(ENQUEUE) }, body: JSON.stringify(goodJob(kind, i)) };
+  return {
+    label: "enqueue",
+    method: "POST",
+    path: `/v1/notifications/${kind}`,
+    headers: { ...json, ...bearer(ENQUEUE) },
+    body: JSON.stringify(goodJob(kind, i)),
+  };
 }
 
 function rssMbOf(pid: number): number {
@@ -247,7 +275,9 @@ export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakResu
         max: Math.max(...samples.map((s) => s.rssMb)),
         end: samples.at(-1)!.rssMb,
       },
-      heapUsedMb: heaps(samples).length ? { middleMedian: median(heaps(middle)), lastMedian: median(heaps(last)), max: Math.max(...heaps(samples)) } : undefined,
+      heapUsedMb: heaps(samples).length
+        ? { middleMedian: median(heaps(middle)), lastMedian: median(heaps(last)), max: Math.max(...heaps(samples)) }
+        : undefined,
       rssSlopeMbPerMin: slopePerMin([...middle, ...last].map((s) => ({ t: s.t, v: s.rssMb }))),
       growthPct,
       tolerancePct: o.tolerancePct,

@@ -40,7 +40,8 @@ for (const [name, file] of imported) {
 for (const [name, range] of Object.entries(declared)) {
   if (!imported.has(name)) problems.push(`packages/sdk/package.json lists "${name}", which the SDK no longer imports`);
   const rootRange = root.dependencies?.[name];
-  if (rootRange !== range) problems.push(`"${name}" is ${range} in packages/sdk/package.json but ${rootRange ?? "absent"} in package.json: the SDK and the service must agree`);
+  if (rootRange !== range)
+    problems.push(`"${name}" is ${range} in packages/sdk/package.json but ${rootRange ?? "absent"} in package.json: the SDK and the service must agree`);
 }
 // Producers and workers share the queue format and the sealing of secrets: the two ship as one version.
 if (sdk.version !== root.version) problems.push(`packages/sdk/package.json is version ${sdk.version}, package.json ${root.version}: release them together`);

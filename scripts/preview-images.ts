@@ -17,7 +17,16 @@ import { createRenderer, type Renderer } from "../src/templates/renderer.js";
 import { describeSegments, smsSegments } from "../src/templates/sms-segments.js";
 
 export const CHROMIUM = process.env.HERALD_CHROMIUM ?? "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
 export const IMAGE_KINDS = KIND_NAMES.filter((k) => hasChannel(k, "email"));
 export const IMAGE_LOCALES = ["en", "de", "ar"];
 /** Wide enough for the 600 px mail column with a margin of its background either side, as in a mail client. */

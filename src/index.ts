@@ -1,6 +1,16 @@
 // The producer SDK: what another service imports to enqueue notifications. It stays light on purpose:
 // nothing here reaches worker, template or provider code (a test walks the import graph to keep it so).
-export { Herald, EnqueueError, EnqueueTimeoutError, NotQueuedError, type HeraldOptions, type EnqueueOptions, type EnqueueResult, type BulkItem, type KindMethods } from "./queues/producer.js";
+export {
+  Herald,
+  EnqueueError,
+  EnqueueTimeoutError,
+  NotQueuedError,
+  type HeraldOptions,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type BulkItem,
+  type KindMethods,
+} from "./queues/producer.js";
 export { DeadLetters, type DeadLetter, type DeadLetterRecord, type DeadLetterFilter } from "./queues/dead-letter.js";
 export { DEFAULT_PREFIX } from "./queues/names.js";
 export { KeyError, type Keyring, type KeyEntry } from "./secrets/key.js";

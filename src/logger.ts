@@ -46,7 +46,13 @@ export function createLogger(opts: LoggerOptions = {}, destination?: pino.Destin
     // In-process and synchronous (no transport thread): lines appear in order and are not lost at exit.
     // Loaded only here: every other process (and the SDK's users) never pays for it.
     const pinoPretty = createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty");
-    const pretty = pinoPretty({ destination: destination ?? 2, sync: true, colorize: destination === undefined && process.stderr.isTTY, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" });
+    const pretty = pinoPretty({
+      destination: destination ?? 2,
+      sync: true,
+      colorize: destination === undefined && process.stderr.isTTY,
+      translateTime: "SYS:HH:MM:ss.l",
+      ignore: "pid,hostname",
+    });
     return pino(options, pretty);
   }
   return pino(options, destination ?? pino.destination(2));

@@ -43,7 +43,6 @@ export interface DeliveredLike {
 
 type JobLike = Pick<Job, "name" | "queueName"> & { id?: string };
 
-
 /**
  * Herald's Prometheus metrics. Fed by the API's enqueues (`enqueued`) and by the workers' events
  * (`attach(running.events)`); queue depths are read from Redis when scraped. No label ever carries
@@ -76,15 +75,61 @@ export class HeraldMetrics {
     const scrapeTimeoutMs = opts.scrapeTimeoutMs ?? 2000;
     const kindChannel = ["kind", "channel"] as const;
 
-    this.enqueuedTotal = new Counter({ name: "herald_jobs_enqueued_total", help: "Notifications accepted and queued (by this process's API), by kind and channel", labelNames: kindChannel, registers: [registry] });
-    this.deduplicatedTotal = new Counter({ name: "herald_jobs_deduplicated_total", help: "Enqueues answered with an earlier job because the idempotency key repeated", labelNames: kindChannel, registers: [registry] });
-    this.deliveredTotal = new Counter({ name: "herald_jobs_delivered_total", help: "Notifications accepted by the provider", labelNames: kindChannel, registers: [registry] });
-    this.failedTotal = new Counter({ name: "herald_jobs_failed_total", help: "Failed delivery attempts, whether retried or dead-lettered", labelNames: kindChannel, registers: [registry] });
-    this.retriesTotal = new Counter({ name: "herald_jobs_retries_total", help: "Failed delivery attempts that will be retried", labelNames: kindChannel, registers: [registry] });
-    this.deadLetteredTotal = new Counter({ name: "herald_jobs_dead_lettered_total", help: "Jobs moved to the dead-letter queue, by failure class", labelNames: ["kind", "channel", "failure_class"], registers: [registry] });
-    this.providerErrorsTotal = new Counter({ name: "herald_provider_errors_total", help: "Delivery errors by provider code, e.g. smtp-550, twilio-21211, ECONNREFUSED", labelNames: ["channel", "code"], registers: [registry] });
-    this.unknownTenantTotal = new Counter({ name: "herald_unknown_tenant_total", help: "Jobs rendered whose tenant.id is not in HERALD_TENANTS_FILE (default branding used); the log names the tenant", labelNames: ["kind"], registers: [registry] });
-    this.deliveryLatency = new Histogram({ name: "herald_delivery_latency_seconds", help: "Time from enqueue to acceptance by the provider, retries included", labelNames: kindChannel, buckets: LATENCY_BUCKETS, registers: [registry] });
+    this.enqueuedTotal = new Counter({
+      name: "herald_jobs_enqueued_total",
+      help: "Notifications accepted and queued (by this process's API), by kind and channel",
+      labelNames: kindChannel,
+      registers: [registry],
+    });
+    this.deduplicatedTotal = new Counter({
+      name: "herald_jobs_deduplicated_total",
+      help: "Enqueues answered with an earlier job because the idempotency key repeated",
+      labelNames: kindChannel,
+      registers: [registry],
+    });
+    this.deliveredTotal = new Counter({
+      name: "herald_jobs_delivered_total",
+      help: "Notifications accepted by the provider",
+      labelNames: kindChannel,
+      registers: [registry],
+    });
+    this.failedTotal = new Counter({
+      name: "herald_jobs_failed_total",
+      help: "Failed delivery attempts, whether retried or dead-lettered",
+      labelNames: kindChannel,
+      registers: [registry],
+    });
+    this.retriesTotal = new Counter({
+      name: "herald_jobs_retries_total",
+      help: "Failed delivery attempts that will be retried",
+      labelNames: kindChannel,
+      registers: [registry],
+    });
+    this.deadLetteredTotal = new Counter({
+      name: "herald_jobs_dead_lettered_total",
+      help: "Jobs moved to the dead-letter queue, by failure class",
+      labelNames: ["kind", "channel", "failure_class"],
+      registers: [registry],
+    });
+    this.providerErrorsTotal = new Counter({
+      name: "herald_provider_errors_total",
+      help: "Delivery errors by provider code, e.g. smtp-550, twilio-21211, ECONNREFUSED",
+      labelNames: ["channel", "code"],
+      registers: [registry],
+    });
+    this.unknownTenantTotal = new Counter({
+      name: "herald_unknown_tenant_total",
+      help: "Jobs rendered whose tenant.id is not in HERALD_TENANTS_FILE (default branding used); the log names the tenant",
+      labelNames: ["kind"],
+      registers: [registry],
+    });
+    this.deliveryLatency = new Histogram({
+      name: "herald_delivery_latency_seconds",
+      help: "Time from enqueue to acceptance by the provider, retries included",
+      labelNames: kindChannel,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
 
     const queues = this.queues;
     const log = () => this.logger;
@@ -98,7 +143,11 @@ export class HeraldMetrics {
       async collect() {
         if (queues.size === 0) return;
         try {
-          const perQueue = await withDeadline(Promise.all([...queues].map(async (q) => ({ name: q.name, counts: await q.getJobCounts(...QUEUE_STATES) }))), scrapeTimeoutMs, "metrics scrape");
+          const perQueue = await withDeadline(
+            Promise.all([...queues].map(async (q) => ({ name: q.name, counts: await q.getJobCounts(...QUEUE_STATES) }))),
+            scrapeTimeoutMs,
+            "metrics scrape",
+          );
           this.reset();
           for (const { name, counts } of perQueue) for (const state of QUEUE_STATES) this.set({ queue: name, state }, counts[state] ?? 0);
           redisUp.set(1);
@@ -189,7 +238,8 @@ export class HeraldMetrics {
   attach(events: EventEmitter): () => void {
     const onDelivered = (job: JobLike, result: DeliveredLike) => this.delivered(job, result);
     const onRetrying = (job: JobLike, error: unknown) => this.retrying(job, error);
-    const onDeadLettered = (job: JobLike, failureClass: string, code?: string) => this.deadLettered(job, failureClass, typeof code === "string" ? code : undefined);
+    const onDeadLettered = (job: JobLike, failureClass: string, code?: string) =>
+      this.deadLettered(job, failureClass, typeof code === "string" ? code : undefined);
     const onUnknownTenant = (kind: string) => this.unknownTenantTotal.inc({ kind });
     events.on("delivered", onDelivered);
     events.on("retrying", onRetrying);
@@ -227,4 +277,3 @@ export function createMetrics(opts: MetricsOptions = {}): HeraldMetrics {
 function labelsOf(job: JobLike): { kind: string; channel: string } {
   return { kind: job.name, channel: channelOfQueue(job.queueName) ?? job.queueName };
 }
-

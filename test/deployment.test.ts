@@ -13,7 +13,11 @@ const read = (file: string) => readFileSync(resolve(ROOT, file), "utf8");
 
 /** The Dockerfile as instructions (continuation lines joined, comments dropped), split into build stages. */
 function dockerStages(text: string): { instruction: string; args: string }[][] {
-  const lines = text.replace(/\\\n/g, " ").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const lines = text
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
   const stages: { instruction: string; args: string }[][] = [];
   for (const line of lines) {
     const [instruction, ...rest] = line.split(/\s+/);
@@ -65,7 +69,14 @@ describe("docker-compose.yml", () => {
   it("every variable the compose file sets is one Herald reads, and the set is a valid configuration", () => {
     const environment = compose.services.herald.environment as Record<string, string>;
     const resolved = Object.fromEntries(
-      Object.entries(environment).map(([k, v]) => [k, k === "HERALD_ENCRYPTION_KEY" ? Buffer.alloc(32, 1).toString("base64") : k === "HERALD_API_TOKENS" ? "admin:0123456789abcdef0123,enqueue:abcdef0123456789abcd,metrics:0123abcd0123abcd0123" : v]),
+      Object.entries(environment).map(([k, v]) => [
+        k,
+        k === "HERALD_ENCRYPTION_KEY"
+          ? Buffer.alloc(32, 1).toString("base64")
+          : k === "HERALD_API_TOKENS"
+            ? "admin:0123456789abcdef0123,enqueue:abcdef0123456789abcd,metrics:0123abcd0123abcd0123"
+            : v,
+      ]),
     );
     const config = loadConfig(resolved);
     // Mail goes to Mailpit, SMS to the outbox on purpose: neither falls back silently.
@@ -94,10 +105,19 @@ describe("Dockerfile", () => {
     expect(user).not.toBe("root");
     const defaults = loadConfig({ HERALD_DEV: "1" });
     const userIndex = final.findIndex((i) => i.instruction === "USER");
-    const runs = final.slice(0, userIndex).filter((i) => i.instruction === "RUN").map((i) => i.args);
+    const runs = final
+      .slice(0, userIndex)
+      .filter((i) => i.instruction === "RUN")
+      .map((i) => i.args);
     for (const dir of [defaults.HERALD_OUTBOX_DIR, defaults.HERALD_DATA_DIR].map((d) => posix.resolve(workdir, d))) {
-      expect(runs.some((r) => /mkdir -p/.test(r) && r.includes(dir)), `mkdir ${dir}`).toBe(true);
-      expect(runs.some((r) => new RegExp(`chown ${user}(:${user})? [^&]*${dir.replace(/\./g, "\\.")}(\\s|$)`).test(r)), `chown ${dir}`).toBe(true);
+      expect(
+        runs.some((r) => /mkdir -p/.test(r) && r.includes(dir)),
+        `mkdir ${dir}`,
+      ).toBe(true);
+      expect(
+        runs.some((r) => new RegExp(`chown ${user}(:${user})? [^&]*${dir.replace(/\./g, "\\.")}(\\s|$)`).test(r)),
+        `chown ${dir}`,
+      ).toBe(true);
     }
   });
 
@@ -129,7 +149,10 @@ describe("Dockerfile", () => {
 });
 
 describe(".dockerignore", () => {
-  const ignored = read(".dockerignore").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const ignored = read(".dockerignore")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
 
   it("keeps dependencies, the dev key, the outbox and packed tarballs out of the build context", () => {
     expect(ignored).toEqual(expect.arrayContaining(["node_modules", ".herald", "outbox", "*.tgz"]));

@@ -21,7 +21,10 @@ describe("personal data and secrets stay out of logs and stored reasons", () => 
       },
     });
     const logger = createLogger({ level: "info" }, sink);
-    logger.info({ recipient: { email: "ada@example.com", phone: "+41791234567" }, code: "K7Q", job: { data: { url: "https://x.test/r?c=K7Q" } }, kind: "password-reset" }, "hello");
+    logger.info(
+      { recipient: { email: "ada@example.com", phone: "+41791234567" }, code: "K7Q", job: { data: { url: "https://x.test/r?c=K7Q" } }, kind: "password-reset" },
+      "hello",
+    );
     logger.error({ err: new Error("The 'To' number +15005550001 is not valid for bob@example.com") }, "failed");
     const all = lines.join("");
     expect(all).toContain('"kind":"password-reset"');
@@ -38,7 +41,14 @@ describe("personal data and secrets stay out of logs and stored reasons", () => 
       },
     });
     const logger = createLogger({ level: "info" }, sink);
-    logger.error({ err: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" }), code: "K7Q-1", job: { code: "K7Q-2", data: { code: "K7Q-3" } } }, "down");
+    logger.error(
+      {
+        err: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" }),
+        code: "K7Q-1",
+        job: { code: "K7Q-2", data: { code: "K7Q-3" } },
+      },
+      "down",
+    );
     logger.error({ err: Object.assign(new Error("550 no such user"), { code: "smtp-550" }) }, "refused");
     const [down, refused] = lines.map((l) => JSON.parse(l));
     expect(down.err.code).toBe("ECONNREFUSED");

@@ -28,7 +28,12 @@ const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) 
 
 async function sh(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
   try {
-    const { stdout } = await run(cmd, args, { cwd, env: { ...childEnv, npm_config_update_notifier: "false", ...env }, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(cmd, args, {
+      cwd,
+      env: { ...childEnv, npm_config_update_notifier: "false", ...env },
+      timeout: 150_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return stdout;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -117,7 +122,11 @@ describe("herald-sdk: the producer-only package", () => {
     await sh("npm", [...npmInstall, tarball], project);
     producerInstall = { packages: installedPackages(project), bytes: diskBytes(join(project, "node_modules")) };
     // The test's own tools, added after the producer's install was measured.
-    await sh("npm", [...npmInstall, "--save-dev", `typescript@${root.devDependencies.typescript}`, `@types/node@${root.devDependencies["@types/node"]}`], project);
+    await sh(
+      "npm",
+      [...npmInstall, "--save-dev", `typescript@${root.devDependencies.typescript}`, `@types/node@${root.devDependencies["@types/node"]}`],
+      project,
+    );
   }, 300_000);
 
   afterAll(() => {
@@ -134,7 +143,9 @@ describe("herald-sdk: the producer-only package", () => {
   });
 
   it("the service's build, published as `herald`, emits no source map without its sources either", async () => {
-    const { compilerOptions } = JSON.parse(await sh(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--showConfig"], ROOT));
+    const { compilerOptions } = JSON.parse(
+      await sh(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--showConfig"], ROOT),
+    );
     expect(compilerOptions.sourceMap !== true || compilerOptions.inlineSources === true).toBe(true);
     expect(root.files).not.toContain("src");
   });
@@ -169,7 +180,15 @@ describe("herald-sdk: the producer-only package", () => {
     writeFileSync(
       join(project, "tsconfig.json"),
       JSON.stringify({
-        compilerOptions: { strict: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", types: ["node"], skipLibCheck: false, outDir: "out" },
+        compilerOptions: {
+          strict: true,
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          target: "ES2022",
+          types: ["node"],
+          skipLibCheck: false,
+          outDir: "out",
+        },
         files: ["producer.ts"],
       }),
     );

@@ -25,11 +25,7 @@ export interface MailOptionsSettings {
  * `Auto-Submitted: auto-generated` so autoresponders stay quiet. Both parts go out as multipart/alternative;
  * nodemailer encodes bodies (quoted-printable or base64) and folds headers, so no line exceeds 998 octets.
  */
-export function toMailOptions(
-  message: EmailMessage,
-  defaultFrom: string,
-  settings: MailOptionsSettings = {},
-): Mail.Options & { messageId: string } {
+export function toMailOptions(message: EmailMessage, defaultFrom: string, settings: MailOptionsSettings = {}): Mail.Options & { messageId: string } {
   const from = message.from ?? defaultFrom;
   return {
     from,

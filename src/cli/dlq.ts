@@ -36,7 +36,14 @@ export function table(head: string[], rows: string[][]): string {
 
 export function formatTable(records: DeadLetterRecord[]): string {
   if (records.length === 0) return "no dead letters";
-  const rows = records.map((r) => [r.id, r.kind, r.failureClass, String(r.attempts), r.failedAt, r.reason.length > 70 ? r.reason.slice(0, 69) + "…" : r.reason]);
+  const rows = records.map((r) => [
+    r.id,
+    r.kind,
+    r.failureClass,
+    String(r.attempts),
+    r.failedAt,
+    r.reason.length > 70 ? r.reason.slice(0, 69) + "…" : r.reason,
+  ]);
   return table(["ID", "KIND", "CLASS", "TRIES", "FAILED AT", "REASON"], rows);
 }
 
@@ -48,7 +55,12 @@ export function formatCounts(counts: Record<string, Record<string, number>>): st
 }
 
 export function formatStatus(status: object): string {
-  return table(["FIELD", "VALUE"], Object.entries(status).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]));
+  return table(
+    ["FIELD", "VALUE"],
+    Object.entries(status)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]),
+  );
 }
 
 /** A progress bar on a terminal for bulk work (thousands of dead letters); silent when piped. */
@@ -75,7 +87,8 @@ export async function withProgress(label: string, work: (onProgress: (done: numb
  */
 export function checkSelection(verb: string, id: string | undefined, all: boolean, filter: DeadLetterFilter): void {
   if (id && (all || hasFilter(filter))) throw new UsageError(`give a dead-letter id, or --all / filters (--kind, --class, --since), not both`);
-  if (!id && !all && !hasFilter(filter)) throw new UsageError(`${verb} needs a dead-letter id, a filter (--kind, --class, --since), or --all for every dead letter`);
+  if (!id && !all && !hasFilter(filter))
+    throw new UsageError(`${verb} needs a dead-letter id, a filter (--kind, --class, --since), or --all for every dead letter`);
 }
 
 export async function replay(deadLetters: DeadLetters, id: string | undefined, all: boolean, filter: DeadLetterFilter): Promise<string> {

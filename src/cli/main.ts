@@ -26,7 +26,10 @@ function positiveInt(value: string): number {
 }
 
 function channelList(value: string): ChannelName[] {
-  const names = value.split(",").map((s) => s.trim()).filter(Boolean);
+  const names = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const wrong = names.filter((n) => !CHANNELS.includes(n as ChannelName));
   if (wrong.length || names.length === 0) throw new InvalidArgumentError(`must be a comma-separated list of ${CHANNELS.join(", ")}`);
   return names as ChannelName[];
@@ -49,7 +52,9 @@ async function run(opts: { workers: boolean; http: boolean; channels?: ChannelNa
 
 export function buildProgram(): Command {
   const program = new Command("herald")
-    .description("Identity-lifecycle notifications: enqueue, deliver by SMTP/Twilio, inspect and replay dead letters.\nConfiguration comes from the environment; see the README.")
+    .description(
+      "Identity-lifecycle notifications: enqueue, deliver by SMTP/Twilio, inspect and replay dead letters.\nConfiguration comes from the environment; see the README.",
+    )
     .version(packageVersion(), "-V, --version", "print Herald's version")
     // Commander's own usage errors (unknown option, bad choice) exit 2 like every other bad input; see main().
     .exitOverride()
@@ -70,7 +75,9 @@ export function buildProgram(): Command {
     .description("run workers only, e.g. to scale a channel on its own")
     .option("--queues <list>", "channels to work: email,sms", channelList)
     .option("--concurrency <n>", "jobs at once per queue", positiveInt)
-    .action((opts: { queues?: ChannelName[]; concurrency?: number }) => run({ workers: true, http: false, channels: opts.queues, concurrency: opts.concurrency }));
+    .action((opts: { queues?: ChannelName[]; concurrency?: number }) =>
+      run({ workers: true, http: false, channels: opts.queues, concurrency: opts.concurrency }),
+    );
 
   program
     .command("send")
@@ -83,7 +90,8 @@ export function buildProgram(): Command {
       const job = readJsonOption(opts);
       checkJob(kind, job);
       const result = await withRedis(config(), (ops) => send(ops, kind, job, (m) => process.stderr.write(`warning: ${m}\n`)));
-      if (result.deduplicated && !opts.json) process.stderr.write(`note: idempotencyKey seen before: job ${result.id} is ${result.status}; nothing new was queued\n`);
+      if (result.deduplicated && !opts.json)
+        process.stderr.write(`note: idempotencyKey seen before: job ${result.id} is ${result.status}; nothing new was queued\n`);
       process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : `${result.id}\n`);
     });
 
@@ -94,7 +102,9 @@ export function buildProgram(): Command {
         `sample data unless --data/--data-file is given; kinds: ${KIND_NAMES.join(", ")}`,
     )
     .argument("<kind>", "job kind")
-    .addOption(new Option("--format <format>", "html, text or eml for a mail; sms for an SMS (default: html, or sms for phone-verification)").choices(PREVIEW_FORMATS))
+    .addOption(
+      new Option("--format <format>", "html, text or eml for a mail; sms for an SMS (default: html, or sms for phone-verification)").choices(PREVIEW_FORMATS),
+    )
     .option("--locale <tag>", "recipient locale, e.g. de or ar (overrides the job's recipient.locale)")
     .option("--tenant <id>", "tenant id (its branding, sender and texts from the tenants file)")
     .option("--data <json>", "the job as JSON, as for send (default: realistic sample data)")

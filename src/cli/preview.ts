@@ -1,15 +1,6 @@
 import { writeFileSync } from "node:fs";
 import type { Config } from "../config/index.js";
-import {
-  channelOf,
-  isKindName,
-  KIND_NAMES,
-  hasChannel,
-  parseJob,
-  resolveLink,
-  ValidationError,
-  type KindName,
-} from "../contracts/index.js";
+import { channelOf, isKindName, KIND_NAMES, hasChannel, parseJob, resolveLink, ValidationError, type KindName } from "../contracts/index.js";
 import type { Renderer } from "../templates/renderer.js";
 import { sampleJob } from "../templates/samples.js";
 import { describeSegments, smsSegments } from "../templates/sms-segments.js";
@@ -62,9 +53,17 @@ export interface Preview {
  * RFC 5322 message, or the SMS text. Throws ValidationError for a bad job and UsageError for a format the
  * job's channel does not have.
  */
-export async function renderPreview(config: Pick<Config, "SMTP_FROM" | "HERALD_TENANTS_FILE" | "HERALD_TEMPLATES_DIR" | "SMTP_DKIM_DOMAIN" | "SMTP_DKIM_SELECTOR" | "SMTP_DKIM_PRIVATE_KEY"> & { HERALD_PRODUCT_NAME?: string }, kind: string, opts: PreviewOptions, renderer?: Renderer): Promise<Preview> {
+export async function renderPreview(
+  config: Pick<Config, "SMTP_FROM" | "HERALD_TENANTS_FILE" | "HERALD_TEMPLATES_DIR" | "SMTP_DKIM_DOMAIN" | "SMTP_DKIM_SELECTOR" | "SMTP_DKIM_PRIVATE_KEY"> & {
+    HERALD_PRODUCT_NAME?: string;
+  },
+  kind: string,
+  opts: PreviewOptions,
+  renderer?: Renderer,
+): Promise<Preview> {
   if (!isKindName(kind)) throw new ValidationError(kind, [{ field: "kind", message: `is unknown; expected one of ${KIND_NAMES.join(", ")}` }]);
-  if (opts.locale !== undefined && !isLanguageTag(opts.locale)) throw new UsageError(`--locale ${opts.locale} is not a BCP 47 language tag such as de, de-CH or ar`);
+  if (opts.locale !== undefined && !isLanguageTag(opts.locale))
+    throw new UsageError(`--locale ${opts.locale} is not a BCP 47 language tag such as de, de-CH or ar`);
   if (opts.format === "sms" && !hasChannel(kind, "sms")) throw new UsageError(`${kind} is sent by email only: use --format ${formatsOf(kind)}`);
   if (opts.format && opts.format !== "sms" && !hasChannel(kind, "email")) throw new UsageError(`${kind} is sent by SMS only: use --format sms`);
 
@@ -92,9 +91,11 @@ export async function renderPreview(config: Pick<Config, "SMTP_FROM" | "HERALD_T
     if (opts.tenant !== undefined && config.HERALD_TENANTS_FILE) {
       throw new UsageError(`--tenant ${opts.tenant}: ${config.HERALD_TENANTS_FILE} has no such tenant (it has ${renderer.tenantIds.join(", ") || "none"})`);
     }
-    if (opts.tenant !== undefined) notes.push(`warning: HERALD_TENANTS_FILE is not set: tenant ${tenantId} has no settings; the default branding and texts are shown`);
+    if (opts.tenant !== undefined)
+      notes.push(`warning: HERALD_TENANTS_FILE is not set: tenant ${tenantId} has no settings; the default branding and texts are shown`);
     // As a worker would log it for such a job.
-    else if (opts.data !== undefined && config.HERALD_TENANTS_FILE) notes.push(`warning: tenant ${tenantId} is not in ${config.HERALD_TENANTS_FILE}: rendered with the default branding and texts`);
+    else if (opts.data !== undefined && config.HERALD_TENANTS_FILE)
+      notes.push(`warning: tenant ${tenantId} is not in ${config.HERALD_TENANTS_FILE}: rendered with the default branding and texts`);
   }
   const requested = job.recipient.locale;
 
@@ -136,7 +137,12 @@ function isLanguageTag(tag: string): boolean {
 }
 
 /** `herald preview`: the preview to stdout or --out, notes to stderr. */
-export async function runPreview(config: Config, kind: string, opts: PreviewOptions & { out?: string }, io = { stdout: process.stdout, stderr: process.stderr }): Promise<void> {
+export async function runPreview(
+  config: Config,
+  kind: string,
+  opts: PreviewOptions & { out?: string },
+  io = { stdout: process.stdout, stderr: process.stderr },
+): Promise<void> {
   const preview = await renderPreview(config, kind, opts);
   for (const note of preview.notes) io.stderr.write(`${note}\n`);
   if (opts.out) {

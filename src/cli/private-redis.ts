@@ -43,7 +43,10 @@ export async function ensureRedis(opts: { url: string; explicit: boolean; dataDi
     child.kill();
     throw new Error(`started redis-server for ${where.host}, but it does not answer`);
   }
-  opts.logger.warn({ redis: where.host, dir }, "no Redis was running: started a private redis-server (append-only files in the data dir); set REDIS_URL to use your own");
+  opts.logger.warn(
+    { redis: where.host, dir },
+    "no Redis was running: started a private redis-server (append-only files in the data dir); set REDIS_URL to use your own",
+  );
   return {
     async stop() {
       child.kill("SIGTERM");
@@ -73,5 +76,8 @@ export async function databaseIssue(url: string): Promise<string | undefined> {
   } finally {
     client.disconnect();
   }
-  return refused && `REDIS_URL selects database ${db}, which this Redis refuses (${refused}); use a database number below its \`databases\` setting (16 by default), e.g. redis://${new URL(url).host}/0`;
+  return (
+    refused &&
+    `REDIS_URL selects database ${db}, which this Redis refuses (${refused}); use a database number below its \`databases\` setting (16 by default), e.g. redis://${new URL(url).host}/0`
+  );
 }

@@ -28,7 +28,8 @@ export function displayUrl(url: string): string {
   }
 }
 
-const CONNECTION_TROUBLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|Connection is closed|Stream isn't writeable|Command timed out|connect ETIMEDOUT|enableOfflineQueue|max retries per request/i;
+const CONNECTION_TROUBLE =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|Connection is closed|Stream isn't writeable|Command timed out|connect ETIMEDOUT|enableOfflineQueue|max retries per request/i;
 
 /** Whether an error says Redis went away (as opposed to a usage or data error). */
 export function isConnectionTrouble(error: unknown): boolean {

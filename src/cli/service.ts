@@ -51,7 +51,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   }
   // Workers and the API's producer need the key; the API alone could start without one, but every enqueue would fail.
   try {
-    loadKey({ HERALD_ENCRYPTION_KEY: config.HERALD_ENCRYPTION_KEY, HERALD_ENCRYPTION_KEYS: config.HERALD_ENCRYPTION_KEYS, dev: config.HERALD_DEV, dataDir: config.HERALD_DATA_DIR });
+    loadKey({
+      HERALD_ENCRYPTION_KEY: config.HERALD_ENCRYPTION_KEY,
+      HERALD_ENCRYPTION_KEYS: config.HERALD_ENCRYPTION_KEYS,
+      dev: config.HERALD_DEV,
+      dataDir: config.HERALD_DATA_DIR,
+    });
   } catch (error) {
     throw error instanceof KeyError ? new ConfigError(error.message) : error;
   }
@@ -123,7 +128,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     });
     // The API closes first on the way down: no new work is accepted while the workers finish theirs.
     closers.push(() => http.close());
-    const url = await listening("HERALD_HTTP_PORT", config.httpHost, config.HERALD_HTTP_PORT, () => http.listen({ port: config.HERALD_HTTP_PORT, host: config.httpHost }));
+    const url = await listening("HERALD_HTTP_PORT", config.httpHost, config.HERALD_HTTP_PORT, () =>
+      http.listen({ port: config.HERALD_HTTP_PORT, host: config.httpHost }),
+    );
     logger.info({ address: url, board: "/admin/queues", docs: "/docs" }, "http server listening");
     return { workers, http, url, close };
   } catch (error) {
@@ -138,7 +145,8 @@ async function listening<T>(variable: string, host: string, port: number, listen
     return await listen();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE") throw new ConfigError(`${variable}: port ${port} on ${host} is already in use by another process; stop it or choose another ${variable}`);
+    if (code === "EADDRINUSE")
+      throw new ConfigError(`${variable}: port ${port} on ${host} is already in use by another process; stop it or choose another ${variable}`);
     if (code === "EADDRNOTAVAIL") throw new ConfigError(`${variable.replace("PORT", "HOST")}: ${host} is not an address of this machine`);
     throw error;
   }

@@ -9,7 +9,10 @@ import type { RunningWorkers } from "../workers/start.js";
  * `herald worker` has no API, but its deliveries, retries and provider errors happen only in its own
  * process: with HERALD_METRICS_PORT it serves /metrics and /healthz for Prometheus and the orchestrator.
  */
-export async function serveWorkerMetrics(workers: RunningWorkers, opts: { port: number; host: string; logger: Logger }): Promise<{ address: string; close(): Promise<void> }> {
+export async function serveWorkerMetrics(
+  workers: RunningWorkers,
+  opts: { port: number; host: string; logger: Logger },
+): Promise<{ address: string; close(): Promise<void> }> {
   const metrics = new HeraldMetrics({ deadLetters: workers.deadLetters, logger: opts.logger });
   const detach = metrics.attach(workers.events);
   const server: Server = createServer((request, response) => {

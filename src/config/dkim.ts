@@ -110,7 +110,7 @@ function parseKey(pem: string): { key?: KeyObject; issue?: string } {
   try {
     key = createPrivateKey({ key: pem, format: "pem" });
   } catch {
-    return { issue: "SMTP_DKIM_PRIVATE_KEY is not a valid PEM private key (PKCS#1 \"BEGIN RSA PRIVATE KEY\" or PKCS#8 \"BEGIN PRIVATE KEY\")" };
+    return { issue: 'SMTP_DKIM_PRIVATE_KEY is not a valid PEM private key (PKCS#1 "BEGIN RSA PRIVATE KEY" or PKCS#8 "BEGIN PRIVATE KEY")' };
   }
   if (key.asymmetricKeyType !== "rsa") {
     return { issue: `SMTP_DKIM_PRIVATE_KEY is a ${key.asymmetricKeyType ?? "non-RSA"} key; DKIM signing here uses rsa-sha256 and needs an RSA key` };
@@ -141,7 +141,10 @@ export function checkDkim(env: DkimEnv): { dkim?: DkimOptions; issues: DkimIssue
     issues.push({ variable: "SMTP_DKIM_DOMAIN", message: `SMTP_DKIM_DOMAIN is required when ${set} is set (it names the signing domain, d=)` });
   }
   if (!selectorSet) {
-    issues.push({ variable: "SMTP_DKIM_SELECTOR", message: "SMTP_DKIM_SELECTOR is required for DKIM signing (the s= selector; the key is published at <selector>._domainkey.<domain>)" });
+    issues.push({
+      variable: "SMTP_DKIM_SELECTOR",
+      message: "SMTP_DKIM_SELECTOR is required for DKIM signing (the s= selector; the key is published at <selector>._domainkey.<domain>)",
+    });
   }
   if (!keySet) {
     issues.push({ variable: "SMTP_DKIM_PRIVATE_KEY", message: "SMTP_DKIM_PRIVATE_KEY is required for DKIM signing (PEM text or the path of a PEM file)" });
@@ -167,7 +170,10 @@ export function checkDkim(env: DkimEnv): { dkim?: DkimOptions; issues: DkimIssue
   if (selectorSet) {
     keySelector = env.SMTP_DKIM_SELECTOR!.trim();
     if (keySelector.length > 253 || !keySelector.split(".").every((l) => LABEL.test(l))) {
-      issues.push({ variable: "SMTP_DKIM_SELECTOR", message: `SMTP_DKIM_SELECTOR must be one or more DNS labels (letters, digits, hyphens) such as herald2024, got "${keySelector}"` });
+      issues.push({
+        variable: "SMTP_DKIM_SELECTOR",
+        message: `SMTP_DKIM_SELECTOR must be one or more DNS labels (letters, digits, hyphens) such as herald2024, got "${keySelector}"`,
+      });
       keySelector = undefined;
     }
   }

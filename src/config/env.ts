@@ -20,18 +20,19 @@ export const urlWith = (name: string, protocols: RegExp) =>
   z
     .string()
     .trim()
-    .refine((v) => {
-      try {
-        return protocols.test(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `${name} must be a URL with scheme ${protocols.source.replace(/[\\^$():]/g, "").replace(/\|/g, " or ")}`);
+    .refine(
+      (v) => {
+        try {
+          return protocols.test(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `${name} must be a URL with scheme ${protocols.source.replace(/[\\^$():]/g, "").replace(/\|/g, " or ")}`,
+    );
 
 /** `1`/`0` (or true/false) switches. */
-export const flag = z
-  .enum(["0", "1", "true", "false", ""], { error: "must be 1 or 0" })
-  .transform((v) => v === "1" || v === "true");
+export const flag = z.enum(["0", "1", "true", "false", ""], { error: "must be 1 or 0" }).transform((v) => v === "1" || v === "true");
 
 /** One line per bad variable, each naming it: what start-up prints before it stops. */
 export function describeEnvIssues(error: z.ZodError): string {

@@ -33,7 +33,10 @@ export const apiTokens = z
         if (!(API_SCOPES as readonly string[]).includes(scope)) {
           ctx.addIssue({ code: "custom", message: `HERALD_API_TOKENS entry ${index + 1} must be scope:token with scope ${API_SCOPES.join(" or ")}` });
         } else if (token.length < MIN_TOKEN_LENGTH) {
-          ctx.addIssue({ code: "custom", message: `HERALD_API_TOKENS entry ${index + 1} (${scope}) must have a token of at least ${MIN_TOKEN_LENGTH} characters` });
+          ctx.addIssue({
+            code: "custom",
+            message: `HERALD_API_TOKENS entry ${index + 1} (${scope}) must have a token of at least ${MIN_TOKEN_LENGTH} characters`,
+          });
         } else {
           tokens.push({ scope: scope as ApiScope, token });
         }
@@ -68,7 +71,10 @@ export class HttpConfigError extends Error {
 
 /** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
 export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, "");
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "");
   return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1";
 }
 

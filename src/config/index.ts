@@ -30,20 +30,40 @@ const variables = {
   HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
   HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox"], { error: "must be twilio or outbox" }).optional(),
   HERALD_TENANTS_FILE: optionalText.refine((v) => v === undefined || isFile(v), { error: (i) => `HERALD_TENANTS_FILE: there is no file ${String(i.input)}` }),
-  HERALD_PRODUCT_NAME: z.string().trim().min(1, "HERALD_PRODUCT_NAME must not be empty").max(40, "HERALD_PRODUCT_NAME must be at most 40 characters").default("Herald"),
-  HERALD_TEMPLATES_DIR: optionalText.refine((v) => v === undefined || isDirectory(v), { error: (i) => `HERALD_TEMPLATES_DIR: there is no folder ${String(i.input)}` }),
+  HERALD_PRODUCT_NAME: z
+    .string()
+    .trim()
+    .min(1, "HERALD_PRODUCT_NAME must not be empty")
+    .max(40, "HERALD_PRODUCT_NAME must be at most 40 characters")
+    .default("Herald"),
+  HERALD_TEMPLATES_DIR: optionalText.refine((v) => v === undefined || isDirectory(v), {
+    error: (i) => `HERALD_TEMPLATES_DIR: there is no folder ${String(i.input)}`,
+  }),
   SMTP_URL: optionalText.pipe(urlWith("SMTP_URL", /^(smtp|smtps):$/).optional()),
-  SMTP_FROM: optionalText.refine((v) => v === undefined || isMailbox(v), 'SMTP_FROM must be an address with an optional display name, e.g. "Acme <no-reply@acme.com>" or no-reply@acme.com'),
+  SMTP_FROM: optionalText.refine(
+    (v) => v === undefined || isMailbox(v),
+    'SMTP_FROM must be an address with an optional display name, e.g. "Acme <no-reply@acme.com>" or no-reply@acme.com',
+  ),
   SMTP_POOL_SIZE: int("SMTP_POOL_SIZE", 1, 100).default(5),
   /** Default: on, off with HERALD_DEV=1. */
   SMTP_REQUIRE_TLS: optionalText.pipe(flag.optional()),
   SMTP_DKIM_DOMAIN: optionalText,
   SMTP_DKIM_SELECTOR: optionalText,
   SMTP_DKIM_PRIVATE_KEY: optionalText,
-  TWILIO_ACCOUNT_SID: optionalText.pipe(z.string().regex(/^AC[0-9a-fA-F]{32}$/, "TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits").optional()),
+  TWILIO_ACCOUNT_SID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^AC[0-9a-fA-F]{32}$/, "TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits")
+      .optional(),
+  ),
   TWILIO_AUTH_TOKEN: optionalText,
   TWILIO_FROM: optionalText,
-  TWILIO_MESSAGING_SERVICE_SID: optionalText.pipe(z.string().regex(/^MG[0-9a-fA-F]{32}$/, "TWILIO_MESSAGING_SERVICE_SID must look like MG followed by 32 hex digits").optional()),
+  TWILIO_MESSAGING_SERVICE_SID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^MG[0-9a-fA-F]{32}$/, "TWILIO_MESSAGING_SERVICE_SID must look like MG followed by 32 hex digits")
+      .optional(),
+  ),
   TWILIO_API_BASE_URL: optionalText.pipe(urlWith("TWILIO_API_BASE_URL", /^(http|https):$/).optional()),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_METRICS_PORT: int("HERALD_METRICS_PORT", 0, 65_535).optional(),
@@ -69,7 +89,11 @@ export const configSchema = z
   .object(variables)
   .superRefine((env, ctx) => {
     if (env.HERALD_ENCRYPTION_KEY && env.HERALD_ENCRYPTION_KEYS) {
-      ctx.addIssue({ code: "custom", path: ["HERALD_ENCRYPTION_KEYS"], message: "set HERALD_ENCRYPTION_KEYS or HERALD_ENCRYPTION_KEY, not both (list the single key in HERALD_ENCRYPTION_KEYS as kid:key)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["HERALD_ENCRYPTION_KEYS"],
+        message: "set HERALD_ENCRYPTION_KEYS or HERALD_ENCRYPTION_KEY, not both (list the single key in HERALD_ENCRYPTION_KEYS as kid:key)",
+      });
     }
     if (emailChannelOf(env) === "smtp") {
       if (!env.SMTP_URL) ctx.addIssue({ code: "custom", path: ["SMTP_URL"], message: "SMTP_URL is required when HERALD_EMAIL_CHANNEL=smtp" });
@@ -78,8 +102,10 @@ export const configSchema = z
     // DKIM signs SMTP and outbox mail alike, so it is checked whichever channel is chosen.
     for (const issue of dkimIssues(env)) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
     if (smsChannelOf(env) === "twilio") {
-      if (!env.TWILIO_ACCOUNT_SID) ctx.addIssue({ code: "custom", path: ["TWILIO_ACCOUNT_SID"], message: "TWILIO_ACCOUNT_SID is required when HERALD_SMS_CHANNEL=twilio" });
-      if (!env.TWILIO_AUTH_TOKEN) ctx.addIssue({ code: "custom", path: ["TWILIO_AUTH_TOKEN"], message: "TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID" });
+      if (!env.TWILIO_ACCOUNT_SID)
+        ctx.addIssue({ code: "custom", path: ["TWILIO_ACCOUNT_SID"], message: "TWILIO_ACCOUNT_SID is required when HERALD_SMS_CHANNEL=twilio" });
+      if (!env.TWILIO_AUTH_TOKEN)
+        ctx.addIssue({ code: "custom", path: ["TWILIO_AUTH_TOKEN"], message: "TWILIO_AUTH_TOKEN is required with TWILIO_ACCOUNT_SID" });
       if (!env.TWILIO_FROM === !env.TWILIO_MESSAGING_SERVICE_SID) {
         ctx.addIssue({ code: "custom", path: ["TWILIO_FROM"], message: "set exactly one of TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID" });
       }
@@ -118,7 +144,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config & { war
 /** One message per HERALD_* variable in the environment that Herald does not read, with the closest real name. */
 export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
   return Object.keys(env)
-    .filter((name) => name.startsWith("HERALD_") && !name.startsWith("HERALD_TEST_") && env[name] !== undefined && !CONFIG_VARIABLES.includes(name) && !TOOLING_VARIABLES.includes(name))
+    .filter(
+      (name) =>
+        name.startsWith("HERALD_") &&
+        !name.startsWith("HERALD_TEST_") &&
+        env[name] !== undefined &&
+        !CONFIG_VARIABLES.includes(name) &&
+        !TOOLING_VARIABLES.includes(name),
+    )
     .sort()
     .map((name) => {
       const near = closestName(name, CONFIG_VARIABLES);

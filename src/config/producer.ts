@@ -51,7 +51,9 @@ export function loadProducerConfig(env: NodeJS.ProcessEnv = process.env): Produc
 }
 
 /** The retry policy the configuration describes (workers, producers and dead-letter replays share it). */
-export function retryPolicyOf(config: Pick<ProducerConfig, "HERALD_ATTEMPTS" | "HERALD_BACKOFF_MS" | "HERALD_KEEP_COMPLETED_S" | "HERALD_KEEP_COMPLETED_COUNT">): RetryPolicy {
+export function retryPolicyOf(
+  config: Pick<ProducerConfig, "HERALD_ATTEMPTS" | "HERALD_BACKOFF_MS" | "HERALD_KEEP_COMPLETED_S" | "HERALD_KEEP_COMPLETED_COUNT">,
+): RetryPolicy {
   return {
     attempts: config.HERALD_ATTEMPTS,
     backoffMs: config.HERALD_BACKOFF_MS,

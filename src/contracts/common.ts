@@ -7,31 +7,40 @@ export type ChannelName = (typeof CHANNELS)[number];
 
 const object = { error: (i: { input: unknown }) => (i.input === undefined ? "is required" : "must be an object") };
 
-export const recipient = z.strictObject({
-  userId: text(200),
-  email: emailAddress.optional(),
-  phone: phoneNumber.optional(),
-  displayName: text(200).optional(),
-  firstName: text(100).optional(),
-  lastName: text(100).optional(),
-  loginName: text(200).optional(),
-  locale: locale.optional(),
-  timeZone: timeZone.optional(),
-}, object);
+export const recipient = z.strictObject(
+  {
+    userId: text(200),
+    email: emailAddress.optional(),
+    phone: phoneNumber.optional(),
+    displayName: text(200).optional(),
+    firstName: text(100).optional(),
+    lastName: text(100).optional(),
+    loginName: text(200).optional(),
+    locale: locale.optional(),
+    timeZone: timeZone.optional(),
+  },
+  object,
+);
 
-export const branding = z.strictObject({
-  primaryColor: hexColor.optional(),
-  backgroundColor: hexColor.optional(),
-  fontColor: hexColor.optional(),
-  logoUrl: httpsUrl.optional(),
-  productName: text(100).optional(),
-}, object);
+export const branding = z.strictObject(
+  {
+    primaryColor: hexColor.optional(),
+    backgroundColor: hexColor.optional(),
+    fontColor: hexColor.optional(),
+    logoUrl: httpsUrl.optional(),
+    productName: text(100).optional(),
+  },
+  object,
+);
 
-export const tenant = z.strictObject({
-  id: text(200).optional(),
-  name: text(200).optional(),
-  branding: branding.optional(),
-}, object);
+export const tenant = z.strictObject(
+  {
+    id: text(200).optional(),
+    name: text(200).optional(),
+    branding: branding.optional(),
+  },
+  object,
+);
 
 export const urlTemplate = z
   .string({ error: (i) => (i.input === undefined ? "is required" : "must be a string") })
@@ -46,7 +55,10 @@ export const urlTemplate = z
       return;
     }
     if (hasMalformedPlaceholder(value)) {
-      ctx.addIssue({ code: "custom", message: `has an unclosed or malformed placeholder; write them as ${LINK_PLACEHOLDERS.map((p) => `{{${p}}}`).join(", ")}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `has an unclosed or malformed placeholder; write them as ${LINK_PLACEHOLDERS.map((p) => `{{${p}}}`).join(", ")}`,
+      });
       return;
     }
     const sample = fillLinkTemplate(value, Object.fromEntries(LINK_PLACEHOLDERS.map((p) => [p, "x"])));

@@ -1,9 +1,7 @@
 import { z } from "zod";
 import { commonFields, crossField, EMAIL_TEXT_KEYS, linkFields, requireFor, type KindDefinition } from "./common.js";
 
-const schema = z
-  .strictObject({ ...commonFields, ...linkFields })
-  .check(crossField((job, ctx) => requireFor("email", true, job, ctx)));
+const schema = z.strictObject({ ...commonFields, ...linkFields }).check(crossField((job, ctx) => requireFor("email", true, job, ctx)));
 
 export type EmailVerificationJob = z.input<typeof schema>;
 

@@ -3,15 +3,19 @@ import { isValidPhoneNumber, parsePhoneNumberFromString } from "libphonenumber-j
 
 // Error texts name what is wrong in words an operator can act on; the path names the field.
 const required = (what: string) => ({
-  error: (issue: { input: unknown }) =>
-    issue.input === undefined ? "is required" : `must be ${what}`,
+  error: (issue: { input: unknown }) => (issue.input === undefined ? "is required" : `must be ${what}`),
 });
 
 // A lone UTF-16 surrogate is valid JSON but cannot be encoded into a link, a header or a message.
 const wellFormed = (value: string) => value.isWellFormed();
 
 export const text = (max: number) =>
-  z.string(required("a string")).trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`).refine(wellFormed, "must be valid Unicode text");
+  z
+    .string(required("a string"))
+    .trim()
+    .min(1, "must not be empty")
+    .max(max, `must be at most ${max} characters`)
+    .refine(wellFormed, "must be valid Unicode text");
 
 export const emailAddress = z
   .email({ error: (i) => (i.input === undefined ? "is required" : "must be a valid email address") })
@@ -43,9 +47,7 @@ export const timeZone = z.string(required("an IANA time zone")).refine((v) => {
   }
 }, "must be an IANA time zone such as Europe/Zurich");
 
-export const hexColor = z
-  .string(required("a colour"))
-  .regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, "must be a hex colour such as #0a7cff");
+export const hexColor = z.string(required("a colour")).regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, "must be a hex colour such as #0a7cff");
 
 export const httpsUrl = z
   .url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? "is required" : "must be an http(s) URL") })

@@ -2,10 +2,7 @@ import { z } from "zod";
 import { baseFields, crossField, EMAIL_TEXT_KEYS, linkFields, requireFor, requireTemplateValues, type KindDefinition } from "./common.js";
 import { isoTime, secretCode, text } from "./fields.js";
 
-const inviter = z.strictObject(
-  { displayName: text(200) },
-  { error: (i: { input: unknown }) => (i.input === undefined ? "is required" : "must be an object") },
-);
+const inviter = z.strictObject({ displayName: text(200) }, { error: (i: { input: unknown }) => (i.input === undefined ? "is required" : "must be an object") });
 
 const schema = z
   .strictObject({

@@ -2,9 +2,7 @@ import { z } from "zod";
 import { commonFields, crossField, EMAIL_TEXT_KEYS, linkFields, requireFor, type KindDefinition } from "./common.js";
 
 // The code is what the user types; a link (e.g. back to the sign-in page) is optional, as in ZITADEL's OTP email.
-const schema = z
-  .strictObject({ ...commonFields, ...linkFields })
-  .check(crossField((job, ctx) => requireFor("email", false, job, ctx)));
+const schema = z.strictObject({ ...commonFields, ...linkFields }).check(crossField((job, ctx) => requireFor("email", false, job, ctx)));
 
 export type OtpEmailJob = z.input<typeof schema>;
 

@@ -2,9 +2,7 @@ import { z } from "zod";
 import { commonFields, crossField, EMAIL_TEXT_KEYS, linkFields, requireFor, type KindDefinition } from "./common.js";
 import { text } from "./fields.js";
 
-const schema = z
-  .strictObject({ ...commonFields, ...linkFields, codeId: text(200) })
-  .check(crossField((job, ctx) => requireFor("email", true, job, ctx)));
+const schema = z.strictObject({ ...commonFields, ...linkFields, codeId: text(200) }).check(crossField((job, ctx) => requireFor("email", true, job, ctx)));
 
 export type PasskeyLinkJob = z.input<typeof schema>;
 

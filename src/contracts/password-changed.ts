@@ -1,20 +1,18 @@
 import { z } from "zod";
 import { crossField, linkFields, noticeFields, NOTICE_TEXT_KEYS, requireFor, requireTemplateValues, type KindDefinition } from "./common.js";
 
-const schema = z
-  .strictObject({ ...noticeFields, ...linkFields })
-  .check(
-    crossField((job, ctx) => {
-      requireFor("email", false, job, ctx);
-      requireTemplateValues(job, ctx);
-    }),
-  );
+const schema = z.strictObject({ ...noticeFields, ...linkFields }).check(
+  crossField((job, ctx) => {
+    requireFor("email", false, job, ctx);
+    requireTemplateValues(job, ctx);
+  }),
+);
 
 export type PasswordChangedJob = z.input<typeof schema>;
 
 export const passwordChanged = {
   kind: "password-changed",
-  summary: "Security notice: the password was changed (when, and an optional \"this was not me\" link). No code.",
+  summary: 'Security notice: the password was changed (when, and an optional "this was not me" link). No code.',
   schema,
   channels: ["email"],
   channelOf: () => "email",

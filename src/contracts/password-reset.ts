@@ -19,7 +19,7 @@ export type PasswordResetJob = z.input<typeof schema>;
 
 export const passwordReset = {
   kind: "password-reset",
-  summary: "Password reset code and link by email, or the code alone by SMS (channel: \"sms\").",
+  summary: 'Password reset code and link by email, or the code alone by SMS (channel: "sms").',
   schema,
   channels: ["email", "sms"],
   channelOf: (job) => job.channel,

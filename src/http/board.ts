@@ -122,7 +122,11 @@ export async function registerBoard(app: FastifyInstance, opts: BoardOptions): P
   await app.register(async (scope) => {
     scope.addHook("onRequest", async (request, reply) => {
       if (opts.auth.isAdminBasic(request.headers.authorization)) return;
-      return reply.code(401).header("www-authenticate", BOARD_REALM).type("text/plain; charset=utf-8").send("Authentication required: user admin, password an admin API token.\n");
+      return reply
+        .code(401)
+        .header("www-authenticate", BOARD_REALM)
+        .type("text/plain; charset=utf-8")
+        .send("Authentication required: user admin, password an admin API token.\n");
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BOARD_PATH });
   });

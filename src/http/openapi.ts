@@ -15,11 +15,15 @@ export function jobJsonSchema(kind: KindName): JsonSchema {
   recipient.properties.locale = { ...recipient.properties.locale, description: "BCP 47 language tag, e.g. de-CH" };
   recipient.properties.timeZone = { ...recipient.properties.timeZone, description: "IANA time zone, e.g. Europe/Zurich" };
   if (properties.urlTemplate) {
-    properties.urlTemplate = { ...properties.urlTemplate, description: "Link with placeholders {{code}}, {{codeId}}, {{userId}}, {{tenantId}}, {{loginName}}; give url or urlTemplate, not both" };
+    properties.urlTemplate = {
+      ...properties.urlTemplate,
+      description: "Link with placeholders {{code}}, {{codeId}}, {{userId}}, {{tenantId}}, {{loginName}}; give url or urlTemplate, not both",
+    };
   }
   // Security notices have no code, but the time of the change.
   if (properties.code) properties.code = { ...properties.code, description: "The secret code; encrypted before it reaches Redis, never returned by the API" };
-  if (properties.occurredAt) properties.occurredAt = { ...properties.occurredAt, description: "When the change happened (default: when it is enqueued); shown in recipient.timeZone" };
+  if (properties.occurredAt)
+    properties.occurredAt = { ...properties.occurredAt, description: "When the change happened (default: when it is enqueued); shown in recipient.timeZone" };
   properties.idempotencyKey = { ...properties.idempotencyKey, description: "A repeat within 24 h answers 202 with the first job's id and deduplicated: true" };
   return { ...schema, examples: [KINDS[kind].example] };
 }

@@ -16,7 +16,8 @@ export interface PreviewsOptions {
 }
 
 /** The gallery page: no scripts at all, its own styles, frames from this server only. */
-const GALLERY_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const GALLERY_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 /**
  * A rendered mail: no scripts, no forms, no plugins (the CSP sandbox applies even when the page is opened
  * on its own, outside the gallery's sandboxed iframe). Images may load, as a tenant logo would in a mail client.
@@ -32,7 +33,11 @@ function escapeHtml(value: string): string {
 }
 
 function common(reply: FastifyReply, csp: string): FastifyReply {
-  return reply.header("content-security-policy", csp).header("cache-control", "no-store").header("x-content-type-options", "nosniff").header("referrer-policy", "no-referrer");
+  return reply
+    .header("content-security-policy", csp)
+    .header("cache-control", "no-store")
+    .header("x-content-type-options", "nosniff")
+    .header("referrer-policy", "no-referrer");
 }
 
 /** "Deutsch (German)" for de; "English" for en. */
@@ -49,7 +54,10 @@ function localeName(locale: string): string {
 /** `?locale=de,ar` or `all`; `?kind=password-reset` or `all`. Unknown names are reported, not ignored. */
 function pick<T extends string>(raw: unknown, all: readonly T[], fallback: readonly T[], what: string): { values: T[]; error?: string } {
   if (typeof raw !== "string" || raw.trim() === "") return { values: [...fallback] };
-  const wanted = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  const wanted = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (wanted.includes("all")) return { values: [...all] };
   const unknown = wanted.filter((w) => !all.includes(w as T));
   if (unknown.length) return { values: [], error: `unknown ${what} ${unknown.join(", ")}; choose from ${all.join(", ")} or all` };
@@ -88,10 +96,12 @@ export async function registerPreviews(app: FastifyInstance, opts: PreviewsOptio
   let building: Promise<Renderer> | undefined;
   const renderer = (): Promise<Renderer> => {
     if (opts.renderer) return Promise.resolve(opts.renderer);
-    building ??= import("../templates/renderer.js").then((m) => m.createRenderer()).catch((error: unknown) => {
-      building = undefined;
-      throw error;
-    });
+    building ??= import("../templates/renderer.js")
+      .then((m) => m.createRenderer())
+      .catch((error: unknown) => {
+        building = undefined;
+        throw error;
+      });
     return building;
   };
 
@@ -108,7 +118,11 @@ export async function registerPreviews(app: FastifyInstance, opts: PreviewsOptio
           .type("text/plain; charset=utf-8")
           .send("Forbidden: the previews need an admin token.\n");
       }
-      return reply.code(401).header("www-authenticate", BOARD_REALM).type("text/plain; charset=utf-8").send("Authentication required: user admin, password an admin API token.\n");
+      return reply
+        .code(401)
+        .header("www-authenticate", BOARD_REALM)
+        .type("text/plain; charset=utf-8")
+        .send("Authentication required: user admin, password an admin API token.\n");
     });
 
     scope.get(PREVIEWS_PATH, { schema: { hide: true } }, async (request, reply) => {
@@ -119,7 +133,9 @@ export async function registerPreviews(app: FastifyInstance, opts: PreviewsOptio
       const tenant = tenantOf(query.tenant);
       const error = locales.error ?? kinds.error;
       const body = galleryPage(r, { locales: locales.values, kinds: kinds.values, tenant, error, now: Date.now() });
-      return common(reply.code(error ? 400 : 200), GALLERY_CSP).type("text/html; charset=utf-8").send(body);
+      return common(reply.code(error ? 400 : 200), GALLERY_CSP)
+        .type("text/html; charset=utf-8")
+        .send(body);
     });
 
     scope.get(`${PREVIEWS_PATH}/:kind/:file`, { schema: { hide: true } }, async (request, reply) => {
@@ -129,7 +145,9 @@ export async function registerPreviews(app: FastifyInstance, opts: PreviewsOptio
       if (!EMAIL_KINDS.includes(kind as KindName) || !match || !r.locales.includes(match[1])) {
         return common(reply.code(404), TEXT_CSP)
           .type("text/plain; charset=utf-8")
-          .send(`No preview ${kind}/${file}: use /admin/previews/{kind}/{locale}.html or .txt with kind one of ${EMAIL_KINDS.join(", ")} and locale one of ${r.locales.join(", ")}.\n`);
+          .send(
+            `No preview ${kind}/${file}: use /admin/previews/{kind}/{locale}.html or .txt with kind one of ${EMAIL_KINDS.join(", ")} and locale one of ${r.locales.join(", ")}.\n`,
+          );
       }
       const mail = renderEmail(r, kind as KindName, match[1], tenantOf((request.query as Record<string, unknown>).tenant), Date.now());
       if (match[2] === "txt") return common(reply, TEXT_CSP).type("text/plain; charset=utf-8").send(mail.text);
@@ -147,12 +165,14 @@ interface GalleryView {
 }
 
 function galleryPage(r: Renderer, view: GalleryView): string {
-  const option = (value: string, label: string, selected: string) => `<option value="${escapeHtml(value)}"${value === selected ? " selected" : ""}>${escapeHtml(label)}</option>`;
+  const option = (value: string, label: string, selected: string) =>
+    `<option value="${escapeHtml(value)}"${value === selected ? " selected" : ""}>${escapeHtml(label)}</option>`;
   // A list given in the URL (?locale=de,ar) gets an option of its own, so the form shows what the page shows.
   const selection = (values: readonly string[], all: readonly string[]) => (values.length === all.length && all.length > 1 ? "all" : values.join(","));
   const selectedLocale = selection(view.locales, r.locales);
   const selectedKind = selection(view.kinds, KIND_NAMES);
-  const listOption = (selected: string, all: readonly string[]) => (selected.includes(",") && selected !== "all" && !all.includes(selected) ? option(selected, selected.replaceAll(",", ", "), selected) : "");
+  const listOption = (selected: string, all: readonly string[]) =>
+    selected.includes(",") && selected !== "all" && !all.includes(selected) ? option(selected, selected.replaceAll(",", ", "), selected) : "";
   const count = view.kinds.reduce((n, k) => n + (hasChannel(k, "email") ? view.locales.length : 0), 0);
 
   const form = `<form method="get" action="${PREVIEWS_PATH}">

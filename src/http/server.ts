@@ -195,11 +195,22 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
       return sendProblem(reply, { type: PROBLEM_TYPES.tooLarge, title: "Body too large", status: 413, detail: `The body may be at most ${bodyLimit} bytes.` });
     }
     if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-      return sendProblem(reply, { type: PROBLEM_TYPES.unsupportedMediaType, title: "Unsupported media type", status: 415, detail: "Send the body as application/json." });
+      return sendProblem(reply, {
+        type: PROBLEM_TYPES.unsupportedMediaType,
+        title: "Unsupported media type",
+        status: 415,
+        detail: "Send the body as application/json.",
+      });
     }
     if (status >= 400 && status < 500) {
       // Malformed JSON, empty JSON body and the like: the parser's message names no personal data.
-      return sendProblem(reply, { type: PROBLEM_TYPES.invalidRequest, title: "Invalid request", status, detail: error.message, errors: [{ field: "", message: error.message }] });
+      return sendProblem(reply, {
+        type: PROBLEM_TYPES.invalidRequest,
+        title: "Invalid request",
+        status,
+        detail: error.message,
+        errors: [{ field: "", message: error.message }],
+      });
     }
     if (error instanceof EnqueueError) {
       request.log.error({ err: error, jobId: error.jobId }, "Redis unavailable");
@@ -222,11 +233,21 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
       return sendProblem(reply, { type: PROBLEM_TYPES.unavailable, title: "Service unavailable", status: 503, detail });
     }
     request.log.error({ err: error }, "request failed");
-    return sendProblem(reply, { type: PROBLEM_TYPES.internal, title: "Internal error", status: 500, detail: "The request failed; the error is in the server log." });
+    return sendProblem(reply, {
+      type: PROBLEM_TYPES.internal,
+      title: "Internal error",
+      status: 500,
+      detail: "The request failed; the error is in the server log.",
+    });
   });
 
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, { type: PROBLEM_TYPES.notFound, title: "Not found", status: 404, detail: `No route ${request.method} ${request.url.split("?")[0].slice(0, 200)}.` }),
+    sendProblem(reply, {
+      type: PROBLEM_TYPES.notFound,
+      title: "Not found",
+      status: 404,
+      detail: `No route ${request.method} ${request.url.split("?")[0].slice(0, 200)}.`,
+    }),
   );
 
   await app.register(swagger, {
@@ -259,7 +280,12 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
         const granted = auth.scopeOfBearer(request.headers.authorization);
         if (!granted) {
           reply.header("www-authenticate", 'Bearer realm="Herald"');
-          return sendProblem(reply, { type: PROBLEM_TYPES.unauthorized, title: "Unauthorized", status: 401, detail: "Send Authorization: Bearer <token> with a token from HERALD_API_TOKENS." });
+          return sendProblem(reply, {
+            type: PROBLEM_TYPES.unauthorized,
+            title: "Unauthorized",
+            status: 401,
+            detail: "Send Authorization: Bearer <token> with a token from HERALD_API_TOKENS.",
+          });
         }
         if (!allows(granted, needed)) {
           reply.header("www-authenticate", `Bearer realm="Herald", error="insufficient_scope", scope="${needed}"`);
@@ -274,7 +300,11 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   );
 
   const ops = { tags: ["operations"] };
-  app.get("/healthz", { schema: { ...ops, summary: "The process is up", response: { 200: jsonResponse("Up", { type: "object", properties: { status: { const: "ok" } } }) } } }, async () => ({ status: "ok" }));
+  app.get(
+    "/healthz",
+    { schema: { ...ops, summary: "The process is up", response: { 200: jsonResponse("Up", { type: "object", properties: { status: { const: "ok" } } }) } } },
+    async () => ({ status: "ok" }),
+  );
 
   const checks = opts.ready ?? { redis: redisCheck(opts.connection) };
   app.get(
@@ -299,12 +329,21 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
     const granted = auth.scopeOfBearer(request.headers.authorization);
     if (granted === "metrics" || granted === "admin") return;
     reply.header("www-authenticate", 'Bearer realm="Herald", scope="metrics"');
-    return sendProblem(reply, { type: PROBLEM_TYPES.unauthorized, title: "Unauthorized", status: 401, detail: "/metrics needs Authorization: Bearer <token> with a metrics or admin token from HERALD_API_TOKENS." });
+    return sendProblem(reply, {
+      type: PROBLEM_TYPES.unauthorized,
+      title: "Unauthorized",
+      status: 401,
+      detail: "/metrics needs Authorization: Bearer <token> with a metrics or admin token from HERALD_API_TOKENS.",
+    });
   };
-  app.get("/metrics", { schema: { ...ops, summary: "Prometheus metrics", produces: ["text/plain"] }, ...(opts.protectMetrics ? { onRequest: metricsAuth } : {}) }, async (_request, reply) => {
-    const body = await metrics.render();
-    return reply.type(metrics.contentType).send(body);
-  });
+  app.get(
+    "/metrics",
+    { schema: { ...ops, summary: "Prometheus metrics", produces: ["text/plain"] }, ...(opts.protectMetrics ? { onRequest: metricsAuth } : {}) },
+    async (_request, reply) => {
+      const body = await metrics.render();
+      return reply.type(metrics.contentType).send(body);
+    },
+  );
 
   await registerBoard(app, { queues: allQueues, readOnly: config.HERALD_BOARD_READONLY, auth });
   await registerPreviews(app, { auth, renderer: opts.renderer });

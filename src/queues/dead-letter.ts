@@ -68,7 +68,6 @@ export function publicDeadLetter(record: DeadLetterRecord): PublicDeadLetter {
   };
 }
 
-
 const PAGE = 500;
 
 /**

@@ -69,7 +69,11 @@ export class NotQueuedError extends EnqueueError {
   override readonly name: string = "NotQueuedError";
   readonly queued = false as const;
   constructor(jobIds: string[], ms: number, cause?: Error) {
-    super(`Redis could not be reached within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}; nothing was queued. Enqueue again with the same id (${jobIds[0]}) when Redis is back.`, jobIds, { cause });
+    super(
+      `Redis could not be reached within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}; nothing was queued. Enqueue again with the same id (${jobIds[0]}) when Redis is back.`,
+      jobIds,
+      { cause },
+    );
   }
 }
 
@@ -82,7 +86,11 @@ export class EnqueueTimeoutError extends EnqueueError {
     readonly ms: number,
     cause?: Error,
   ) {
-    super(`Redis did not answer within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}. The job may still be queued: enqueue again with the same id (${jobIds[0]}) and it is created at most once.`, jobIds, { cause });
+    super(
+      `Redis did not answer within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}. The job may still be queued: enqueue again with the same id (${jobIds[0]}) and it is created at most once.`,
+      jobIds,
+      { cause },
+    );
   }
 }
 
@@ -187,7 +195,10 @@ export class Herald {
       const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => p.channel === channel);
       const queue = this.queue(channel);
       const { live, jobs } = await this.write(ids, options.timeoutMs, async () => {
-        const dead = await this.deadLettered(queue.name, batch.filter(({ index }) => items[index].id).map(({ p }) => p.opts.jobId));
+        const dead = await this.deadLettered(
+          queue.name,
+          batch.filter(({ index }) => items[index].id).map(({ p }) => p.opts.jobId),
+        );
         const live = batch.filter(({ p }) => !dead.has(p.opts.jobId));
         return { live, jobs: live.length > 0 ? await queue.addBulk(live.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))) : [] };
       });
@@ -246,7 +257,8 @@ export class Herald {
     const deadline = Date.now() + timeoutMs;
     let issued = false;
     let lastError: Error | undefined;
-    const failure = () => (issued ? new EnqueueTimeoutError(ids, timeoutMs, lastError ?? this.lastRedisError) : new NotQueuedError(ids, timeoutMs, lastError ?? this.lastRedisError));
+    const failure = () =>
+      issued ? new EnqueueTimeoutError(ids, timeoutMs, lastError ?? this.lastRedisError) : new NotQueuedError(ids, timeoutMs, lastError ?? this.lastRedisError);
     for (let tries = 0; ; tries++) {
       if (!(await this.ready(deadline))) throw failure();
       issued = true;
@@ -323,7 +335,9 @@ function resolveKey(opts: HeraldOptions, env: ProducerConfig): KeyMaterial {
     dataDir: opts.dataDir ?? env.HERALD_DATA_DIR,
   });
   if (loaded.generatedFile) {
-    (opts.onWarning ?? ((m: string) => process.emitWarning(m, "HeraldWarning")))(`HERALD_ENCRYPTION_KEY is not set; using the dev key in ${loaded.generatedFile}. Set HERALD_ENCRYPTION_KEY in production and give producers and workers the same key.`);
+    (opts.onWarning ?? ((m: string) => process.emitWarning(m, "HeraldWarning")))(
+      `HERALD_ENCRYPTION_KEY is not set; using the dev key in ${loaded.generatedFile}. Set HERALD_ENCRYPTION_KEY in production and give producers and workers the same key.`,
+    );
   }
   return loaded.key;
 }

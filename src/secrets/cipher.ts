@@ -40,7 +40,10 @@ export function unseal(material: KeyMaterial, sealed: string): unknown {
   if (version === "v2" && rest.length === 2 && rest[1]) {
     const [id, payload] = rest;
     const entry = keys.find((k) => k.id === id);
-    if (!entry) throw new DecryptError(`cannot decrypt the job's secrets: they were sealed with key id ${id.slice(0, 32)}, which this worker's HERALD_ENCRYPTION_KEYS does not list`);
+    if (!entry)
+      throw new DecryptError(
+        `cannot decrypt the job's secrets: they were sealed with key id ${id.slice(0, 32)}, which this worker's HERALD_ENCRYPTION_KEYS does not list`,
+      );
     const opened = tryOpen(entry, payload);
     if (opened.ok) return opened.value;
     throw new DecryptError(`cannot decrypt the job's secrets: key id ${id} in this worker's HERALD_ENCRYPTION_KEYS is not the key the producer calls ${id}`);

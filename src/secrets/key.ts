@@ -42,13 +42,18 @@ export function keyringOf(material: KeyMaterial): Keyring {
  * can be rotated while jobs sealed with the old one are still waiting. Keys themselves never reach a message.
  */
 export function parseKeyList(raw: string, source = "HERALD_ENCRYPTION_KEYS"): Keyring {
-  const parts = raw.split(",").map((p) => p.trim()).filter(Boolean);
+  const parts = raw
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new KeyError(`${source} is empty; give kid:base64key pairs, comma-separated`);
   const keys = parts.map((part, index) => {
     const colon = part.indexOf(":");
     const id = colon < 0 ? "" : part.slice(0, colon).trim();
     if (!KEY_ID.test(id)) {
-      throw new KeyError(`${source} entry ${index + 1} must be kid:base64key with a key id of 1-32 letters, digits, _ or - (e.g. 2026-11:$(openssl rand -base64 32))`);
+      throw new KeyError(
+        `${source} entry ${index + 1} must be kid:base64key with a key id of 1-32 letters, digits, _ or - (e.g. 2026-11:$(openssl rand -base64 32))`,
+      );
     }
     return { id, key: decodeKey(part.slice(colon + 1), `${source} entry ${index + 1} (${id})`) };
   });

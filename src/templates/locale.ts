@@ -67,7 +67,15 @@ export function formatTime(iso: string | undefined, locale: string, timeZone = "
   const key = `${locale}|${timeZone}`;
   let format = timeFormats.get(key);
   if (!format) {
-    format = new Intl.DateTimeFormat(locale, { year: "numeric", month: "long", day: "numeric", hour: "numeric", minute: "2-digit", timeZone, timeZoneName: "short" });
+    format = new Intl.DateTimeFormat(locale, {
+      year: "numeric",
+      month: "long",
+      day: "numeric",
+      hour: "numeric",
+      minute: "2-digit",
+      timeZone,
+      timeZoneName: "short",
+    });
     timeFormats.set(key, format);
   }
   return format.format(Date.parse(iso));

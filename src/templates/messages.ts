@@ -9,7 +9,9 @@ export const MESSAGES_DIR = new URL("./messages/", import.meta.url);
 
 export function loadCatalog(dir: URL | string = MESSAGES_DIR): Catalog {
   const catalog: Catalog = new Map();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()) {
     const locale = file.slice(0, -".json".length);
     const path = new URL(file, dir instanceof URL ? dir : `file://${dir.replace(/\/?$/, "/")}`);
     try {

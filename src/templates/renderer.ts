@@ -217,7 +217,10 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
       const missing = [...keysOf(kind)].filter((key) => own[kind]?.[key] === undefined && own.common?.[key] === undefined);
       if (locale !== "en" && missing.length) warnings.push(`messages/${locale}.json has no ${kind} text for ${missing.join(", ")}: English is used for those`);
       const set = messagesFor(catalog, locale, kind);
-      texts.set(`${locale}|${kind}`, Object.fromEntries(Object.entries(set).map(([key, source]) => [key, builtInText(source, `messages/${locale}.json ${kind}.${key}`)])));
+      texts.set(
+        `${locale}|${kind}`,
+        Object.fromEntries(Object.entries(set).map(([key, source]) => [key, builtInText(source, `messages/${locale}.json ${kind}.${key}`)])),
+      );
     }
   }
 
@@ -301,7 +304,10 @@ export async function createRenderer(opts: RendererOptions = {}): Promise<Render
 
 /** Header-bound text: no line breaks or control characters can survive into a header. */
 export function oneLine(value: string): string {
-  return value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, " ").replace(/\s{2,}/g, " ").trim();
+  return value
+    .replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, " ")
+    .replace(/\s{2,}/g, " ")
+    .trim();
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

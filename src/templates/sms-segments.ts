@@ -7,9 +7,7 @@
 
 // The basic table, in code order 0x00–0x7F; 0x1B (escape) is left out, it only introduces the extension table.
 // Only the capital Ç is here (0x09): the small ç, and â ê î ô û á í ó ú ã õ ą ł …, are not GSM-7 at all.
-const BASIC =
-  "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
-  "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const BASIC = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" + "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 
 // Extension table: each is sent as escape + septet, so it costs 2 septets.
 const EXTENSION = "\f^{}\\[~]|€";

@@ -83,7 +83,11 @@ export function loadTenants(file: string, textKeys: (kind: string) => ReadonlySe
   }
   const result = fileSchema.safeParse(raw);
   if (!result.success) {
-    throw new TenantsFileError(`${file}: ${toFieldIssues(result.error).map((i) => `${i.field} ${i.message}`).join("; ")}`);
+    throw new TenantsFileError(
+      `${file}: ${toFieldIssues(result.error)
+        .map((i) => `${i.field} ${i.message}`)
+        .join("; ")}`,
+    );
   }
   const problems: string[] = [];
   for (const [id, tenant] of Object.entries(result.data.tenants)) {
@@ -101,7 +105,9 @@ export function loadTenants(file: string, textKeys: (kind: string) => ReadonlySe
           if (text.includes("{{{")) problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: triple braces are not allowed (values are always escaped)`);
           const unknown = unknownPlaceholders(text, placeholders);
           if (unknown?.length) {
-            problems.push(`tenants.${id}.texts.${kind}.${locale}.${key}: unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(", ")}; expected ${placeholders.map((n) => `{{${n}}}`).join(", ")}`);
+            problems.push(
+              `tenants.${id}.texts.${kind}.${locale}.${key}: unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(", ")}; expected ${placeholders.map((n) => `{{${n}}}`).join(", ")}`,
+            );
           }
         }
       }

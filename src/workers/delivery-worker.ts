@@ -44,6 +44,11 @@ export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, o
     const final = error instanceof FinalFailure || Boolean(job.finishedOn);
     logger.warn({ jobId: job.id, kind: job.name, attempt: job.attemptsMade, err: error, final }, final ? "failed for good" : "failed; will retry");
   });
-  reportErrors(worker, (error, suppressed) => logger.error({ error: scrub(error.message), errorCode: (error as { code?: string }).code, suppressed }, "worker error (repeats are counted, not logged, for a minute)"));
+  reportErrors(worker, (error, suppressed) =>
+    logger.error(
+      { error: scrub(error.message), errorCode: (error as { code?: string }).code, suppressed },
+      "worker error (repeats are counted, not logged, for a minute)",
+    ),
+  );
   return worker;
 }

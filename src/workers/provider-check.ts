@@ -24,7 +24,10 @@ export function checkProvider(channel: Provider<unknown>, logger: Logger, timeou
     (error: Error & { code?: string }) => {
       check.state = "failed";
       check.detail = `${channel.provider} check at start failed: ${scrub(error.message)}${error.code ? ` (${error.code})` : ""}`;
-      logger.warn({ provider: channel.provider, code: error.code, reason: scrub(error.message) }, "provider check failed at start: mails will wait and be retried until it works; check the SMTP_* settings");
+      logger.warn(
+        { provider: channel.provider, code: error.code, reason: scrub(error.message) },
+        "provider check failed at start: mails will wait and be retried until it works; check the SMTP_* settings",
+      );
     },
   );
   return check;

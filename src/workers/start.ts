@@ -53,7 +53,10 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const { config, logger } = opts;
   const channels = opts.channels ?? [...CHANNELS];
   if (!(opts.providers?.email && opts.providers?.sms)) {
-    const issues = providerIssues(config, channels.filter((c) => !opts.providers?.[c]));
+    const issues = providerIssues(
+      config,
+      channels.filter((c) => !opts.providers?.[c]),
+    );
     if (issues.length > 0) throw new ConfigError(issues.join("\n"));
   }
   const { key, generatedFile } = loadKey({
@@ -78,13 +81,20 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   if (!config.HERALD_DEV) {
     for (const channel of channels) {
       const provider = channel === "email" ? email.provider : sms.provider;
-      if (provider === "outbox") logger.warn({ channel, dir: config.HERALD_OUTBOX_DIR }, `${channel} goes to the file outbox (HERALD_${channel.toUpperCase()}_CHANNEL=outbox), not to a provider`);
+      if (provider === "outbox")
+        logger.warn(
+          { channel, dir: config.HERALD_OUTBOX_DIR },
+          `${channel} goes to the file outbox (HERALD_${channel.toUpperCase()}_CHANNEL=outbox), not to a provider`,
+        );
     }
   }
 
   const connection: Redis = createRedis(config.REDIS_URL, "worker");
   const logError = (what: string) => (error: Error, suppressed: number) =>
-    logger.error({ error: scrub(error.message), errorCode: (error as { code?: string }).code, suppressed }, `${what}: Redis error (repeats are counted, not logged, for a minute)`);
+    logger.error(
+      { error: scrub(error.message), errorCode: (error as { code?: string }).code, suppressed },
+      `${what}: Redis error (repeats are counted, not logged, for a minute)`,
+    );
   reportErrors(connection, logError("worker connection"));
   const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
   reportErrors(deadLetters.queue, logError("dead-letter queue"));
@@ -124,7 +134,10 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   // not a crash loop; its jobs wait and retry like during any other outage.
   const providerChecks: RunningWorkers["providerChecks"] = {};
   if (channels.includes("email") && email.verify) providerChecks.email = checkProvider(email, logger, PROVIDER_CHECK_TIMEOUT_MS);
-  logger.info({ queues: channels.map((c) => QUEUE_OF_CHANNEL[c]), emailProvider: email.provider, smsProvider: sms.provider, prefix: config.HERALD_PREFIX }, "workers started");
+  logger.info(
+    { queues: channels.map((c) => QUEUE_OF_CHANNEL[c]), emailProvider: email.provider, smsProvider: sms.provider, prefix: config.HERALD_PREFIX },
+    "workers started",
+  );
 
   let closing: Promise<void> | undefined;
   return {

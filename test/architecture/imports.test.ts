@@ -103,17 +103,29 @@ describe("imports point down the flow, over the whole graph (type imports includ
     const areas = new Set([...files].map(area));
     for (const forbidden of ["workers", "templates", "channels", "http", "cli", "metrics", "logger"]) expect(areas).not.toContain(forbidden);
     // Of the configuration, only the producer's slice (not the service's schema with DKIM and HTTP).
-    expect([...files].filter((f) => area(f) === "config").map((f) => relative(SRC, f)).sort()).toEqual(["config/defaults.ts", "config/env.ts", "config/producer.ts"]);
-    for (const heavy of ["mjml", "nodemailer", "twilio", "handlebars", "html-to-text", "fastify", "pino", "prom-client", "commander"]) expect(packages).not.toContain(heavy);
+    expect(
+      [...files]
+        .filter((f) => area(f) === "config")
+        .map((f) => relative(SRC, f))
+        .sort(),
+    ).toEqual(["config/defaults.ts", "config/env.ts", "config/producer.ts"]);
+    for (const heavy of ["mjml", "nodemailer", "twilio", "handlebars", "html-to-text", "fastify", "pino", "prom-client", "commander"])
+      expect(packages).not.toContain(heavy);
     expect(packages).toContain("bullmq"); // sanity: the walk does see packages
   });
 
   it("templates and providers use no queue, Redis or each other's packages", () => {
     for (const file of ALL.filter((f) => area(f) === "templates")) {
-      expect(importsOf(file).packages.filter((p) => ["bullmq", "ioredis", "nodemailer", "twilio"].includes(p)), relative(SRC, file)).toEqual([]);
+      expect(
+        importsOf(file).packages.filter((p) => ["bullmq", "ioredis", "nodemailer", "twilio"].includes(p)),
+        relative(SRC, file),
+      ).toEqual([]);
     }
     for (const file of ALL.filter((f) => area(f) === "channels")) {
-      expect(importsOf(file).packages.filter((p) => ["bullmq", "ioredis", "mjml", "handlebars"].includes(p)), relative(SRC, file)).toEqual([]);
+      expect(
+        importsOf(file).packages.filter((p) => ["bullmq", "ioredis", "mjml", "handlebars"].includes(p)),
+        relative(SRC, file),
+      ).toEqual([]);
     }
   });
 });

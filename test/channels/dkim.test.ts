@@ -130,7 +130,11 @@ describe("DKIM configuration (SMTP_DKIM_DOMAIN, SMTP_DKIM_SELECTOR, SMTP_DKIM_PR
   it("dkimFromEnv throws one DkimConfigError listing every problem", () => {
     let error: unknown;
     try {
-      dkimFromEnv({ SMTP_DKIM_DOMAIN: "acme", SMTP_DKIM_SELECTOR: "bad selector", SMTP_DKIM_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----" });
+      dkimFromEnv({
+        SMTP_DKIM_DOMAIN: "acme",
+        SMTP_DKIM_SELECTOR: "bad selector",
+        SMTP_DKIM_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----",
+      });
     } catch (e) {
       error = e;
     }

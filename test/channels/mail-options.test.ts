@@ -11,7 +11,7 @@ const FROM = "Acme ID <no-reply@acme.test>";
 const message: EmailMessage = {
   to: { address: "ada@example.com", name: "Ada Lovelace" },
   subject: "Verify your email address for Acme ID",
-  html: "<p>Hello Ada, <a href=\"https://login.acme.test/v?c=1\">verify</a></p>",
+  html: '<p>Hello Ada, <a href="https://login.acme.test/v?c=1">verify</a></p>',
   text: "Hello Ada, verify: https://login.acme.test/v?c=1\n",
 };
 const dkim = dkimFromEnv({

@@ -32,7 +32,11 @@ describe("herald CLI", { timeout: 180_000 }, () => {
 
   it("send takes the new kinds: a security notice (no code; its time filled in) and an invitation", async () => {
     const notice = { recipient: { userId: "u2", email: "gus@example.com", timeZone: "Europe/Rome" }, factor: "u2f", change: "removed" };
-    const invite = { recipient: { userId: "u3", email: "finn@example.com" }, inviter: { displayName: "Grace Hopper" }, url: "https://login.example.com/invite" };
+    const invite = {
+      recipient: { userId: "u3", email: "finn@example.com" },
+      inviter: { displayName: "Grace Hopper" },
+      url: "https://login.example.com/invite",
+    };
     const [mfa, inv, bad] = await Promise.all([
       runCli(["send", "mfa-changed", "--data", JSON.stringify(notice), "--json"], env),
       runCli(["send", "invite-user", "--data", JSON.stringify(invite)], env),
@@ -63,7 +67,10 @@ describe("herald CLI", { timeout: 180_000 }, () => {
     const first = JSON.parse((await runCli(["send", "email-verification", "--data", data, "--json"], own)).stdout);
     // A worker of the test's own takes the job and reports it delivered, as Herald's would.
     const connection = new Redis(own.REDIS_URL, { maxRetriesPerRequest: null });
-    const worker = new Worker("email", async () => ({ provider: "smtp", messageId: "<m@x>", acceptedAt: new Date().toISOString() }), { connection, prefix: own.HERALD_PREFIX });
+    const worker = new Worker("email", async () => ({ provider: "smtp", messageId: "<m@x>", acceptedAt: new Date().toISOString() }), {
+      connection,
+      prefix: own.HERALD_PREFIX,
+    });
     try {
       await new Promise<void>((resolve) => worker.on("completed", () => resolve()));
     } finally {
@@ -81,7 +88,16 @@ describe("herald CLI", { timeout: 180_000 }, () => {
   it("after a replay, status of the original id shows the new job (not 'unknown')", async () => {
     const dl = new DeadLetters(redis, env.HERALD_PREFIX);
     const original = "00000000-0000-4000-8000-00000000abcd";
-    await dl.add({ kind: "password-reset", queue: "email", originalJobId: original, data: { v: 1, kind: "password-reset", job: {}, sealed: "x", enqueuedAt: 0 }, attempts: 3, failureClass: "transient-exhausted", reason: "smtp: 421 try later", failedAt: new Date().toISOString() });
+    await dl.add({
+      kind: "password-reset",
+      queue: "email",
+      originalJobId: original,
+      data: { v: 1, kind: "password-reset", job: {}, sealed: "x", enqueuedAt: 0 },
+      attempts: 3,
+      failureClass: "transient-exhausted",
+      reason: "smtp: 421 try later",
+      failedAt: new Date().toISOString(),
+    });
     const replayed = await runCli(["dlq", "replay", `email-${original}`], env);
     const newId = /as job ([0-9a-f-]{36})/.exec(replayed.stdout)![1];
     const status = await runCli(["status", original, "--json"], env);
@@ -123,7 +139,9 @@ describe("herald CLI", { timeout: 180_000 }, () => {
       expect(results[i].stdout, args.join(" ")).toBe("");
     });
     for (const verb of ["replay", "purge"]) {
-      expect(results[cases.findIndex((c) => c.join(" ") === `dlq ${verb}`)].stderr).toMatch(/needs a dead-letter id, a filter \(--kind, --class, --since\), or --all/);
+      expect(results[cases.findIndex((c) => c.join(" ") === `dlq ${verb}`)].stderr).toMatch(
+        /needs a dead-letter id, a filter \(--kind, --class, --since\), or --all/,
+      );
     }
   });
 
@@ -175,7 +193,10 @@ describe("herald CLI", { timeout: 180_000 }, () => {
     expect(table.stdout).not.toContain("secret-person@example.com");
 
     const json = await runCli(["dlq", "list", "--json", "--class", "expired"], env);
-    const lines = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = json.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.id)).toEqual(["email-orig-3"]);
     expect(lines[0]).not.toHaveProperty("data");
 

@@ -11,7 +11,12 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** `herald worker` with a real terminal on stderr (util-linux `script` gives it a pseudo-terminal); resolves with what it wrote once `until` shows. */
 function workerOnTerminal(env: Record<string, string>, until: RegExp, timeoutMs = 45_000): Promise<string> {
   const command = [process.execPath, "--import", TSX, resolve(ROOT, "src/cli/main.ts"), "worker"].map(quote).join(" ");
-  const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("script", ["-qfec", command, "/dev/null"], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let seen = "";
   return new Promise<string>((done, fail) => {
     const timer = setTimeout(() => fail(new Error(`no ${until} within ${timeoutMs} ms:\n${seen}`)), timeoutMs);

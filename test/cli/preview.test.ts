@@ -58,7 +58,10 @@ describe("herald preview", { timeout: 120_000 }, () => {
 
   it("the new kinds: a notice's time in the recipient's zone from --data, and the OTP SMS in one segment", async () => {
     const notice = { recipient: { userId: "u", email: "ada@example.com", locale: "sv", timeZone: "America/New_York" }, occurredAt: "2026-03-02T09:00:00Z" };
-    const [changed, otp] = await Promise.all([preview(["password-changed", "--format", "text", "--data", JSON.stringify(notice)]), preview(["otp-sms", "--locale", "ja"])]);
+    const [changed, otp] = await Promise.all([
+      preview(["password-changed", "--format", "text", "--data", JSON.stringify(notice)]),
+      preview(["otp-sms", "--locale", "ja"]),
+    ]);
     expect(changed.code, changed.stderr).toBe(0);
     expect(changed.stdout).toContain("ändrades den 2 mars 2026 kl. 04:00 GMT−5");
     expect(changed.stderr).toContain("subject: Ditt lösenord för Herald har ändrats");
@@ -173,7 +176,13 @@ describe("herald preview", { timeout: 120_000 }, () => {
     const [smsOnly, emailOnly, jobBySms, pdf] = await Promise.all([
       preview(["phone-verification", "--format", "html"]),
       preview(["resend-initialization", "--format", "sms"]),
-      preview(["password-reset", "--format", "eml", "--data", JSON.stringify({ recipient: { userId: "u", phone: "+41791234567" }, code: "1", channel: "sms" })]),
+      preview([
+        "password-reset",
+        "--format",
+        "eml",
+        "--data",
+        JSON.stringify({ recipient: { userId: "u", phone: "+41791234567" }, code: "1", channel: "sms" }),
+      ]),
       preview(["password-reset", "--format", "pdf"]),
     ]);
     expect(smsOnly.code).toBe(2);
@@ -190,7 +199,10 @@ describe("herald preview", { timeout: 120_000 }, () => {
   it("--out writes the file (the .eml as bytes) and leaves stdout empty", async () => {
     const eml = join(work, "reset.eml");
     const html = join(work, "passkey.html");
-    const [a, b] = await Promise.all([preview(["password-reset", "--format", "eml", "--out", eml]), preview(["passkey-link", "--locale", "ar", "--out", html])]);
+    const [a, b] = await Promise.all([
+      preview(["password-reset", "--format", "eml", "--out", eml]),
+      preview(["passkey-link", "--locale", "ar", "--out", html]),
+    ]);
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout).toBe("");
     expect(a.stderr).toMatch(new RegExp(`wrote ${eml} \\(\\d+ bytes\\)`));
@@ -206,7 +218,16 @@ describe("herald preview", { timeout: 120_000 }, () => {
     const tenants = join(work, "tenants.yaml");
     writeFileSync(
       tenants,
-      ["tenants:", "  globex:", "    from: Globex Login <login@globex.example>", "    defaultLocale: de", "    branding:", "      productName: Globex Login", '      primaryColor: "#aa0000"', ""].join("\n"),
+      [
+        "tenants:",
+        "  globex:",
+        "    from: Globex Login <login@globex.example>",
+        "    defaultLocale: de",
+        "    branding:",
+        "      productName: Globex Login",
+        '      primaryColor: "#aa0000"',
+        "",
+      ].join("\n"),
     );
     const result = await preview(["password-reset", "--tenant", "globex", "--format", "eml"], { HERALD_TENANTS_FILE: tenants });
     expect(result.code, result.stderr).toBe(0);

@@ -78,7 +78,9 @@ describe("fail closed at start (the real CLI)", { timeout: 120_000 }, () => {
     try {
       const result = await runCli(["api"], env({ HERALD_HTTP_PORT: String(port), HERALD_HTTP_HOST: "127.0.0.1" }));
       expect(result.code).toBe(1);
-      expect(plainLines(result)).toEqual([`error: HERALD_HTTP_PORT: port ${port} on 127.0.0.1 is already in use by another process; stop it or choose another HERALD_HTTP_PORT`]);
+      expect(plainLines(result)).toEqual([
+        `error: HERALD_HTTP_PORT: port ${port} on 127.0.0.1 is already in use by another process; stop it or choose another HERALD_HTTP_PORT`,
+      ]);
     } finally {
       blocker.close();
     }
@@ -135,7 +137,10 @@ describe("metrics are not public by default", { timeout: 120_000 }, () => {
 describe("the SMTP check at start is a /readyz detail, not a failure", { timeout: 120_000 }, () => {
   it("herald start against a relay without STARTTLS stays ready and says why mail will not go", async () => {
     const smtp = await startSmtpServer();
-    const start = spawnCli(["start"], env({ SMTP_URL: smtp.url, SMTP_FROM: "Herald <no-reply@herald.test>", SMTP_REQUIRE_TLS: undefined, HERALD_HTTP_HOST: "127.0.0.1" }));
+    const start = spawnCli(
+      ["start"],
+      env({ SMTP_URL: smtp.url, SMTP_FROM: "Herald <no-reply@herald.test>", SMTP_REQUIRE_TLS: undefined, HERALD_HTTP_HOST: "127.0.0.1" }),
+    );
     let log = "";
     start.stderr!.on("data", (c) => (log += c));
     try {
@@ -159,9 +164,24 @@ describe("the README quick start needs no configuration", { timeout: 120_000 }, 
     const prefix = uniquePrefix();
     prefixes.push(prefix);
     // What a second terminal has: nothing Herald-specific but where to put files (kept out of the checkout here).
-    const shared = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", HERALD_PREFIX: prefix, HERALD_DATA_DIR: dataDir, HERALD_OUTBOX_DIR: outbox, LOG_LEVEL: "info" };
-    const data = JSON.stringify({ recipient: { userId: "u-1", email: "ada@example.com", locale: "de-CH" }, code: "K7Q-44P", urlTemplate: "https://login.example.com/reset?code={{code}}&user={{userId}}" });
-    const send = spawn("npm", ["run", "--silent", "herald", "--", "send", "password-reset", "--data", data], { cwd: ROOT, env: shared, stdio: ["ignore", "pipe", "pipe"] });
+    const shared = {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      HERALD_PREFIX: prefix,
+      HERALD_DATA_DIR: dataDir,
+      HERALD_OUTBOX_DIR: outbox,
+      LOG_LEVEL: "info",
+    };
+    const data = JSON.stringify({
+      recipient: { userId: "u-1", email: "ada@example.com", locale: "de-CH" },
+      code: "K7Q-44P",
+      urlTemplate: "https://login.example.com/reset?code={{code}}&user={{userId}}",
+    });
+    const send = spawn("npm", ["run", "--silent", "herald", "--", "send", "password-reset", "--data", data], {
+      cwd: ROOT,
+      env: shared,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     send.stdout.on("data", (c) => (out += c));

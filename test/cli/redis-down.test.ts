@@ -94,7 +94,9 @@ describe("connectRedis", { timeout: 30_000 }, () => {
 /** A real redis-server of the test's own on a free port, resolved once it says it is ready. */
 async function startRedis(): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "ignore"] });
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   let out = "";
   await new Promise<void>((ready, fail) => {
     child.stdout!.on("data", (chunk) => {

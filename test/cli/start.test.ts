@@ -29,7 +29,12 @@ function waitForFile(dir: string, suffix: string, timeoutMs = 20_000): Promise<s
 }
 
 describe("herald start (the quick start): workers, API and the file outbox in one process", { timeout: 120_000 }, () => {
-  const env = testEnv({ LOG_LEVEL: "info", HERALD_HTTP_PORT: "0", HERALD_HTTP_HOST: "127.0.0.1", HERALD_API_TOKENS: "enqueue:enqueue-token-0123456789,admin:admin-token-0123456789abc" });
+  const env = testEnv({
+    LOG_LEVEL: "info",
+    HERALD_HTTP_PORT: "0",
+    HERALD_HTTP_HOST: "127.0.0.1",
+    HERALD_API_TOKENS: "enqueue:enqueue-token-0123456789,admin:admin-token-0123456789abc",
+  });
   const redis = new Redis(env.REDIS_URL);
   afterAll(async () => {
     await deleteKeys(redis, env.HERALD_PREFIX);
@@ -50,7 +55,11 @@ describe("herald start (the quick start): workers, API and the file outbox in on
       const res = await fetch(`${url}/v1/notifications/password-reset`, {
         method: "POST",
         headers: { authorization: "Bearer enqueue-token-0123456789", "content-type": "application/json" },
-        body: JSON.stringify({ recipient: { userId: "u1", email: "ada@example.com", locale: "de" }, code: "OUTBOX-1", url: "https://login.example.com/r?c=OUTBOX-1" }),
+        body: JSON.stringify({
+          recipient: { userId: "u1", email: "ada@example.com", locale: "de" },
+          code: "OUTBOX-1",
+          url: "https://login.example.com/r?c=OUTBOX-1",
+        }),
       });
       expect(res.status).toBe(202);
       const { id } = (await res.json()) as { id: string };
@@ -108,7 +117,11 @@ describe("herald worker with HERALD_METRICS_PORT", { timeout: 120_000 }, () => {
       await herald.close();
       await waitForFile(env.HERALD_OUTBOX_DIR, ".eml");
       await expect
-        .poll(async () => (await (await fetch(`${address}/metrics`)).text()).match(/herald_jobs_delivered_total\{kind="email-verification",channel="email"\} (\d+)/)?.[1], { timeout: 10_000 })
+        .poll(
+          async () =>
+            (await (await fetch(`${address}/metrics`)).text()).match(/herald_jobs_delivered_total\{kind="email-verification",channel="email"\} (\d+)/)?.[1],
+          { timeout: 10_000 },
+        )
         .toBe("1");
       // Two signals at once (Ctrl-C under npm delivers the terminal's and npm's) are one: a graceful stop.
       worker.kill("SIGINT");

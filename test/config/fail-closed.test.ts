@@ -43,7 +43,10 @@ describe("providers: no silent outbox outside development", () => {
 
   it("the outbox is the default only with HERALD_DEV=1, or when chosen", () => {
     expect(loadConfig(noProviders({ HERALD_DEV: "1" }))).toMatchObject({ emailChannel: "outbox", smsChannel: "outbox" });
-    expect(loadConfig(noProviders({ HERALD_EMAIL_CHANNEL: "outbox", HERALD_SMS_CHANNEL: "outbox" }))).toMatchObject({ emailChannel: "outbox", smsChannel: "outbox" });
+    expect(loadConfig(noProviders({ HERALD_EMAIL_CHANNEL: "outbox", HERALD_SMS_CHANNEL: "outbox" }))).toMatchObject({
+      emailChannel: "outbox",
+      smsChannel: "outbox",
+    });
   });
 });
 
@@ -58,7 +61,12 @@ describe("encryption key: no generated key outside development", () => {
       expect(() => new Herald({ redis: "redis://127.0.0.1:6379", dataDir })).toThrow(/HERALD_ENCRYPTION_KEY is not set/);
       expect(readdirSync(dataDir)).toEqual([]);
     } finally {
-      Object.assign(process.env, Object.fromEntries(Object.entries({ HERALD_ENCRYPTION_KEY: saved.key, HERALD_ENCRYPTION_KEYS: saved.keys, HERALD_DEV: saved.dev }).filter(([, v]) => v !== undefined)));
+      Object.assign(
+        process.env,
+        Object.fromEntries(
+          Object.entries({ HERALD_ENCRYPTION_KEY: saved.key, HERALD_ENCRYPTION_KEYS: saved.keys, HERALD_DEV: saved.dev }).filter(([, v]) => v !== undefined),
+        ),
+      );
     }
   });
 
@@ -83,7 +91,9 @@ describe("encryption key: no generated key outside development", () => {
 
   it("a malformed key or key list stops start-up naming the variable, never echoing the key", () => {
     expect(() => loadConfig(testEnv({ HERALD_ENCRYPTION_KEY: "c2hvcnQ=" }))).toThrow(/HERALD_ENCRYPTION_KEY must be 32 bytes/);
-    expect(() => loadConfig(testEnv({ HERALD_ENCRYPTION_KEY: undefined, HERALD_ENCRYPTION_KEYS: "no-colon-here" }))).toThrow(/HERALD_ENCRYPTION_KEYS entry 1 must be kid:base64key/);
+    expect(() => loadConfig(testEnv({ HERALD_ENCRYPTION_KEY: undefined, HERALD_ENCRYPTION_KEYS: "no-colon-here" }))).toThrow(
+      /HERALD_ENCRYPTION_KEYS entry 1 must be kid:base64key/,
+    );
     const key = Buffer.alloc(32, 7).toString("base64");
     expect(() => loadConfig(testEnv({ HERALD_ENCRYPTION_KEYS: `a:${key}` }))).toThrow(/not both/);
     const twice = () => loadConfig(testEnv({ HERALD_ENCRYPTION_KEY: undefined, HERALD_ENCRYPTION_KEYS: `a:${key},a:${key}` }));
@@ -103,7 +113,10 @@ describe("misspelled HERALD_* variables", () => {
 
   it("are warnings with HERALD_DEV=1; a name close to nothing gets no suggestion; the suite's own variables pass", () => {
     const config = loadConfig(testEnv({ HERALD_DEV: "1", HERALD_EMAIL_CONCURENCY: "3", HERALD_WHATEVER_THIS_IS: "1", HERALD_CHROMIUM: "/usr/bin/chromium" }));
-    expect(config.warnings).toEqual(["HERALD_EMAIL_CONCURENCY is not a Herald setting; did you mean HERALD_EMAIL_CONCURRENCY?", "HERALD_WHATEVER_THIS_IS is not a Herald setting"]);
+    expect(config.warnings).toEqual([
+      "HERALD_EMAIL_CONCURENCY is not a Herald setting; did you mean HERALD_EMAIL_CONCURRENCY?",
+      "HERALD_WHATEVER_THIS_IS is not a Herald setting",
+    ]);
     expect(unknownVariables({ HERALD_ENCRYPTION_KEY: "x", PATH: "/bin" })).toEqual([]);
   });
 });

@@ -35,7 +35,12 @@ describe("one configuration: the producer's slice is the service's", () => {
 
   it("the SDK's jobs carry the retry policy of its environment, like the CLI's and the API's", async () => {
     const prefix = uniquePrefix();
-    Object.assign(process.env, { HERALD_ATTEMPTS: "3", HERALD_BACKOFF_MS: "1234", HERALD_PREFIX: prefix, HERALD_ENCRYPTION_KEY: randomBytes(32).toString("base64") });
+    Object.assign(process.env, {
+      HERALD_ATTEMPTS: "3",
+      HERALD_BACKOFF_MS: "1234",
+      HERALD_PREFIX: prefix,
+      HERALD_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    });
     herald = new Herald({ redis: REDIS_URL });
     const { id } = await herald.emailVerification(job);
     const queue = new Queue("email", { connection: redis, prefix });

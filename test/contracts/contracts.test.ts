@@ -56,24 +56,39 @@ describe("job contracts", () => {
 
   it.each(NOTICE_KINDS)("%s: the link is optional, and a template cannot ask for a code the notice does not have", (kind) => {
     expect(() => parseJob(kind, { ...valid[kind], urlTemplate: "https://x.test/secure?u={{userId}}&org={{tenantId}}" })).not.toThrow();
-    expect(issuesOf(kind, { ...valid[kind], urlTemplate: "https://x.test/secure?c={{code}}" })).toHaveProperty("urlTemplate", "uses {{code}} but the job has no code");
-    expect(issuesOf(kind, { ...valid[kind], recipient: { userId: "u", phone: "+41791234567" } })).toHaveProperty(["recipient.email"], "is required for an email");
+    expect(issuesOf(kind, { ...valid[kind], urlTemplate: "https://x.test/secure?c={{code}}" })).toHaveProperty(
+      "urlTemplate",
+      "uses {{code}} but the job has no code",
+    );
+    expect(issuesOf(kind, { ...valid[kind], recipient: { userId: "u", phone: "+41791234567" } })).toHaveProperty(
+      ["recipient.email"],
+      "is required for an email",
+    );
   });
 
   it("invite-user needs the inviter's name and a link; its code is optional and may go into the link", () => {
     const { inviter: _, url: __, ...bare } = valid["invite-user"];
     expect(issuesOf("invite-user", bare)).toEqual({ inviter: "is required", url: "is required (or give urlTemplate)" });
     expect(issuesOf("invite-user", { ...valid["invite-user"], inviter: { displayName: " " } })).toHaveProperty(["inviter.displayName"], "must not be empty");
-    expect(issuesOf("invite-user", { ...valid["invite-user"], inviter: { displayName: "G", email: "g@x.test" } })).toHaveProperty(["inviter.email"], "is not allowed");
+    expect(issuesOf("invite-user", { ...valid["invite-user"], inviter: { displayName: "G", email: "g@x.test" } })).toHaveProperty(
+      ["inviter.email"],
+      "is not allowed",
+    );
     const { url: ___, ...noUrl } = valid["invite-user"];
-    expect(issuesOf("invite-user", { ...noUrl, urlTemplate: "https://x.test/i?c={{code}}" })).toHaveProperty("urlTemplate", "uses {{code}} but the job has no code");
+    expect(issuesOf("invite-user", { ...noUrl, urlTemplate: "https://x.test/i?c={{code}}" })).toHaveProperty(
+      "urlTemplate",
+      "uses {{code}} but the job has no code",
+    );
     expect(() => parseJob("invite-user", { ...noUrl, code: "INV1", urlTemplate: "https://x.test/i?c={{code}}" })).not.toThrow();
     expect(kindDefinition("invite-user").showsCode).toBe(false);
   });
 
   it("otp-email: the code is required, the link optional; otp-sms needs a phone", () => {
     expect(() => parseJob("otp-email", { ...valid["otp-email"], url: "https://x.test/login" })).not.toThrow();
-    expect(issuesOf("otp-sms", { ...valid["otp-sms"], recipient: { userId: "u", email: "a@example.com" } })).toHaveProperty(["recipient.phone"], "is required for an SMS");
+    expect(issuesOf("otp-sms", { ...valid["otp-sms"], recipient: { userId: "u", email: "a@example.com" } })).toHaveProperty(
+      ["recipient.phone"],
+      "is required for an SMS",
+    );
   });
 
   it("mfa-changed names the factor and the change from fixed lists; each factor has a text of its own", () => {
@@ -105,10 +120,20 @@ describe("job contracts", () => {
   });
 
   it("email kinds need a valid email, SMS needs an E.164 number", () => {
-    expect(issuesOf("email-verification", { ...valid["email-verification"], recipient: { userId: "u" } })).toHaveProperty(["recipient.email"], "is required for an email");
-    expect(issuesOf("email-verification", { ...valid["email-verification"], recipient: { userId: "u", email: "not-an-address" } })).toHaveProperty(["recipient.email"], "must be a valid email address");
-    expect(issuesOf("phone-verification", { ...valid["phone-verification"], recipient: { userId: "u", phone: "0791234567" } })["recipient.phone"]).toMatch(/E\.164/);
-    expect(issuesOf("phone-verification", { ...valid["phone-verification"], recipient: { userId: "u", phone: "+999123" } })["recipient.phone"]).toMatch(/valid phone number/);
+    expect(issuesOf("email-verification", { ...valid["email-verification"], recipient: { userId: "u" } })).toHaveProperty(
+      ["recipient.email"],
+      "is required for an email",
+    );
+    expect(issuesOf("email-verification", { ...valid["email-verification"], recipient: { userId: "u", email: "not-an-address" } })).toHaveProperty(
+      ["recipient.email"],
+      "must be a valid email address",
+    );
+    expect(issuesOf("phone-verification", { ...valid["phone-verification"], recipient: { userId: "u", phone: "0791234567" } })["recipient.phone"]).toMatch(
+      /E\.164/,
+    );
+    expect(issuesOf("phone-verification", { ...valid["phone-verification"], recipient: { userId: "u", phone: "+999123" } })["recipient.phone"]).toMatch(
+      /valid phone number/,
+    );
     expect(issuesOf("password-reset", { ...valid["password-reset"], channel: "sms" })).toHaveProperty(["recipient.phone"], "is required for an SMS");
   });
 
@@ -116,22 +141,36 @@ describe("job contracts", () => {
     const { url: _, ...noLink } = valid["password-reset"];
     expect(issuesOf("password-reset", noLink)).toHaveProperty("url", "is required (or give urlTemplate)");
     expect(issuesOf("password-reset", { ...valid["password-reset"], url: "javascript:alert(1)" })).toHaveProperty("url", "must be an http(s) URL");
-    expect(issuesOf("password-reset", { ...noLink, urlTemplate: "https://x.test/?c={{code}}&p={{password}}" }).urlTemplate).toMatch(/unknown placeholder.*\{\{password\}\}/);
-    expect(issuesOf("password-reset", { ...valid["password-reset"], urlTemplate: "https://x.test/{{code}}" })).toHaveProperty("urlTemplate", "must not be given together with url");
+    expect(issuesOf("password-reset", { ...noLink, urlTemplate: "https://x.test/?c={{code}}&p={{password}}" }).urlTemplate).toMatch(
+      /unknown placeholder.*\{\{password\}\}/,
+    );
+    expect(issuesOf("password-reset", { ...valid["password-reset"], urlTemplate: "https://x.test/{{code}}" })).toHaveProperty(
+      "urlTemplate",
+      "must not be given together with url",
+    );
     // SMS resets carry the code only: no link needed
     expect(() => parseJob("password-reset", { channel: "sms", recipient: { userId: "u", phone: "+41791234567" }, code: "C" })).not.toThrow();
   });
 
   it("a blank code and a urlTemplate with an unclosed placeholder are refused, the field named (the link would carry no code)", () => {
     const { url: _, ...noLink } = valid["password-reset"];
-    for (const code of [" ", "   ", "\t\n"]) expect(issuesOf("password-reset", { ...valid["password-reset"], code })).toHaveProperty("code", "must not be blank");
+    for (const code of [" ", "   ", "\t\n"])
+      expect(issuesOf("password-reset", { ...valid["password-reset"], code })).toHaveProperty("code", "must not be blank");
     expect(parseJob("password-reset", { ...valid["password-reset"], code: " K7Q-44P " }).code).toBe(" K7Q-44P "); // passed on as given
-    for (const urlTemplate of ["https://x.test/r?c={{code", "https://x.test/r?c={{code}&u={{userId}}", "https://x.test/r?c=code}}", "https://x.test/r?c={{ }}", "https://x.test/r?c={{co de}}"]) {
+    for (const urlTemplate of [
+      "https://x.test/r?c={{code",
+      "https://x.test/r?c={{code}&u={{userId}}",
+      "https://x.test/r?c=code}}",
+      "https://x.test/r?c={{ }}",
+      "https://x.test/r?c={{co de}}",
+    ]) {
       expect(issuesOf("password-reset", { ...noLink, urlTemplate }).urlTemplate, urlTemplate).toMatch(/unclosed or malformed placeholder|unknown placeholder/);
     }
     expect(() => parseJob("password-reset", { ...noLink, urlTemplate: "https://x.test/r?c={{ code }}&u={{userId}}" })).not.toThrow();
     // The SDK refuses it before anything reaches Redis, with the field named.
-    expect(() => parseJob("password-reset", { ...noLink, urlTemplate: "https://x.test/r?c={{code" })).toThrow(/urlTemplate has an unclosed or malformed placeholder/);
+    expect(() => parseJob("password-reset", { ...noLink, urlTemplate: "https://x.test/r?c={{code" })).toThrow(
+      /urlTemplate has an unclosed or malformed placeholder/,
+    );
   });
 
   it("rejects unknown fields (typos) by name, bad locale, colour, time and channel", () => {
@@ -158,7 +197,10 @@ describe("job contracts", () => {
 
   it("refuses text that is not valid Unicode (a lone surrogate cannot go into a link or header)", () => {
     expect(issuesOf("email-verification", { ...valid["email-verification"], code: "ab\ud800" })).toHaveProperty("code", "must be valid Unicode text");
-    expect(issuesOf("email-verification", { ...valid["email-verification"], recipient: { userId: "\udfff", email: "a@example.com" } })).toHaveProperty(["recipient.userId"], "must be valid Unicode text");
+    expect(issuesOf("email-verification", { ...valid["email-verification"], recipient: { userId: "\udfff", email: "a@example.com" } })).toHaveProperty(
+      ["recipient.userId"],
+      "must be valid Unicode text",
+    );
   });
 
   it("names each problem once, and a job that is not an object just as that", () => {

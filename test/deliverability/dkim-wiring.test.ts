@@ -27,8 +27,12 @@ const job = {
 describe("SMTP_DKIM_* from the environment to signed mail (config → channels → worker)", () => {
   it("loadConfig refuses a half-done DKIM set-up, naming the variables", () => {
     expect(() => loadConfig(testEnv({ SMTP_DKIM_DOMAIN: "acme.test" }))).toThrow(ConfigError);
-    expect(() => loadConfig(testEnv({ SMTP_DKIM_DOMAIN: "acme.test" }))).toThrow(/SMTP_DKIM_SELECTOR[^\n]*\n[^\n]*SMTP_DKIM_PRIVATE_KEY|SMTP_DKIM_PRIVATE_KEY[^\n]*\n[^\n]*SMTP_DKIM_SELECTOR/);
-    expect(() => loadConfig(testEnv({ ...DKIM_ENV, SMTP_DKIM_PRIVATE_KEY: "/nonexistent/dkim.pem" }))).toThrow(/SMTP_DKIM_PRIVATE_KEY .*\/nonexistent\/dkim\.pem/);
+    expect(() => loadConfig(testEnv({ SMTP_DKIM_DOMAIN: "acme.test" }))).toThrow(
+      /SMTP_DKIM_SELECTOR[^\n]*\n[^\n]*SMTP_DKIM_PRIVATE_KEY|SMTP_DKIM_PRIVATE_KEY[^\n]*\n[^\n]*SMTP_DKIM_SELECTOR/,
+    );
+    expect(() => loadConfig(testEnv({ ...DKIM_ENV, SMTP_DKIM_PRIVATE_KEY: "/nonexistent/dkim.pem" }))).toThrow(
+      /SMTP_DKIM_PRIVATE_KEY .*\/nonexistent\/dkim\.pem/,
+    );
     expect(() => loadConfig(testEnv(DKIM_ENV))).not.toThrow();
   });
 

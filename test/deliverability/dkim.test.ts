@@ -49,7 +49,15 @@ describe("DKIM: signatures verify with an independent verifier (python3-dkim) ag
     const message = splitMessage(signed[0]);
     const signatures = headerValues(message, "DKIM-Signature");
     expect(signatures).toHaveLength(1);
-    const tags = Object.fromEntries(signatures[0].split(";").map((t) => t.trim().split(/=(.*)/s).slice(0, 2).map((s) => s.replace(/\s+/g, ""))));
+    const tags = Object.fromEntries(
+      signatures[0].split(";").map((t) =>
+        t
+          .trim()
+          .split(/=(.*)/s)
+          .slice(0, 2)
+          .map((s) => s.replace(/\s+/g, "")),
+      ),
+    );
     expect(tags).toMatchObject({ v: "1", a: "rsa-sha256", c: "relaxed/relaxed", d: FROM_DOMAIN, s: SELECTOR });
     const signedHeaders = tags.h.toLowerCase().split(":");
     for (const name of ["from", "to", "subject", "date", "message-id", "mime-version", "content-type"]) expect(signedHeaders).toContain(name);
@@ -82,7 +90,10 @@ describe("DKIM: signatures verify with an independent verifier (python3-dkim) ag
   });
 
   it("survives what relays do (a Received header on top), and an unsigned message does not pass", async () => {
-    const relayed = Buffer.concat([Buffer.from("Received: from herald.acme.test (herald.acme.test [192.0.2.10])\r\n\tby mx.example.com with ESMTPS; Mon, 2 Mar 2026 09:00:01 +0000\r\n"), signed[1]]);
+    const relayed = Buffer.concat([
+      Buffer.from("Received: from herald.acme.test (herald.acme.test [192.0.2.10])\r\n\tby mx.example.com with ESMTPS; Mon, 2 Mar 2026 09:00:01 +0000\r\n"),
+      signed[1],
+    ]);
     const unsigned = (await buildEml(cases[1].message, FROM)).raw;
     expect(headerValues(splitMessage(unsigned), "DKIM-Signature")).toEqual([]);
     const [relayedVerdict, unsignedVerdict] = await verifyDkim([relayed, unsigned], { name: DNS_NAME, record });

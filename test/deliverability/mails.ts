@@ -25,7 +25,11 @@ export const VARIANTS: { name: string; kind: KindName; extra: Record<string, unk
   { name: "password-reset", kind: "password-reset", extra: { code: CODE, expiresAt: new Date(NOW + 3_600_000).toISOString() } },
   { name: "passkey-link", kind: "passkey-link", extra: { code: CODE, codeId: "cid-77", expiresAt: new Date(NOW + 86_400_000).toISOString() } },
   { name: "otp-email", kind: "otp-email", extra: { code: "318274", expiresAt: new Date(NOW + 300_000).toISOString() } },
-  { name: "invite-user", kind: "invite-user", extra: { code: CODE, inviter: { displayName: "Grace Hopper" }, expiresAt: new Date(NOW + 7 * 86_400_000).toISOString() } },
+  {
+    name: "invite-user",
+    kind: "invite-user",
+    extra: { code: CODE, inviter: { displayName: "Grace Hopper" }, expiresAt: new Date(NOW + 7 * 86_400_000).toISOString() },
+  },
   { name: "password-changed", kind: "password-changed", extra: { occurredAt: OCCURRED } },
   { name: "email-changed", kind: "email-changed", extra: { occurredAt: OCCURRED, newEmail: "ada@lovelace.example" } },
   { name: "mfa-changed (added)", kind: "mfa-changed", extra: { occurredAt: OCCURRED, factor: "passkey", change: "added" } },
@@ -51,7 +55,15 @@ export async function mailCases(opts: { locales?: readonly string[]; renderer?: 
   const cases: MailCase[] = [];
   const add = (variant: (typeof VARIANTS)[number], locale: string, logo: boolean) => {
     const job = parseJob(variant.kind, {
-      recipient: { userId: "u-1001", email: "ada.lovelace@example.com", firstName: "Ada", lastName: "Lovelace", displayName: "Ada Lovelace", locale, timeZone: "Europe/Zurich" },
+      recipient: {
+        userId: "u-1001",
+        email: "ada.lovelace@example.com",
+        firstName: "Ada",
+        lastName: "Lovelace",
+        displayName: "Ada Lovelace",
+        locale,
+        timeZone: "Europe/Zurich",
+      },
       tenant: { id: "acme", name: "Acme ID", branding: logo ? { logoUrl: LOGO_URL } : {} },
       url: LINK,
       ...variant.extra,

@@ -63,7 +63,9 @@ export async function scoreMessages(raws: Buffer[], executable = findSpamAssassi
     ];
     const outputs = await Promise.all(
       chunks.map((chunk) =>
-        run(executable, [...args, ...chunk], { env: { ...process.env, HOME: dir, LANG: "C" }, maxBuffer: 256 * 1024 * 1024, encoding: "latin1" }).then((r) => r.stdout),
+        run(executable, [...args, ...chunk], { env: { ...process.env, HOME: dir, LANG: "C" }, maxBuffer: 256 * 1024 * 1024, encoding: "latin1" }).then(
+          (r) => r.stdout,
+        ),
       ),
     );
     const verdicts = new Map<string, SpamVerdict>();

@@ -54,7 +54,10 @@ async function expectWellFormed(raw: Buffer, c: MailCase): Promise<ParsedMail> {
   // multipart/alternative: text first, HTML last (the part clients prefer), nothing else
   expect(headerValues(message, "Content-Type")[0].split(";")[0], `${where}: top-level type`).toBe("multipart/alternative");
   const parts = multipartChildren(message);
-  expect(parts.map((p) => p.contentType), `${where}: parts`).toEqual(["text/plain", "text/html"]);
+  expect(
+    parts.map((p) => p.contentType),
+    `${where}: parts`,
+  ).toEqual(["text/plain", "text/html"]);
   for (const part of parts) expect(headerValues({ ...message, headers: part.headers }, "Content-Type")[0], `${where}: charset`).toMatch(/charset=utf-8/i);
   expect(parsed.attachments, `${where}: no attachments`).toEqual([]);
 
@@ -86,9 +89,13 @@ function foreignResources(mails: { c: MailCase; parsed: ParsedMail }[]): string 
       byResource.set(r, [...(byResource.get(r) ?? []), c.id]);
     }
   }
-  const report = [...byResource].map(([r, ids]) => `${r}\n    in ${ids.length} of ${mails.length} mails: ${ids.slice(0, 4).join("; ")}${ids.length > 4 ? "; …" : ""}`);
+  const report = [...byResource].map(
+    ([r, ids]) => `${r}\n    in ${ids.length} of ${mails.length} mails: ${ids.slice(0, 4).join("; ")}${ids.length > 4 ? "; …" : ""}`,
+  );
   if ([...byResource.keys()].some((r) => r.includes("fonts.googleapis.com"))) {
-    report.push("hint: MJML imports Google Fonts when font-family names Roboto, Open Sans, Lato, Droid Sans or Ubuntu; compile with mjml2html(…, { fonts: {} })");
+    report.push(
+      "hint: MJML imports Google Fonts when font-family names Roboto, Open Sans, Lato, Droid Sans or Ubuntu; compile with mjml2html(…, { fonts: {} })",
+    );
   }
   return report.join("\n");
 }
@@ -195,7 +202,11 @@ describe("remoteResources finds what a mail client would fetch", () => {
       <div style="background:url(&quot;https://i.example/i.png&quot;)">x</div><!--[if mso]><v:image src="https://j.example/v.png" /><![endif]-->
       <a href="https://k.example/click">click</a></body></html>`;
     const urls = remoteResources(html).map(resourceUrl);
-    for (const host of "abcdefghij") expect(urls.some((u) => u.includes(`${host}.example`)), host).toBe(true);
+    for (const host of "abcdefghij")
+      expect(
+        urls.some((u) => u.includes(`${host}.example`)),
+        host,
+      ).toBe(true);
     expect(urls.some((u) => u.includes("fonts.example"))).toBe(true);
     expect(urls.some((u) => u.includes("k.example"))).toBe(false);
     expect(urls.some((u) => u.includes("w3.org"))).toBe(false);

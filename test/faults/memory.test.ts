@@ -9,7 +9,9 @@ describe("API memory under hostile traffic", { timeout: 120_000 }, () => {
     const { samples, ...summary } = result;
     console.info("memory soak (45 s):", JSON.stringify({ ...summary, sampleCount: samples.length }));
     // Every hostile case was sent and answered with a 4xx, never a 500 (a 503 only says Redis was slow).
-    expect(Object.keys(result.byCase)).toEqual(expect.arrayContaining(["malformed-json", "huge-body", "wrong-types", "unknown-kind", "bad-token", "deep-nesting", "invalid-utf8"]));
+    expect(Object.keys(result.byCase)).toEqual(
+      expect.arrayContaining(["malformed-json", "huge-body", "wrong-types", "unknown-kind", "bad-token", "deep-nesting", "invalid-utf8"]),
+    );
     expect(result.noServerErrors).toBe(true);
     expect(result.byStatus["413"]).toBeGreaterThan(0);
     expect(result.byStatus["202"]).toBeGreaterThan(0);

@@ -21,7 +21,9 @@ describe("Redis stops answering for a while (SIGSTOP), then carries on (SIGCONT)
     cleanups.add(() => redis.stop());
     const smtp = await startSmtpServer();
     cleanups.add(() => smtp.close());
-    const config = loadConfig(testEnv({ REDIS_URL: redis.url, SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>", HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "300" }));
+    const config = loadConfig(
+      testEnv({ REDIS_URL: redis.url, SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>", HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "300" }),
+    );
     const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"] });
     cleanups.add(() => workers.close());
     const producerRedis = createRedis(redis.url, "producer");

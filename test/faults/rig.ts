@@ -23,7 +23,12 @@ const CODE = /FC\d{6}/g;
 export function emailItems(n: number): BulkItem[] {
   return Array.from({ length: n }, (_, i) => ({
     kind: "email-verification" as const,
-    job: { recipient: { userId: `u${i}`, email: `user${i}@example.com` }, code: codeOf(i), url: "https://login.example.com/verify", idempotencyKey: `fault-${i}` },
+    job: {
+      recipient: { userId: `u${i}`, email: `user${i}@example.com` },
+      code: codeOf(i),
+      url: "https://login.example.com/verify",
+      idempotencyKey: `fault-${i}`,
+    },
   }));
 }
 
@@ -172,7 +177,9 @@ export class Cleanups {
   async run(eachMs = 10_000): Promise<void> {
     for (const fn of this.stack.splice(0).reverse()) {
       let timer: NodeJS.Timeout | undefined;
-      const gaveUp = new Promise<void>((done) => (timer = setTimeout(() => (console.error(`cleanup gave up after ${eachMs} ms: ${String(fn).slice(0, 80)}`), done()), eachMs)));
+      const gaveUp = new Promise<void>(
+        (done) => (timer = setTimeout(() => (console.error(`cleanup gave up after ${eachMs} ms: ${String(fn).slice(0, 80)}`), done()), eachMs)),
+      );
       try {
         await Promise.race([Promise.resolve().then(fn), gaveUp]);
       } catch (error) {

@@ -24,7 +24,15 @@ describe("the SMTP relay goes down mid-flight and comes back", { timeout: SCENAR
     const gate = await startTcpGate(smtp.port);
     cleanups.add(() => gate.stop());
     // Backoff 200 ms with the default 8 attempts spans at least 12.7 s of retries: longer than the outage.
-    const config = loadConfig(testEnv({ REDIS_URL: redis.url, SMTP_URL: `smtp://127.0.0.1:${gate.port}`, SMTP_FROM: "Acme <no-reply@acme.test>", HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "200" }));
+    const config = loadConfig(
+      testEnv({
+        REDIS_URL: redis.url,
+        SMTP_URL: `smtp://127.0.0.1:${gate.port}`,
+        SMTP_FROM: "Acme <no-reply@acme.test>",
+        HERALD_ATTEMPTS: "8",
+        HERALD_BACKOFF_MS: "200",
+      }),
+    );
     const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"] });
     cleanups.add(() => workers.close());
     let retries = 0;

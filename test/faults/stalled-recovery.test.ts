@@ -27,7 +27,14 @@ async function setUp(cleanups: Cleanups, extraNodeOptions?: string) {
   // The killed worker reaches the SMTP server through a gate that ends its sessions politely (see tcp-gate.ts).
   const gate = await startTcpGate(smtp.port);
   cleanups.add(() => gate.stop());
-  const env = testEnv({ REDIS_URL: redis.url, SMTP_URL: `smtp://127.0.0.1:${gate.port}`, SMTP_FROM: "Acme <no-reply@acme.test>", LOG_LEVEL: "info", HERALD_TEST_BUSY_MS: process.env.HERALD_TEST_BUSY_MS, ...(extraNodeOptions ? { NODE_OPTIONS: extraNodeOptions } : {}) });
+  const env = testEnv({
+    REDIS_URL: redis.url,
+    SMTP_URL: `smtp://127.0.0.1:${gate.port}`,
+    SMTP_FROM: "Acme <no-reply@acme.test>",
+    LOG_LEVEL: "info",
+    HERALD_TEST_BUSY_MS: process.env.HERALD_TEST_BUSY_MS,
+    ...(extraNodeOptions ? { NODE_OPTIONS: extraNodeOptions } : {}),
+  });
   const config = loadConfig(env);
   smtp.hold(); // the worker child gets every job as far as SMTP DATA, and no further
   const child = spawnCli(["worker", "--queues", "email", "--concurrency", String(IN_FLIGHT)], env);
@@ -72,7 +79,15 @@ describe("stalled jobs with the default lock settings", { timeout: 150_000 }, ()
     smtp.dropHeld(); // those sessions died with their worker: nothing was accepted
     await smtp.waitForMails(IN_FLIGHT, 30_000);
     const recovered = (Date.now() - killedAt) / 1000;
-    console.info("stalled recovery:", JSON.stringify({ lockMs: config.HERALD_LOCK_MS, stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS, detectedAfterS: (detectedAt - killedAt) / 1000, deliveredAfterS: recovered }));
+    console.info(
+      "stalled recovery:",
+      JSON.stringify({
+        lockMs: config.HERALD_LOCK_MS,
+        stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
+        detectedAfterS: (detectedAt - killedAt) / 1000,
+        deliveredAfterS: recovered,
+      }),
+    );
     // Worst case is one lock (10 s) plus one check interval (5 s); the rest is sending, on a busy machine.
     expect(detectedAt - killedAt).toBeLessThanOrEqual(config.HERALD_LOCK_MS + config.HERALD_STALLED_INTERVAL_MS + 1000);
     expect(recovered).toBeLessThanOrEqual(20);

@@ -21,7 +21,15 @@ describe("Twilio answers 429 and 503 for a while, then 201 again", { timeout: SC
     const twilio = await startTwilioServer();
     cleanups.add(() => twilio.close());
     const config = loadConfig(
-      testEnv({ REDIS_URL: redis.url, TWILIO_ACCOUNT_SID: twilio.accountSid, TWILIO_AUTH_TOKEN: twilio.authToken, TWILIO_FROM: "+15005550006", TWILIO_API_BASE_URL: twilio.url, HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "300" }),
+      testEnv({
+        REDIS_URL: redis.url,
+        TWILIO_ACCOUNT_SID: twilio.accountSid,
+        TWILIO_AUTH_TOKEN: twilio.authToken,
+        TWILIO_FROM: "+15005550006",
+        TWILIO_API_BASE_URL: twilio.url,
+        HERALD_ATTEMPTS: "8",
+        HERALD_BACKOFF_MS: "300",
+      }),
     );
     const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["sms"] });
     cleanups.add(() => workers.close());

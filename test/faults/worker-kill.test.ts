@@ -25,7 +25,14 @@ describe("a worker process killed with SIGKILL under load, a second worker runni
     const gate = await startTcpGate(smtp.port);
     cleanups.add(() => gate.stop());
     // The lock and stalled-check settings are Herald's defaults: this is what an operator gets.
-    const env = testEnv({ REDIS_URL: redis.url, SMTP_URL: `smtp://127.0.0.1:${gate.port}`, SMTP_FROM: "Acme <no-reply@acme.test>", HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "300", LOG_LEVEL: "info" });
+    const env = testEnv({
+      REDIS_URL: redis.url,
+      SMTP_URL: `smtp://127.0.0.1:${gate.port}`,
+      SMTP_FROM: "Acme <no-reply@acme.test>",
+      HERALD_ATTEMPTS: "8",
+      HERALD_BACKOFF_MS: "300",
+      LOG_LEVEL: "info",
+    });
     const config = loadConfig(env);
     const [doomed, survivor] = [0, 1].map(() => spawnCli(["worker", "--queues", "email", "--concurrency", String(CONCURRENCY)], env));
     for (const child of [doomed, survivor]) {

@@ -7,7 +7,12 @@ const KIND_CASES = [
   {
     kind: "resend-initialization",
     channel: "email",
-    body: { recipient: { userId: "u1", email: "ada@example.com", firstName: "Ada", locale: "de-CH" }, code: "INIT4242", urlTemplate: "https://login.acme.test/init?code={{code}}&userId={{userId}}", passwordSet: true },
+    body: {
+      recipient: { userId: "u1", email: "ada@example.com", firstName: "Ada", locale: "de-CH" },
+      code: "INIT4242",
+      urlTemplate: "https://login.acme.test/init?code={{code}}&userId={{userId}}",
+      passwordSet: true,
+    },
     secrets: ["ada@example.com", "INIT4242", "login.acme.test"],
   },
   {
@@ -31,7 +36,12 @@ const KIND_CASES = [
   {
     kind: "passkey-link",
     channel: "email",
-    body: { recipient: { userId: "u5", email: "dee@example.com" }, code: "PK-secret", codeId: "cid-9", urlTemplate: "https://login.acme.test/passkey?id={{codeId}}&code={{code}}" },
+    body: {
+      recipient: { userId: "u5", email: "dee@example.com" },
+      code: "PK-secret",
+      codeId: "cid-9",
+      urlTemplate: "https://login.acme.test/passkey?id={{codeId}}&code={{code}}",
+    },
     secrets: ["dee@example.com", "PK-secret", "cid-9", "login.acme.test"],
   },
   {
@@ -49,7 +59,12 @@ const KIND_CASES = [
   {
     kind: "invite-user",
     channel: "email",
-    body: { recipient: { userId: "u8", email: "finn@example.com" }, inviter: { displayName: "Grace Hopper" }, code: "INV-5521", urlTemplate: "https://login.acme.test/invite?code={{code}}" },
+    body: {
+      recipient: { userId: "u8", email: "finn@example.com" },
+      inviter: { displayName: "Grace Hopper" },
+      code: "INV-5521",
+      urlTemplate: "https://login.acme.test/invite?code={{code}}",
+    },
     secrets: ["finn@example.com", "INV-5521", "login.acme.test", "Grace Hopper"],
   },
   {
@@ -106,7 +121,12 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
   }
 
   it("400 problem+json listing every invalid field, matching the SDK's ValidationError; nothing queued", async () => {
-    const payload = { recipient: { userId: "", email: "not-an-email", phone: "0791234567", extra: 1 }, code: "", url: "ftp://x", urlTemplate: "https://x.test/{{nope}}" };
+    const payload = {
+      recipient: { userId: "", email: "not-an-email", phone: "0791234567", extra: 1 },
+      code: "",
+      url: "ftp://x",
+      urlTemplate: "https://x.test/{{nope}}",
+    };
     const before = await h.redis.llen(`${h.config.HERALD_PREFIX}:email:wait`);
     const res = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload });
     expect(res.statusCode).toBe(400);
@@ -149,14 +169,22 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
     expect(empty.statusCode).toBe(400);
     expect(empty.headers["content-type"]).toMatch(/^application\/problem\+json/);
 
-    const malformed = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: { ...asEnqueue, "content-type": "application/json" }, payload: "{" });
+    const malformed = await h.app.inject({
+      method: "POST",
+      url: "/v1/notifications/email-verification",
+      headers: { ...asEnqueue, "content-type": "application/json" },
+      payload: "{",
+    });
     expect(malformed.statusCode).toBe(400);
     expect(malformed.headers["content-type"]).toMatch(/^application\/problem\+json/);
   });
 
   it("415 problem for a body that is not JSON (text/plain included), on enqueue and on dead-letter replay", async () => {
     const job = JSON.stringify({ recipient: { userId: "u", email: "plain@example.com" }, code: "P1", url: "https://x.test/v" });
-    for (const [url, headers] of [["/v1/notifications/email-verification", asEnqueue], ["/v1/dead-letters/replay", asAdmin]] as const) {
+    for (const [url, headers] of [
+      ["/v1/notifications/email-verification", asEnqueue],
+      ["/v1/dead-letters/replay", asAdmin],
+    ] as const) {
       for (const type of ["text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded"]) {
         const res = await h.app.inject({ method: "POST", url, headers: { ...headers, "content-type": type }, payload: job });
         expect(res.statusCode, `${url} ${type}`).toBe(415);
@@ -168,7 +196,12 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
   it("Bull Board keeps an idempotency key's digits (masking its addresses) and points to herald dlq", async () => {
     const board = { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString("base64")}` };
     const key = "reset-u7-20261128100000:ada@example.com:+41791234567";
-    const res = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: { recipient: { userId: "u7", email: "ada@example.com" }, code: "BK1", url: "https://x.test/v", idempotencyKey: key } });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/notifications/email-verification",
+      headers: asEnqueue,
+      payload: { recipient: { userId: "u7", email: "ada@example.com" }, code: "BK1", url: "https://x.test/v", idempotencyKey: key },
+    });
     const job = await h.app.inject({ method: "GET", url: `/admin/queues/api/queues/email/${res.json().id}`, headers: board });
     expect(job.statusCode).toBe(200);
     const shown = job.json().job;
@@ -187,8 +220,17 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
   });
 
   it("413 problem for a body over 64 KiB", async () => {
-    const payload = JSON.stringify({ recipient: { userId: "u", email: "a@example.com", displayName: "x".repeat(70 * 1024) }, code: "1", url: "https://x.test" });
-    const res = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: { ...asEnqueue, "content-type": "application/json" }, payload });
+    const payload = JSON.stringify({
+      recipient: { userId: "u", email: "a@example.com", displayName: "x".repeat(70 * 1024) },
+      code: "1",
+      url: "https://x.test",
+    });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/notifications/email-verification",
+      headers: { ...asEnqueue, "content-type": "application/json" },
+      payload,
+    });
     expect(res.statusCode).toBe(413);
     expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
     expect(res.json()).toMatchObject({ status: 413, title: expect.any(String) });
@@ -205,7 +247,12 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
   });
 
   it("401 with WWW-Authenticate without a token, with a wrong token and with a non-Bearer scheme", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong-token-wrong-token" }, { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString("base64")}` }, { authorization: `Bearer ${ENQUEUE_TOKEN}x` }]) {
+    for (const headers of [
+      {},
+      { authorization: "Bearer wrong-token-wrong-token" },
+      { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString("base64")}` },
+      { authorization: `Bearer ${ENQUEUE_TOKEN}x` },
+    ]) {
       for (const [method, url] of [
         ["POST", "/v1/notifications/email-verification"],
         ["GET", "/v1/notifications/some-id"],
@@ -271,9 +318,23 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
       expect(schema.properties.occurredAt, kind).toMatchObject({ type: "string", format: "date-time" });
       expect(schema.required, kind).not.toContain("occurredAt");
     }
-    expect(doc.paths["/v1/notifications/mfa-changed"].post.requestBody.content["application/json"].schema.properties.factor.enum).toEqual(["otp-app", "otp-sms", "otp-email", "passkey", "u2f"]);
+    expect(doc.paths["/v1/notifications/mfa-changed"].post.requestBody.content["application/json"].schema.properties.factor.enum).toEqual([
+      "otp-app",
+      "otp-sms",
+      "otp-email",
+      "passkey",
+      "u2f",
+    ]);
     expect(doc.paths["/v1/notifications/invite-user"].post.requestBody.content["application/json"].schema.required).toContain("inviter");
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/notifications/{id}", "/v1/dead-letters", "/v1/dead-letters/{id}", "/v1/dead-letters/{id}/replay", "/v1/dead-letters/replay"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/notifications/{id}",
+        "/v1/dead-letters",
+        "/v1/dead-letters/{id}",
+        "/v1/dead-letters/{id}/replay",
+        "/v1/dead-letters/replay",
+      ]),
+    );
     expect(Object.keys(doc.paths).some((p) => p.startsWith("/admin"))).toBe(false);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
 
@@ -309,7 +370,15 @@ describe("HTTP API: start-up and injected readiness", () => {
   it("/readyz answers 503 naming the failing check", async () => {
     const h = await startApiHarness({
       workers: false,
-      server: { ready: { redis: () => true, workers: () => "not running: email", templates: async () => { throw new Error("template broken"); } } },
+      server: {
+        ready: {
+          redis: () => true,
+          workers: () => "not running: email",
+          templates: async () => {
+            throw new Error("template broken");
+          },
+        },
+      },
     });
     try {
       const res = await h.app.inject({ method: "GET", url: "/readyz" });
@@ -336,7 +405,10 @@ describe("HTTP API: start-up and injected readiness", () => {
     })();
     expect(refused).toMatch(/entry 2 must be scope:token/);
     expect(refused).not.toContain("supersecretvalue123");
-    const config = loadHttpConfig({ HERALD_API_TOKENS: " enqueue:0123456789abcdef0123 , enqueue:abcdefabcdefabcdef01,admin:ffffffffffffffffffff", HERALD_BOARD_READONLY: "1" });
+    const config = loadHttpConfig({
+      HERALD_API_TOKENS: " enqueue:0123456789abcdef0123 , enqueue:abcdefabcdefabcdef01,admin:ffffffffffffffffffff",
+      HERALD_BOARD_READONLY: "1",
+    });
     expect(config.HERALD_API_TOKENS.map((t) => t.scope)).toEqual(["enqueue", "enqueue", "admin"]);
     expect(config).toMatchObject({ HERALD_HTTP_PORT: 8080, HERALD_BOARD_READONLY: true, HERALD_DEV: false });
     expect(loadHttpConfig({ HERALD_HTTP_PORT: "9090" }).HERALD_HTTP_PORT).toBe(9090);

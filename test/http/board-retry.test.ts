@@ -21,7 +21,12 @@ describe("Bull Board's API never re-sends a delivered notification", () => {
     email = new Queue("email", { connection: h.redis, prefix: h.config.HERALD_PREFIX });
     for (const code of ["RETRYCODE1", "RETRYCODE2"]) {
       const delivered = h.nextDelivery();
-      const res = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: { recipient: { userId: "u-r", email: "retry@example.com" }, code, url: `https://login.acme.test/v?c=${code}` } });
+      const res = await h.app.inject({
+        method: "POST",
+        url: "/v1/notifications/email-verification",
+        headers: asEnqueue,
+        payload: { recipient: { userId: "u-r", email: "retry@example.com" }, code, url: `https://login.acme.test/v?c=${code}` },
+      });
       expect(res.statusCode).toBe(202);
       ids.push(res.json().id);
       await delivered;
@@ -57,7 +62,12 @@ describe("Bull Board's API never re-sends a delivered notification", () => {
 
   it("sent nothing again: a later notification is the only new mail, each code arrived once", async () => {
     const delivered = h.nextDelivery();
-    const res = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: { recipient: { userId: "u-r", email: "retry@example.com" }, code: "RETRYCODE3", url: "https://login.acme.test/v?c=RETRYCODE3" } });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/notifications/email-verification",
+      headers: asEnqueue,
+      payload: { recipient: { userId: "u-r", email: "retry@example.com" }, code: "RETRYCODE3", url: "https://login.acme.test/v?c=RETRYCODE3" },
+    });
     expect(res.statusCode).toBe(202);
     await delivered;
     await smtp.waitForMails(3);

@@ -14,9 +14,19 @@ const SCREENSHOT = process.env.HERALD_UPDATE_SCREENSHOTS
   ? join(dirname(fileURLToPath(import.meta.url)), "../../docs/images/bull-board.png")
   : join(tmpdir(), `herald-bull-board-${process.pid}.png`);
 
-
 /** What the board must never show. */
-const SECRETS = ["board1@example.com", "board2@example.com", "bounce@example.com", "+41791234567", "BOARDCODE1", "BOARDCODE2", "BOUNCECODE", "SMSCODE77", "login.acme.test", "Ada Lovelace"];
+const SECRETS = [
+  "board1@example.com",
+  "board2@example.com",
+  "bounce@example.com",
+  "+41791234567",
+  "BOARDCODE1",
+  "BOARDCODE2",
+  "BOUNCECODE",
+  "SMSCODE77",
+  "login.acme.test",
+  "Ada Lovelace",
+];
 
 describe("Bull Board in a real browser (headless Chromium)", () => {
   let smtp: SmtpTestServer;
@@ -44,17 +54,30 @@ describe("Bull Board in a real browser (headless Chromium)", () => {
     };
     // Two delivered emails, one delivered SMS, one dead letter (SMTP 550), one email still waiting (SMTP held).
     let delivered = h.nextDelivery();
-    ids.email = await enqueue("email-verification", { recipient: { userId: "u-b1", email: "board1@example.com", displayName: "Ada Lovelace", loginName: "board1@example.com" }, code: "BOARDCODE1", url: "https://login.acme.test/v?c=BOARDCODE1", idempotencyKey: "verify:board1@example.com" });
+    ids.email = await enqueue("email-verification", {
+      recipient: { userId: "u-b1", email: "board1@example.com", displayName: "Ada Lovelace", loginName: "board1@example.com" },
+      code: "BOARDCODE1",
+      url: "https://login.acme.test/v?c=BOARDCODE1",
+      idempotencyKey: "verify:board1@example.com",
+    });
     await delivered;
     delivered = h.nextDelivery();
-    await enqueue("password-reset", { recipient: { userId: "u-b2", email: "board2@example.com" }, code: "BOARDCODE2", urlTemplate: "https://login.acme.test/r?c={{code}}" });
+    await enqueue("password-reset", {
+      recipient: { userId: "u-b2", email: "board2@example.com" },
+      code: "BOARDCODE2",
+      urlTemplate: "https://login.acme.test/r?c={{code}}",
+    });
     await delivered;
     delivered = h.nextDelivery();
     ids.sms = await enqueue("phone-verification", { recipient: { userId: "u-b3", phone: "+41791234567" }, code: "SMSCODE77" });
     await delivered;
     smtp.replyNext({ code: 550, message: "5.1.1 <bounce@example.com>: no such user" });
     const dead = h.nextDeadLetter();
-    ids.dead = await enqueue("email-verification", { recipient: { userId: "u-b4", email: "bounce@example.com" }, code: "BOUNCECODE", url: "https://login.acme.test/v?c=BOUNCECODE" });
+    ids.dead = await enqueue("email-verification", {
+      recipient: { userId: "u-b4", email: "bounce@example.com" },
+      code: "BOUNCECODE",
+      url: "https://login.acme.test/v?c=BOUNCECODE",
+    });
     await dead;
 
     browser = (await launch())!;
@@ -87,7 +110,12 @@ describe("Bull Board in a real browser (headless Chromium)", () => {
   }
 
   it("asks for HTTP Basic credentials: 401 with WWW-Authenticate without, with an enqueue token or a wrong user", async () => {
-    for (const authorization of [undefined, `Basic ${Buffer.from(`admin:${ENQUEUE_TOKEN}`).toString("base64")}`, `Basic ${Buffer.from(`root:${ADMIN_TOKEN}`).toString("base64")}`, `Bearer ${ADMIN_TOKEN}`]) {
+    for (const authorization of [
+      undefined,
+      `Basic ${Buffer.from(`admin:${ENQUEUE_TOKEN}`).toString("base64")}`,
+      `Basic ${Buffer.from(`root:${ADMIN_TOKEN}`).toString("base64")}`,
+      `Bearer ${ADMIN_TOKEN}`,
+    ]) {
       const res = await fetch(`${base}/admin/queues`, { headers: authorization ? { authorization } : {} });
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toBe('Basic realm="Herald"');
@@ -153,7 +181,11 @@ describe("Bull Board in a real browser (headless Chromium)", () => {
 
   it("the board's JSON API masks the same way (what the page is built from)", async () => {
     const auth = { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString("base64")}` };
-    for (const [queue, id] of [["email", ids.email], ["sms", ids.sms], ["dead-letter", `email-${ids.dead}`]]) {
+    for (const [queue, id] of [
+      ["email", ids.email],
+      ["sms", ids.sms],
+      ["dead-letter", `email-${ids.dead}`],
+    ]) {
       const res = await fetch(`${base}/admin/queues/api/queues/${queue}/${id}`, { headers: auth });
       expect(res.status).toBe(200);
       const body = await res.text();

@@ -11,7 +11,13 @@ function letter(n: number, over: Partial<DeadLetter> = {}): DeadLetter {
     kind: "email-verification",
     queue: "email",
     originalJobId: jobId(n),
-    data: { v: 1, kind: over.kind ?? "email-verification", job: { recipient: { userId: `u${n}`, email: `person${n}@example.com` } }, sealed: `SEALED-${n}`, enqueuedAt: Date.now() },
+    data: {
+      v: 1,
+      kind: over.kind ?? "email-verification",
+      job: { recipient: { userId: `u${n}`, email: `person${n}@example.com` } },
+      sealed: `SEALED-${n}`,
+      enqueuedAt: Date.now(),
+    },
     attempts: 1,
     failureClass: "permanent",
     reason: "smtp: 550 mailbox unavailable",
@@ -29,7 +35,9 @@ describe("dead-letter admin API (no workers: replayed jobs stay queued)", () => 
     h = await startApiHarness({ workers: false });
     await h.deadLetters.add(letter(1));
     await h.deadLetters.add(letter(2, { failureClass: "transient-exhausted", code: "ECONNREFUSED", attempts: 5 }));
-    await h.deadLetters.add(letter(3, { kind: "phone-verification", queue: "sms", failureClass: "invalid", code: undefined, reason: "invalid phone-verification job" }));
+    await h.deadLetters.add(
+      letter(3, { kind: "phone-verification", queue: "sms", failureClass: "invalid", code: undefined, reason: "invalid phone-verification job" }),
+    );
     await h.deadLetters.add(letter(4, { failureClass: "expired", code: undefined }));
     await h.deadLetters.add(letter(5));
   });
@@ -71,7 +79,12 @@ describe("dead-letter admin API (no workers: replayed jobs stay queued)", () => 
     const res = await get("/v1/dead-letters?kind=fax&failureClass=meh&since=yesterday&limit=0&colour=red");
     expect(res.statusCode).toBe(400);
     expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
-    expect(res.json().errors.map((e: { field: string }) => e.field).sort()).toEqual(["colour", "failureClass", "kind", "limit", "since"]);
+    expect(
+      res
+        .json()
+        .errors.map((e: { field: string }) => e.field)
+        .sort(),
+    ).toEqual(["colour", "failureClass", "kind", "limit", "since"]);
   });
 
   it("gets one, 404 for an unknown id", async () => {

@@ -42,7 +42,12 @@ describe("HTTP API with real workers and a real SMTP server", () => {
   const metricsText = async () => (await h.app.inject({ method: "GET", url: "/metrics" })).body;
 
   it("status moves queued → active → delivered (provider message id, time) for a real delivery", async () => {
-    const res = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: verification("life1@example.com", "CODE1111") });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/notifications/email-verification",
+      headers: asEnqueue,
+      payload: verification("life1@example.com", "CODE1111"),
+    });
     expect(res.statusCode).toBe(202);
     const { id } = res.json();
     expect(await status(id)).toMatchObject({ id, status: "queued", kind: "email-verification", channel: "email", attempts: 0 });
@@ -67,7 +72,12 @@ describe("HTTP API with real workers and a real SMTP server", () => {
     const metricsBefore = await metricsText();
     smtp.replyNext({ code: 550, message: "5.1.1 <dead@example.com>: mailbox unavailable" });
     const deadLettered = h.nextDeadLetter();
-    const res = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: verification("dead@example.com", "CODE2222") });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/notifications/email-verification",
+      headers: asEnqueue,
+      payload: verification("dead@example.com", "CODE2222"),
+    });
     const { id } = res.json();
     const { job, failureClass } = await deadLettered;
     expect(job.id).toBe(id);
@@ -82,7 +92,14 @@ describe("HTTP API with real workers and a real SMTP server", () => {
     const letter = await h.app.inject({ method: "GET", url: `/v1/dead-letters/email-${id}`, headers: asAdmin });
     expect(letter.statusCode).toBe(200);
     expect(Object.keys(letter.json()).sort()).toEqual(["attempts", "code", "failedAt", "failureClass", "id", "kind", "originalJobId", "queue", "reason"]);
-    expect(letter.json()).toMatchObject({ id: `email-${id}`, kind: "email-verification", queue: "email", originalJobId: id, failureClass: "permanent", code: "smtp-550" });
+    expect(letter.json()).toMatchObject({
+      id: `email-${id}`,
+      kind: "email-verification",
+      queue: "email",
+      originalJobId: id,
+      failureClass: "permanent",
+      code: "smtp-550",
+    });
     expect(letter.body).not.toMatch(/dead@example\.com|sealed|CODE2222/);
     const list = await h.app.inject({ method: "GET", url: "/v1/dead-letters", headers: asAdmin });
     expect(list.json()).toMatchObject({ total: 1, offset: 0, limit: 50, items: [{ id: `email-${id}` }] });
@@ -135,12 +152,19 @@ describe("HTTP API with real workers and a real SMTP server", () => {
     const labels = { kind: "email-verification", channel: "email" };
     const before = await metricsText();
     const delivered = h.nextDelivery();
-    await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: verification("metrics@example.com", "CODE3333") });
+    await h.app.inject({
+      method: "POST",
+      url: "/v1/notifications/email-verification",
+      headers: asEnqueue,
+      payload: verification("metrics@example.com", "CODE3333"),
+    });
     await delivered;
     const after = await metricsText();
     expect(sample(after, "herald_jobs_delivered_total", labels)).toBe(sample(before, "herald_jobs_delivered_total", labels) + 1);
     expect(sample(after, "herald_delivery_latency_seconds_count", labels)).toBe(sample(before, "herald_delivery_latency_seconds_count", labels) + 1);
-    expect(sample(after, "herald_delivery_latency_seconds_bucket", { ...labels, le: "+Inf" })).toBe(sample(before, "herald_delivery_latency_seconds_bucket", { ...labels, le: "+Inf" }) + 1);
+    expect(sample(after, "herald_delivery_latency_seconds_bucket", { ...labels, le: "+Inf" })).toBe(
+      sample(before, "herald_delivery_latency_seconds_bucket", { ...labels, le: "+Inf" }) + 1,
+    );
     expect(sample(after, "herald_redis_up")).toBe(1);
     expect(after).toMatch(/^process_cpu_user_seconds_total /m);
     expect(after).toMatch(/^nodejs_eventloop_lag_seconds /m);
@@ -149,7 +173,12 @@ describe("HTTP API with real workers and a real SMTP server", () => {
 
   it("status says retrying (attempts, next try, scrubbed error) after a transient SMTP failure; retries are counted", async () => {
     // A producer with a long backoff, so the job is still waiting for its retry when we look.
-    const slow = new Herald({ redis: h.config.REDIS_URL, prefix: h.config.HERALD_PREFIX, encryptionKey: h.config.HERALD_ENCRYPTION_KEY, retry: { attempts: 3, backoffMs: 60_000 } });
+    const slow = new Herald({
+      redis: h.config.REDIS_URL,
+      prefix: h.config.HERALD_PREFIX,
+      encryptionKey: h.config.HERALD_ENCRYPTION_KEY,
+      retry: { attempts: 3, backoffMs: 60_000 },
+    });
     try {
       const before = await metricsText();
       smtp.replyNext({ code: 451, message: "4.7.1 <retry@example.com> try again later" });

@@ -21,7 +21,9 @@ import { uniquePrefix } from "../support/herald.js";
 import { ADMIN_TOKEN, asAdmin, asEnqueue, ENQUEUE_TOKEN, TOKENS } from "./harness.js";
 
 // Pictures for the README are written only on request (HERALD_UPDATE_SCREENSHOTS=1), so a test run leaves the tree clean.
-const IMAGES = process.env.HERALD_UPDATE_SCREENSHOTS ? join(dirname(fileURLToPath(import.meta.url)), "../../docs/images/previews") : mkdtempSync(join(tmpdir(), "herald-previews-"));
+const IMAGES = process.env.HERALD_UPDATE_SCREENSHOTS
+  ? join(dirname(fileURLToPath(import.meta.url)), "../../docs/images/previews")
+  : mkdtempSync(join(tmpdir(), "herald-previews-"));
 const MAIL_SCREENSHOT = join(IMAGES, "mail-password-reset-en.png");
 
 const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` });
@@ -93,7 +95,13 @@ describe("preview gallery at /admin/previews (Redis unreachable)", () => {
 
   it("asks for credentials: 401 (HTTP Basic challenge) without, with a wrong user or an enqueue token as password; 403 for a Bearer enqueue token", async () => {
     for (const url of ["/admin/previews", "/admin/previews/password-reset/en.html", "/admin/previews/password-reset/en.txt"]) {
-      for (const headers of [{}, basic("admin", ENQUEUE_TOKEN), basic("root", ADMIN_TOKEN), basic("admin", "wrong-token-wrong-token"), { authorization: "Bearer not-a-token-at-all" }]) {
+      for (const headers of [
+        {},
+        basic("admin", ENQUEUE_TOKEN),
+        basic("root", ADMIN_TOKEN),
+        basic("admin", "wrong-token-wrong-token"),
+        { authorization: "Bearer not-a-token-at-all" },
+      ]) {
         const res = await get(url, headers);
         expect(res.statusCode, `${url} ${JSON.stringify(headers)}`).toBe(401);
         expect(res.headers["www-authenticate"]).toBe('Basic realm="Herald"');
@@ -182,7 +190,12 @@ describe("preview gallery at /admin/previews (Redis unreachable)", () => {
     expect(text.headers["content-type"]).toBe("text/plain; charset=utf-8");
     expect(text.body).toContain("https://login.acme.example/ui/verify-email?userID=user-4711&code=482915");
 
-    for (const url of ["/admin/previews/phone-verification/en.html", "/admin/previews/password-reset/xx.html", "/admin/previews/password-reset/en.pdf", "/admin/previews/newsletter/en.html"]) {
+    for (const url of [
+      "/admin/previews/phone-verification/en.html",
+      "/admin/previews/password-reset/xx.html",
+      "/admin/previews/password-reset/en.pdf",
+      "/admin/previews/newsletter/en.html",
+    ]) {
       expect((await get(url)).statusCode, url).toBe(404);
     }
   });
@@ -299,10 +312,14 @@ describe("preview gallery in a real browser (headless Chromium)", () => {
     await page.close();
   });
 
-  it(`writes the README's pictures: each email kind in ${IMAGE_LOCALES.join(", ")}, mail-wide, cropped to the mail, small; and the SMS`, { timeout: 120_000 }, async () => {
+  it(`writes the README's pictures: each email kind in ${IMAGE_LOCALES.join(", ")}, mail-wide, cropped to the mail, small; and the SMS`, {
+    timeout: 120_000,
+  }, async () => {
     needBrowser();
     const files = await writePreviewImages({ dir: IMAGES, browser });
-    expect(files.map((f) => f.slice(IMAGES.length + 1)).sort()).toEqual([...IMAGE_KINDS.flatMap((k) => IMAGE_LOCALES.map((l) => `${k}-${l}.png`)), SMS_IMAGE].sort());
+    expect(files.map((f) => f.slice(IMAGES.length + 1)).sort()).toEqual(
+      [...IMAGE_KINDS.flatMap((k) => IMAGE_LOCALES.map((l) => `${k}-${l}.png`)), SMS_IMAGE].sort(),
+    );
     const sms = files.pop()!;
     expect(sms.endsWith(SMS_IMAGE)).toBe(true);
     expect(pngSize(sms).height).toBeGreaterThan(250);

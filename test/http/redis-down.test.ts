@@ -45,7 +45,12 @@ describe("HTTP API while Redis is unreachable", () => {
 
   it("enqueue answers 503 with Retry-After within the deadline instead of hanging", async () => {
     const started = Date.now();
-    const res = await app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: { recipient: { userId: "u", email: "down@example.com" }, code: "C", url: "https://x.test" } });
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/notifications/email-verification",
+      headers: asEnqueue,
+      payload: { recipient: { userId: "u", email: "down@example.com" }, code: "C", url: "https://x.test" },
+    });
     expect(res.statusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(res.headers["retry-after"]).toBe("5");
@@ -55,7 +60,12 @@ describe("HTTP API while Redis is unreachable", () => {
   });
 
   it("an invalid job is still a 400: validation needs no Redis", async () => {
-    const res = await app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: { recipient: { userId: "u" }, code: "C" } });
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/notifications/email-verification",
+      headers: asEnqueue,
+      payload: { recipient: { userId: "u" }, code: "C" },
+    });
     expect(res.statusCode).toBe(400);
   });
 

@@ -13,7 +13,16 @@ describe("ApiAuth", () => {
     expect(auth.scopeOfBearer("Bearer enqueue-token-0000000001")).toBe("enqueue");
     expect(auth.scopeOfBearer("bearer   enqueue-token-0000000002")).toBe("enqueue");
     expect(auth.scopeOfBearer("Bearer admin-token-00000000000001")).toBe("admin");
-    for (const header of [undefined, "", "Bearer", "Bearer ", "Bearer enqueue-token-000000000", "Bearer enqueue-token-00000000012", "Token enqueue-token-0000000001", "Bearer a b"]) {
+    for (const header of [
+      undefined,
+      "",
+      "Bearer",
+      "Bearer ",
+      "Bearer enqueue-token-000000000",
+      "Bearer enqueue-token-00000000012",
+      "Token enqueue-token-0000000001",
+      "Bearer a b",
+    ]) {
       expect(auth.scopeOfBearer(header), String(header)).toBeUndefined();
     }
   });
@@ -56,7 +65,14 @@ describe("board masking", () => {
 
   it("masks addresses, names, links and sealed secrets; keeps ids, kind, locale and colours", () => {
     const masked = maskForDisplay(envelope) as typeof envelope;
-    expect(masked.job.recipient).toEqual({ userId: "u1", email: "[redacted]", phone: "[redacted]", displayName: "[redacted]", loginName: "[redacted]", locale: "de-CH" });
+    expect(masked.job.recipient).toEqual({
+      userId: "u1",
+      email: "[redacted]",
+      phone: "[redacted]",
+      displayName: "[redacted]",
+      loginName: "[redacted]",
+      locale: "de-CH",
+    });
     expect(masked.sealed).toBe("[redacted]");
     expect(masked.job.tenant).toEqual({ id: "acme", name: "Acme <[email]>", branding: { logoUrl: "[link]", primaryColor: "#123456" } });
     expect(masked.kind).toBe("password-reset");
@@ -65,8 +81,19 @@ describe("board masking", () => {
   });
 
   it("keeps a delivery result's message id, and a dead letter's error code while masking its nested data", () => {
-    expect(maskForDisplay({ provider: "smtp", messageId: "<x@acme.test>", acceptedAt: "2026-01-01T00:00:00Z" })).toEqual({ provider: "smtp", messageId: "<x@acme.test>", acceptedAt: "2026-01-01T00:00:00Z" });
-    const letter = maskDeadLetterForDisplay({ kind: "password-reset", queue: "email", originalJobId: "1", data: envelope, code: "smtp-550", reason: "550 <ada@example.com> unknown" }) as Record<string, unknown>;
+    expect(maskForDisplay({ provider: "smtp", messageId: "<x@acme.test>", acceptedAt: "2026-01-01T00:00:00Z" })).toEqual({
+      provider: "smtp",
+      messageId: "<x@acme.test>",
+      acceptedAt: "2026-01-01T00:00:00Z",
+    });
+    const letter = maskDeadLetterForDisplay({
+      kind: "password-reset",
+      queue: "email",
+      originalJobId: "1",
+      data: envelope,
+      code: "smtp-550",
+      reason: "550 <ada@example.com> unknown",
+    }) as Record<string, unknown>;
     expect(letter.code).toBe("smtp-550");
     expect(letter.reason).toBe("550 <[email]> unknown");
     expect(JSON.stringify(letter)).not.toMatch(/ada@example|v1\.abc/);

@@ -81,7 +81,8 @@ describe("exactly-once enqueue against a stalled or stopped Redis", () => {
     expect(error).toBeInstanceOf(EnqueueTimeoutError);
     redis.resume();
     // Twice, as a caller that is unsure would: neither adds a job.
-    for (let i = 0; i < 2; i++) expect(await herald.passwordReset(job("STALL-2", "reset-u1-1"), { id: error.jobId })).toMatchObject({ id: error.jobId, deduplicated: false });
+    for (let i = 0; i < 2; i++)
+      expect(await herald.passwordReset(job("STALL-2", "reset-u1-1"), { id: error.jobId })).toMatchObject({ id: error.jobId, deduplicated: false });
     // Without the id, the key alone still finds the job (the first attempt reached Redis when it woke up).
     expect(await herald.passwordReset(job("STALL-2", "reset-u1-1"))).toMatchObject({ id: error.jobId, deduplicated: true });
     expect((await jobsIn()).map((j) => j.id)).toEqual([error.jobId]);
@@ -168,7 +169,15 @@ describe("HTTP: Idempotency-Key makes a retried request queue at most once, and 
     await client.ping();
     herald = new Herald({ redis: client, prefix: env.HERALD_PREFIX, encryptionKey: env.HERALD_ENCRYPTION_KEY, timeoutMs: 10_000 });
     deadLetters = new DeadLetters(client, env.HERALD_PREFIX);
-    app = await createHttpServer({ config: loadHttpConfig({ HERALD_API_TOKENS: TOKENS }), herald, deadLetters, connection: client, prefix: env.HERALD_PREFIX, logger: createLogger({ level: "silent" }), redisTimeoutMs: 500 });
+    app = await createHttpServer({
+      config: loadHttpConfig({ HERALD_API_TOKENS: TOKENS }),
+      herald,
+      deadLetters,
+      connection: client,
+      prefix: env.HERALD_PREFIX,
+      logger: createLogger({ level: "silent" }),
+      redisTimeoutMs: 500,
+    });
   });
   afterAll(async () => {
     redis.resume();
@@ -181,7 +190,12 @@ describe("HTTP: Idempotency-Key makes a retried request queue at most once, and 
   });
 
   const post = (headers: Record<string, string> = {}) =>
-    app.inject({ method: "POST", url: "/v1/notifications/phone-verification", headers: { ...asEnqueue, ...headers }, payload: { recipient: { userId: "u-h", phone: "+41791234567" }, code: "48151623" } });
+    app.inject({
+      method: "POST",
+      url: "/v1/notifications/phone-verification",
+      headers: { ...asEnqueue, ...headers },
+      payload: { recipient: { userId: "u-h", phone: "+41791234567" }, code: "48151623" },
+    });
 
   it("503 names the id to retry with; the retry with it answers 202 with that id; the workers deliver it once", async () => {
     redis.pause();
@@ -219,7 +233,13 @@ describe("HTTP: Idempotency-Key makes a retried request queue at most once, and 
     const sent = readdirSync(env.HERALD_OUTBOX_DIR).filter((f) => f.endsWith(".sms.json"));
     expect(sent).toHaveLength(2);
     const sms = new Queue("sms", { connection: client, prefix: env.HERALD_PREFIX });
-    expect(await sms.getJobCounts("waiting", "active", "delayed", "completed", "failed")).toEqual({ waiting: 0, active: 0, delayed: 0, completed: 2, failed: 0 });
+    expect(await sms.getJobCounts("waiting", "active", "delayed", "completed", "failed")).toEqual({
+      waiting: 0,
+      active: 0,
+      delayed: 0,
+      completed: 2,
+      failed: 0,
+    });
     await sms.close();
   });
 
@@ -250,7 +270,10 @@ describe("a retry with the id of a job that was dead-lettered meanwhile", () => 
         { kind: "email-verification", job: input, id },
         { kind: "email-verification", job: { ...input, recipient: { userId: "u", email: "ok@example.com" } }, id: other },
       ]);
-      expect(bulk.map((r) => [r.id, r.deduplicated])).toEqual([[id, true], [other, false]]);
+      expect(bulk.map((r) => [r.id, r.deduplicated])).toEqual([
+        [id, true],
+        [other, false],
+      ]);
       await h.nextDelivery();
       const email = new Queue("email", { connection: h.redis, prefix: h.config.HERALD_PREFIX });
       expect(await email.getJob(id)).toBeUndefined();

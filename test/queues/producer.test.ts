@@ -117,7 +117,11 @@ describe("producer SDK", () => {
 
   it("notices without a code seal what they have (a link, a new address), and open again to the same job", async () => {
     herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key });
-    await herald.emailChanged({ recipient: { userId: "u7", email: "old@example.com" }, newEmail: "NEW-ADDRESS@example.org", url: "https://secure.example.com/u7" });
+    await herald.emailChanged({
+      recipient: { userId: "u7", email: "old@example.com" },
+      newEmail: "NEW-ADDRESS@example.org",
+      url: "https://secure.example.com/u7",
+    });
     await herald.passwordChanged({ recipient: { userId: "u8", email: "pw@example.com" } });
     const everything = await dumpValues(redis, prefix);
     expect(everything).toContain("old@example.com");

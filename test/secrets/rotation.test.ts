@@ -23,8 +23,12 @@ describe("sealed values name their key", () => {
     expect(seal(single, { a: 1 })).toMatch(/^v1\./);
     expect(unseal(ring, seal(single, { a: 1 }))).toEqual({ a: 1 });
     expect(unseal(ring, seal(parseKeyList(`old:${OLD}`), { b: 2 }))).toEqual({ b: 2 });
-    expect(() => unseal(parseKeyList(`old:${OLD}`), seal(ring, { c: 3 }))).toThrow(/sealed with key id new, which this worker's HERALD_ENCRYPTION_KEYS does not list/);
-    expect(() => unseal(parseKeyList(`new:${OLD}`), seal(ring, { c: 3 }))).toThrow(/key id new in this worker's HERALD_ENCRYPTION_KEYS is not the key the producer calls new/);
+    expect(() => unseal(parseKeyList(`old:${OLD}`), seal(ring, { c: 3 }))).toThrow(
+      /sealed with key id new, which this worker's HERALD_ENCRYPTION_KEYS does not list/,
+    );
+    expect(() => unseal(parseKeyList(`new:${OLD}`), seal(ring, { c: 3 }))).toThrow(
+      /key id new in this worker's HERALD_ENCRYPTION_KEYS is not the key the producer calls new/,
+    );
   });
 });
 
@@ -38,7 +42,10 @@ describe("rotating HERALD_ENCRYPTION_KEYS with jobs in flight", { timeout: 60_00
 
   it("jobs sealed with the old key (v1 single key and v2 old id) are delivered by a worker whose list has the new key first", async () => {
     // Queued before the rotation, while no worker runs: one producer on the old single key, one on a list with only "old".
-    const before = [new Herald({ redis: env.REDIS_URL, prefix: env.HERALD_PREFIX, encryptionKey: OLD }), new Herald({ redis: env.REDIS_URL, prefix: env.HERALD_PREFIX, encryptionKeys: `old:${OLD}` })];
+    const before = [
+      new Herald({ redis: env.REDIS_URL, prefix: env.HERALD_PREFIX, encryptionKey: OLD }),
+      new Herald({ redis: env.REDIS_URL, prefix: env.HERALD_PREFIX, encryptionKeys: `old:${OLD}` }),
+    ];
     const queued = [await before[0].emailVerification(job(1)), await before[1].emailVerification(job(2))];
     await Promise.all(before.map((h) => h.close()));
 
@@ -49,7 +56,14 @@ describe("rotating HERALD_ENCRYPTION_KEYS with jobs in flight", { timeout: 60_00
     const email = new Queue("email", { connection: redis, prefix: env.HERALD_PREFIX });
     const sealed = await Promise.all(queued.map(async ({ id }) => ((await email.getJob(id))!.data as { sealed: string }).sealed));
     await email.close();
-    expect(sealed.map((s) => s.split(".").slice(0, s.startsWith("v2") ? 2 : 1).join("."))).toEqual(["v1", "v2.old", "v2.new"]);
+    expect(
+      sealed.map((s) =>
+        s
+          .split(".")
+          .slice(0, s.startsWith("v2") ? 2 : 1)
+          .join("."),
+      ),
+    ).toEqual(["v1", "v2.old", "v2.new"]);
 
     const workers = await startWorkers({ config: loadConfig(env), logger, channels: ["email"] });
     const delivered: string[] = [];

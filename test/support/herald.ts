@@ -57,7 +57,12 @@ export async function startTestHerald(env: Record<string, string | undefined> = 
   const config = loadConfig(fullEnv);
   const logger = createLogger({ level: config.LOG_LEVEL });
   const workers = await startWorkers({ config, logger, ...opts });
-  const herald = new Herald({ redis: config.REDIS_URL, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY, retry: { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS } });
+  const herald = new Herald({
+    redis: config.REDIS_URL,
+    prefix: config.HERALD_PREFIX,
+    encryptionKey: config.HERALD_ENCRYPTION_KEY,
+    retry: { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS },
+  });
   const redis = new Redis(config.REDIS_URL);
   const deliveries = new EventQueue(workers.events, "delivered", (job, result) => ({ job: job as Job, result: result as Record<string, unknown> }));
   const deadLetters = new EventQueue(workers.events, "dead-lettered", (job, failureClass) => ({ job: job as Job, failureClass: failureClass as string }));

@@ -32,7 +32,9 @@ export async function startRedisProcess(): Promise<RedisProcess> {
   const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const start = async () => {
     if (running()) return;
-    const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "notice"], { stdio: ["ignore", "pipe", "inherit"] });
+    const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "notice"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     child = proc;
     let output = "";
     await new Promise<void>((resolve, reject) => {

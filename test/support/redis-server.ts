@@ -50,7 +50,22 @@ export async function startRedisServer(): Promise<RedisProcess> {
     // killed process (not a lost machine) loses nothing it acknowledged.
     child = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction"],
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--maxmemory-policy",
+        "noeviction",
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let log = "";

@@ -9,9 +9,9 @@ const FROM = "+15005550009";
 const MESSAGING_SERVICE_SID = "MG" + "0123456789abcdef".repeat(2);
 const VERIFY_SERVICE_SID = "VA" + "fedcba9876543210".repeat(2);
 
-const spec = JSON.parse(
-  readFileSync(new URL("../fixtures/twilio/openapi-subset.json", import.meta.url), "utf8"),
-) as { components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
+const spec = JSON.parse(readFileSync(new URL("../fixtures/twilio/openapi-subset.json", import.meta.url), "utf8")) as {
+  components: { schemas: Record<string, { properties: Record<string, unknown> }> };
+};
 
 let server: TwilioServer;
 let client: twilio.Twilio;
@@ -41,10 +41,11 @@ async function rawPost(path: string, form: Record<string, string>, auth = `${ser
 }
 
 /** Settles a promise that is expected to reject and returns the rejection. */
-const rejectionOf = (p: Promise<unknown>) => p.then(
-  (value) => ({ resolvedUnexpectedly: value }),
-  (err: unknown) => err,
-);
+const rejectionOf = (p: Promise<unknown>) =>
+  p.then(
+    (value) => ({ resolvedUnexpectedly: value }),
+    (err: unknown) => err,
+  );
 
 describe("fake Twilio server driven by the real twilio SDK", () => {
   it("accepts a valid message with From and records it", async () => {
@@ -301,9 +302,7 @@ describe("fake Twilio server driven by the real twilio SDK", () => {
   });
 
   it("rejects a Verify channel outside the documented enum", async () => {
-    const err = await rejectionOf(
-      client.verify.v2.services(VERIFY_SERVICE_SID).verifications.create({ to: TO, channel: "pigeon" }),
-    );
+    const err = await rejectionOf(client.verify.v2.services(VERIFY_SERVICE_SID).verifications.create({ to: TO, channel: "pigeon" }));
 
     expect(err).toMatchObject({ status: 400, code: 60200 });
     expect((err as Error).message).toContain("Channel");

@@ -139,9 +139,7 @@ interface Route {
 const FORM = "application/x-www-form-urlencoded";
 const METHODS = ["get", "post", "put", "delete", "patch"];
 
-const spec = JSON.parse(
-  readFileSync(new URL("../fixtures/twilio/openapi-subset.json", import.meta.url), "utf8"),
-) as Spec;
+const spec = JSON.parse(readFileSync(new URL("../fixtures/twilio/openapi-subset.json", import.meta.url), "utf8")) as Spec;
 
 const routes: Route[] = Object.entries(spec.paths).map(([template, item]) => {
   const names: string[] = [];
@@ -189,8 +187,7 @@ const CHANNEL_ADDRESS = /^[a-z][a-z0-9-]*:\S+$/;
 const SHORT_CODE = /^\d{3,8}$/;
 const ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9 +\-_.&]{1,11}$/;
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
-const RFC_2822 =
-  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$/;
+const RFC_2822 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$/;
 
 function formatProblem(format: string, value: string): string | null {
   switch (format) {
@@ -324,10 +321,7 @@ const PARAMETER_ERRORS: Record<string, ParameterErrors> = {
     missing: { To: [CODE.missingTo, "A 'To' phone number is required."] },
     invalid: {
       To: (v) => [CODE.invalidTo, `The 'To' number ${v} is not a valid phone number.`],
-      From: (v) => [
-        CODE.invalidFrom,
-        `The 'From' number ${v} is not a valid phone number, shortcode, or alphanumeric sender ID.`,
-      ],
+      From: (v) => [CODE.invalidFrom, `The 'From' number ${v} is not a valid phone number, shortcode, or alphanumeric sender ID.`],
     },
   },
 };
@@ -358,12 +352,10 @@ const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 const newSid = (prefix: string) => prefix + hex(16);
 const rfc2822 = (d: Date) => d.toUTCString().replace(/GMT$/, "+0000");
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
-const present = (v: string | string[] | undefined): boolean =>
-  Array.isArray(v) ? v.some((x) => x !== "") : v !== undefined && v !== "";
+const present = (v: string | string[] | undefined): boolean => (Array.isArray(v) ? v.some((x) => x !== "") : v !== undefined && v !== "");
 const single = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
-const GSM7_BASIC =
-  "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM7_BASIC = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM7_EXTENDED = "\f^{}\\[~]|€";
 
 /** SMS segment count as Twilio reports it (GSM-7: 160/153 per segment, else UCS-2: 70/67). */
@@ -405,10 +397,7 @@ function validateParams(
   errors: ParameterErrors = {},
 ): FormParams {
   const invalid = (name: string, value: string, problem: string): never => {
-    const [code, message] = errors.invalid?.[name]?.(value) ?? [
-      invalidCode,
-      `Invalid parameter '${name}': ${JSON.stringify(value)} ${problem}.`,
-    ];
+    const [code, message] = errors.invalid?.[name]?.(value) ?? [invalidCode, `Invalid parameter '${name}': ${JSON.stringify(value)} ${problem}.`];
     return fail(400, code, message);
   };
   const out: FormParams = {};
@@ -539,10 +528,7 @@ class FakeTwilioServer implements TwilioServer {
       record.params = method === "GET" || method === "DELETE" ? parseForm(url.search) : parseForm(text);
       [status, payload] = this.#dispatch(method, url, req, record, contentType ?? "", text, afterSend);
     } catch (err) {
-      const e =
-        err instanceof TwilioHttpError
-          ? err
-          : new TwilioHttpError(500, CODE.internal, `fake-twilio internal error: ${(err as Error).message}`);
+      const e = err instanceof TwilioHttpError ? err : new TwilioHttpError(500, CODE.internal, `fake-twilio internal error: ${(err as Error).message}`);
       status = e.status;
       payload = e.toJSON();
       record.code = e.code;
@@ -599,17 +585,9 @@ class FakeTwilioServer implements TwilioServer {
         fail(400, invalidCode, `Content-Type must be ${FORM}, got '${contentType}'.`);
       }
       const body = resolve(media.schema);
-      params = validateParams(
-        record.params,
-        body.properties ?? {},
-        body.required ?? [],
-        invalidCode,
-        PARAMETER_ERRORS[op.operationId],
-      );
+      params = validateParams(record.params, body.properties ?? {}, body.required ?? [], invalidCode, PARAMETER_ERRORS[op.operationId]);
     } else {
-      const query = Object.fromEntries(
-        (op.parameters ?? []).filter((p) => p.in === "query").map((p) => [p.name, p.schema ?? {}]),
-      );
+      const query = Object.fromEntries((op.parameters ?? []).filter((p) => p.in === "query").map((p) => [p.name, p.schema ?? {}]));
       const required = (op.parameters ?? []).filter((p) => p.in === "query" && p.required).map((p) => p.name);
       params = validateParams(record.params, query, required, invalidCode);
     }
@@ -652,12 +630,7 @@ class FakeTwilioServer implements TwilioServer {
     if (pass !== this.authToken) fail(401, CODE.authentication, "Authentication Error - invalid password");
   }
 
-  #createMessage(
-    params: FormParams,
-    path: Record<string, string>,
-    answer: Answer,
-    afterSend: Array<() => void>,
-  ): [number, unknown] {
+  #createMessage(params: FormParams, path: Record<string, string>, answer: Answer, afterSend: Array<() => void>): [number, unknown] {
     // Twilio's own rules on top of the schema (the spec only marks To as required).
     // (To's presence and From's phone-number format were checked against the schema.)
     const to = single(params.To) as string;
@@ -678,12 +651,7 @@ class FakeTwilioServer implements TwilioServer {
 
     const failure = this.#failByTo.get(to) ?? this.#failQueue.shift();
     if (failure) {
-      throw new TwilioHttpError(
-        failure.status,
-        failure.code,
-        failure.message ?? `Simulated Twilio failure ${failure.code}`,
-        failure.moreInfo,
-      );
+      throw new TwilioHttpError(failure.status, failure.code, failure.message ?? `Simulated Twilio failure ${failure.code}`, failure.moreInfo);
     }
 
     const sid = newSid("SM");
@@ -771,12 +739,7 @@ class FakeTwilioServer implements TwilioServer {
     };
   }
 
-  #checkVerification(
-    params: FormParams,
-    path: Record<string, string>,
-    answer: Answer,
-    notFound: () => never,
-  ): [number, unknown] {
+  #checkVerification(params: FormParams, path: Record<string, string>, answer: Answer, notFound: () => never): [number, unknown] {
     const sid = single(params.VerificationSid);
     const to = single(params.To);
     if (!present(sid) && !present(to)) {

@@ -31,7 +31,11 @@ function* texts(locale: string) {
 }
 
 const shape = (messages: Record<string, Record<string, string>>) =>
-  Object.fromEntries(Object.entries(messages).map(([section, set]) => [section, Object.keys(set).sort()]).sort());
+  Object.fromEntries(
+    Object.entries(messages)
+      .map(([section, set]) => [section, Object.keys(set).sort()])
+      .sort(),
+  );
 
 describe("message catalog", () => {
   it("has every locale Herald ships", () => {
@@ -51,15 +55,32 @@ describe("message catalog", () => {
     for (const { section, key, source, where } of texts(locale)) {
       const own = new Set(tokens(source));
       const english = new Set(tokens(en[section]?.[key] ?? ""));
-      expect([...own].filter((t) => !english.has(t)), `${where} uses what English lacks`).toEqual([]);
-      expect([...english].filter((t) => !own.has(t)), `${where} drops what English has`).toEqual([]);
+      expect(
+        [...own].filter((t) => !english.has(t)),
+        `${where} uses what English lacks`,
+      ).toEqual([]);
+      expect(
+        [...english].filter((t) => !own.has(t)),
+        `${where} drops what English has`,
+      ).toEqual([]);
     }
   });
 
   it.each(locales)("%s compiles and renders every text", (locale) => {
     for (const { source, where } of texts(locale)) {
       const template = compileText(source, where);
-      const full = { name: "Ada", productName: PRODUCT, code: CODE, expiry: "1 hour", passwordSet: true, time: "March 2, 2026 at 10:00 AM GMT+1", inviter: "Grace Hopper", newEmail: "a***@example.com", added: true, factor: "Passkey" };
+      const full = {
+        name: "Ada",
+        productName: PRODUCT,
+        code: CODE,
+        expiry: "1 hour",
+        passwordSet: true,
+        time: "March 2, 2026 at 10:00 AM GMT+1",
+        inviter: "Grace Hopper",
+        newEmail: "a***@example.com",
+        added: true,
+        factor: "Passkey",
+      };
       for (const vars of [{}, full, { ...full, added: false, passwordSet: false }]) {
         const out = template(vars);
         expect(out, where).not.toMatch(/\{\{|\}\}/);
@@ -126,8 +147,16 @@ describe("rendered texts in every locale", () => {
       { kind: "passkey-link", label: "passkey-link", job: { codeId: "cid", url: "https://login.example.test/passkey" } },
       { kind: "otp-email", label: "otp-email", job: { url: "https://login.example.test/login" } },
       { kind: "invite-user", label: "invite-user", job: { inviter: { displayName: "Grace Hopper" }, url: "https://login.example.test/invite" } },
-      ...(["password-changed", "email-changed"] as const).map((kind) => ({ kind, label: kind, job: { url: "https://login.example.test/secure", occurredAt: inMinutes(-3) } })),
-      ...(["added", "removed"] as const).map((change) => ({ kind: "mfa-changed" as const, label: `mfa-changed (${change})`, job: { url: "https://login.example.test/secure", occurredAt: inMinutes(-3), factor: "u2f", change } })),
+      ...(["password-changed", "email-changed"] as const).map((kind) => ({
+        kind,
+        label: kind,
+        job: { url: "https://login.example.test/secure", occurredAt: inMinutes(-3) },
+      })),
+      ...(["added", "removed"] as const).map((change) => ({
+        kind: "mfa-changed" as const,
+        label: `mfa-changed (${change})`,
+        job: { url: "https://login.example.test/secure", occurredAt: inMinutes(-3), factor: "u2f", change },
+      })),
     ];
     // Security notices carry no code and no expiry; every other kind gets both.
     const codeFields = (kind: KindName) => (kindDefinition(kind).textKeys.includes("notYou") ? {} : { code: CODE, expiresAt: inMinutes(59) });

@@ -26,7 +26,12 @@ describe("security notices, invitations and OTP mails", () => {
   });
 
   it("password-changed tells the time in the recipient's zone and language, and shows no code box", () => {
-    const de = render(renderer, "password-changed", { recipient: recipient({ locale: "de-CH", timeZone: "Europe/Zurich" }), occurredAt: OCCURRED, url: SECURE }, SECURE);
+    const de = render(
+      renderer,
+      "password-changed",
+      { recipient: recipient({ locale: "de-CH", timeZone: "Europe/Zurich" }), occurredAt: OCCURRED, url: SECURE },
+      SECURE,
+    );
     expect(de.locale).toBe("de");
     expect(de.subject).toBe("Ihr Passwort für Herald wurde geändert");
     expect(de.text).toContain("am 2. März 2026 um 10:00 MEZ geändert");
@@ -58,7 +63,11 @@ describe("security notices, invitations and OTP mails", () => {
   });
 
   it("email-changed goes to the old address and shows the new one masked, never in full", () => {
-    const mail = render(renderer, "email-changed", { recipient: recipient({ email: "old@example.com", locale: "fr" }), newEmail: "ada.new@lovelace.example", occurredAt: OCCURRED });
+    const mail = render(renderer, "email-changed", {
+      recipient: recipient({ email: "old@example.com", locale: "fr" }),
+      newEmail: "ada.new@lovelace.example",
+      occurredAt: OCCURRED,
+    });
     expect(mail.text).toContain("en a***@lovelace.example.");
     expect(mail.shown).toContain("a***@lovelace.example");
     expect(mail.html + mail.text).not.toContain("ada.new");
@@ -87,7 +96,13 @@ describe("security notices, invitations and OTP mails", () => {
     const mail = render(
       renderer,
       "invite-user",
-      { recipient: { userId: "u-2", email: "finn@example.com", locale: "sv" }, inviter: { displayName: "Grace <b>Hopper</b>" }, code: "INV-77", urlTemplate: "https://login.acme.test/invite?code={{code}}", expiresAt: "2026-03-09T09:03:00Z" },
+      {
+        recipient: { userId: "u-2", email: "finn@example.com", locale: "sv" },
+        inviter: { displayName: "Grace <b>Hopper</b>" },
+        code: "INV-77",
+        urlTemplate: "https://login.acme.test/invite?code={{code}}",
+        expiresAt: "2026-03-09T09:03:00Z",
+      },
       link,
     );
     expect(mail.subject).toBe("Inbjudan till Herald");
@@ -108,7 +123,12 @@ describe("security notices, invitations and OTP mails", () => {
     expect(plain.text).toContain("5 minuti");
     expect(hrefs(plain.html)).toEqual([]);
     expect(plain.text).not.toContain("Continua l'accesso");
-    const linked = render(renderer, "otp-email", { recipient: recipient({ locale: "it" }), code: "318274", url: "https://login.acme.test/otp" }, "https://login.acme.test/otp");
+    const linked = render(
+      renderer,
+      "otp-email",
+      { recipient: recipient({ locale: "it" }), code: "318274", url: "https://login.acme.test/otp" },
+      "https://login.acme.test/otp",
+    );
     expect(hrefs(linked.html)).toContain("https://login.acme.test/otp");
     expect(linked.text).toContain("Continua l'accesso");
   });
@@ -128,10 +148,20 @@ describe("security notices, invitations and OTP mails", () => {
 `,
     );
     const tenantRenderer = await createRenderer({ tenantsFile: file });
-    const mfa = render(tenantRenderer, "mfa-changed", { recipient: recipient({ locale: "en" }), tenant: { id: "acme" }, factor: "u2f", change: "added", occurredAt: OCCURRED });
+    const mfa = render(tenantRenderer, "mfa-changed", {
+      recipient: recipient({ locale: "en" }),
+      tenant: { id: "acme" },
+      factor: "u2f",
+      change: "added",
+      occurredAt: OCCURRED,
+    });
     expect(mfa.text).toContain("Added: YubiKey");
     expect(mfa.text).toContain("Not you? Call the Acme desk at once.");
-    const password = render(tenantRenderer, "password-changed", { recipient: recipient({ locale: "en", timeZone: "America/New_York" }), tenant: { id: "acme" }, occurredAt: OCCURRED });
+    const password = render(tenantRenderer, "password-changed", {
+      recipient: recipient({ locale: "en", timeZone: "America/New_York" }),
+      tenant: { id: "acme" },
+      occurredAt: OCCURRED,
+    });
     expect(password.text).toContain("Changed at March 2, 2026 at 4:00 AM EST for Herald.");
     expect(password.html).toContain("<strong>Herald</strong>");
   });

@@ -35,7 +35,13 @@ tenants:
 `;
 
 const job = (extra: Record<string, unknown> = {}) =>
-  parseJob("password-reset", { recipient: { userId: "u", email: "ada@example.com", firstName: "<b>Ada</b>" }, code: "C0DE77", url: "https://login.test/r", tenant: { id: "acme" }, ...extra });
+  parseJob("password-reset", {
+    recipient: { userId: "u", email: "ada@example.com", firstName: "<b>Ada</b>" },
+    code: "C0DE77",
+    url: "https://login.test/r",
+    tenant: { id: "acme" },
+    ...extra,
+  });
 
 describe("tenants file", () => {
   let renderer: Renderer;
@@ -45,11 +51,19 @@ describe("tenants file", () => {
   });
 
   it("brands a tenant's mails from the file, and the job's own branding wins", () => {
-    const mail = renderer.email({ kind: "password-reset", job: job({ recipient: { userId: "u", email: "a@example.com", locale: "en" } }), link: "https://login.test/r" });
+    const mail = renderer.email({
+      kind: "password-reset",
+      job: job({ recipient: { userId: "u", email: "a@example.com", locale: "en" } }),
+      link: "https://login.test/r",
+    });
     expect(mail.html).toContain("#123abc");
     expect(mail.html).toContain('src="https://acme.test/logo.png"');
     expect(mail.from).toBe("Acme <no-reply@acme.test>");
-    const own = renderer.email({ kind: "password-reset", job: job({ tenant: { id: "acme", branding: { primaryColor: "#ff0000" } } }), link: "https://login.test/r" });
+    const own = renderer.email({
+      kind: "password-reset",
+      job: job({ tenant: { id: "acme", branding: { primaryColor: "#ff0000" } } }),
+      link: "https://login.test/r",
+    });
     expect(own.html).toContain("#ff0000");
     expect(own.html).not.toContain("#123abc");
     expect(own.html).toContain("Acme ID"); // the rest of the file's branding still applies
@@ -60,7 +74,11 @@ describe("tenants file", () => {
   });
 
   it("custom texts win for their kind and locale, keep only the safe HTML subset, and still escape values", () => {
-    const mail = renderer.email({ kind: "password-reset", job: job({ recipient: { userId: "u", email: "a@example.com", firstName: "<b>Ada</b>", locale: "en-GB" } }), link: "https://login.test/r" });
+    const mail = renderer.email({
+      kind: "password-reset",
+      job: job({ recipient: { userId: "u", email: "a@example.com", firstName: "<b>Ada</b>", locale: "en-GB" } }),
+      link: "https://login.test/r",
+    });
     expect(mail.subject).toBe("Reset your Acme password");
     expect(mail.html).toContain("Hi from <strong>Acme</strong>, &lt;b&gt;Ada&lt;/b&gt;!");
     expect(hrefs(mail.html)).toContain("https://acme.test/help");
@@ -70,7 +88,18 @@ describe("tenants file", () => {
     expect(mail.html).not.toMatch(/<img src=x/);
     expect(mail.text).toContain("Hi from Acme, <b>Ada</b>!");
     // other locales and kinds keep the built-in texts
-    expect(renderer.email({ kind: "email-verification", job: parseJob("email-verification", { recipient: { userId: "u", email: "a@example.com", locale: "en" }, code: "1", url: "https://l.test", tenant: { id: "acme" } }), link: "https://l.test" }).subject).toMatch(/^Verify your email address for Acme ID/);
+    expect(
+      renderer.email({
+        kind: "email-verification",
+        job: parseJob("email-verification", {
+          recipient: { userId: "u", email: "a@example.com", locale: "en" },
+          code: "1",
+          url: "https://l.test",
+          tenant: { id: "acme" },
+        }),
+        link: "https://l.test",
+      }).subject,
+    ).toMatch(/^Verify your email address for Acme ID/);
   });
 
   it("an unknown tenant id renders with the defaults, and is reported for every job", () => {
@@ -78,7 +107,10 @@ describe("tenants file", () => {
     const mail = renderer.email({ kind: "password-reset", job: job({ tenant: { id: "nobody" } }), link: "https://l.test" });
     expect(mail.from).toBeUndefined();
     expect(mail.html).toContain("#2563eb");
-    renderer.sms({ kind: "password-reset", job: parseJob("password-reset", { recipient: { userId: "u", phone: "+41791234567" }, code: "1", channel: "sms", tenant: { id: "acm" } }) });
+    renderer.sms({
+      kind: "password-reset",
+      job: parseJob("password-reset", { recipient: { userId: "u", phone: "+41791234567" }, code: "1", channel: "sms", tenant: { id: "acm" } }),
+    });
     renderer.email({ kind: "password-reset", job: job(), link: "https://l.test" }); // a known one is not
     expect(unknownTenants).toEqual([
       ["nobody", "password-reset"],
@@ -98,7 +130,9 @@ describe("tenants file", () => {
     const typo = "tenants:\n  acme:\n    texts:\n      password-reset:\n        de: { greeting: 'Hallo {{nam}},', footer: '{{#if prodctName}}x{{/if}}' }\n";
     const error = await createRenderer({ tenantsFile: file("typo.yaml", typo) }).catch((e: Error) => e);
     expect(error).toBeInstanceOf(TenantsFileError);
-    expect((error as Error).message).toContain("tenants.acme.texts.password-reset.de.greeting: unknown placeholder {{nam}}; expected {{name}}, {{productName}}, {{code}}, {{expiry}}, {{loginName}}, {{passwordSet}}");
+    expect((error as Error).message).toContain(
+      "tenants.acme.texts.password-reset.de.greeting: unknown placeholder {{nam}}; expected {{name}}, {{productName}}, {{code}}, {{expiry}}, {{loginName}}, {{passwordSet}}",
+    );
     expect((error as Error).message).toContain("tenants.acme.texts.password-reset.de.footer: unknown placeholder {{prodctName}}");
   });
 
@@ -118,9 +152,15 @@ describe("tenants file", () => {
   });
 
   it("a broken tenants file stops start-up with the place named", async () => {
-    await expect(createRenderer({ tenantsFile: file("bad1.yaml", "tenants:\n  acme:\n    branding: { primaryColor: red }\n") })).rejects.toThrow(/tenants\.acme\.branding\.primaryColor must be a hex colour/);
-    await expect(createRenderer({ tenantsFile: file("bad2.yaml", "tenants:\n  acme:\n    texts:\n      password-reset:\n        en: { subjekt: x }\n") })).rejects.toThrow(/tenants\.acme\.texts\.password-reset\.en\.subjekt: unknown text key/);
-    await expect(createRenderer({ tenantsFile: file("bad3.yaml", "tenants:\n  acme:\n    texts:\n      newsletter:\n        en: { subject: x }\n") })).rejects.toThrow(/unknown kind/);
+    await expect(createRenderer({ tenantsFile: file("bad1.yaml", "tenants:\n  acme:\n    branding: { primaryColor: red }\n") })).rejects.toThrow(
+      /tenants\.acme\.branding\.primaryColor must be a hex colour/,
+    );
+    await expect(
+      createRenderer({ tenantsFile: file("bad2.yaml", "tenants:\n  acme:\n    texts:\n      password-reset:\n        en: { subjekt: x }\n") }),
+    ).rejects.toThrow(/tenants\.acme\.texts\.password-reset\.en\.subjekt: unknown text key/);
+    await expect(
+      createRenderer({ tenantsFile: file("bad3.yaml", "tenants:\n  acme:\n    texts:\n      newsletter:\n        en: { subject: x }\n") }),
+    ).rejects.toThrow(/unknown kind/);
     await expect(createRenderer({ tenantsFile: file("bad4.yaml", "tenants: [\n") })).rejects.toThrow(TenantsFileError);
     await expect(createRenderer({ tenantsFile: file("bad5.yaml", "tenants:\n  acme:\n    from: nobody\n") })).rejects.toThrow(/tenants\.acme\.from/);
   });
@@ -144,7 +184,11 @@ describe("template overrides (HERALD_TEMPLATES_DIR)", () => {
     writeFileSync(join(over, "layout.mjml"), layout());
     writeFileSync(join(over, "passkey-link.mjml"), `<mj-text>CUSTOM PASSKEY BODY</mj-text>\n<mj-button href="{{link}}">{{t.button}}</mj-button>\n`);
     const renderer = await createRenderer({ templatesDir: over });
-    const passkey = renderer.email({ kind: "passkey-link", job: parseJob("passkey-link", { recipient: { userId: "u", email: "a@example.com" }, code: "1", codeId: "2", url: "https://l.test/p" }), link: "https://l.test/p" });
+    const passkey = renderer.email({
+      kind: "passkey-link",
+      job: parseJob("passkey-link", { recipient: { userId: "u", email: "a@example.com" }, code: "1", codeId: "2", url: "https://l.test/p" }),
+      link: "https://l.test/p",
+    });
     expect(passkey.html).toContain("CUSTOM LAYOUT Register your passkey");
     expect(passkey.html).toContain("CUSTOM PASSKEY BODY");
     expect(passkey.text).toContain("CUSTOM PASSKEY BODY");
@@ -202,11 +246,20 @@ describe("a tenant end to end", () => {
   });
 
   it("a job naming a tenant the file lacks is delivered with the defaults, with a warning and a metric", async () => {
-    await h.herald.passwordReset({ recipient: { userId: "u", email: "ada@example.com", locale: "en" }, code: "T3NANT", url: "https://login.test/r", tenant: { id: "acmee" } });
+    await h.herald.passwordReset({
+      recipient: { userId: "u", email: "ada@example.com", locale: "en" },
+      code: "T3NANT",
+      url: "https://login.test/r",
+      tenant: { id: "acmee" },
+    });
     const mail = (await smtp.waitForMails(2))[1];
     expect(mail.parsed.subject).toBe("Reset your Herald password");
     const warning = logLines.map((l) => JSON.parse(l)).find((l) => l.tenant === "acmee");
-    expect(warning).toMatchObject({ level: 40, kind: "password-reset", msg: "job names a tenant that is not in HERALD_TENANTS_FILE: default branding and texts used" });
+    expect(warning).toMatchObject({
+      level: 40,
+      kind: "password-reset",
+      msg: "job names a tenant that is not in HERALD_TENANTS_FILE: default branding and texts used",
+    });
     expect(await metrics.render()).toMatch(/^herald_unknown_tenant_total\{kind="password-reset"\} 1$/m);
   });
 });

@@ -63,7 +63,12 @@ describe("jobs that must not be sent", () => {
     const sentBefore = smtp.attempts;
     const key = Buffer.from(h.config.HERALD_ENCRYPTION_KEY!, "base64");
     // A producer with a clock ahead of the worker's, or a queue backlog, would do this.
-    const job = parseJob("password-reset", { recipient: { userId: "u", email: "late@example.com" }, code: "LATE", url: "https://x.test/r", expiresAt: new Date(Date.now() - 60_000).toISOString() });
+    const job = parseJob("password-reset", {
+      recipient: { userId: "u", email: "late@example.com" },
+      code: "LATE",
+      url: "https://x.test/r",
+      expiresAt: new Date(Date.now() - 60_000).toISOString(),
+    });
     const { id } = await email.add("password-reset", toEnvelope("password-reset", job, key));
     const dead = await h.nextDeadLetter();
     expect(dead.failureClass).toBe("expired");

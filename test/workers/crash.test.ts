@@ -18,7 +18,13 @@ describe("a worker killed with jobs in flight", { timeout: 60_000 }, () => {
   it("loses nothing: another worker completes every job, each delivered once", async () => {
     const smtp = await startSmtpServer();
     cleanups.push(() => smtp.close());
-    const env = testEnv({ SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>", LOG_LEVEL: "info", HERALD_LOCK_MS: "2000", HERALD_STALLED_INTERVAL_MS: "1000" });
+    const env = testEnv({
+      SMTP_URL: smtp.url,
+      SMTP_FROM: "Acme <no-reply@acme.test>",
+      LOG_LEVEL: "info",
+      HERALD_LOCK_MS: "2000",
+      HERALD_STALLED_INTERVAL_MS: "1000",
+    });
     const config = loadConfig(env);
     const redis = new Redis(config.REDIS_URL);
     cleanups.push(async () => {
@@ -46,7 +52,13 @@ describe("a worker killed with jobs in flight", { timeout: 60_000 }, () => {
     const rescuer = await startWorkers({ config: { ...config, LOG_LEVEL: "silent" }, logger: createLogger({ level: "silent" }), channels: ["email"] });
     cleanups.push(() => rescuer.close());
     const mails = await smtp.waitForMails(5, 25_000);
-    expect(mails.map((m) => m.envelope.to[0]).sort()).toEqual(["user0@example.com", "user1@example.com", "user2@example.com", "user3@example.com", "user4@example.com"]);
+    expect(mails.map((m) => m.envelope.to[0]).sort()).toEqual([
+      "user0@example.com",
+      "user1@example.com",
+      "user2@example.com",
+      "user3@example.com",
+      "user4@example.com",
+    ]);
     expect(smtp.mails).toHaveLength(5);
     expect(await rescuer.deadLetters.count()).toBe(0);
   });

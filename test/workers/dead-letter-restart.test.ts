@@ -30,8 +30,14 @@ describe("dead-letter class and code after a restart", () => {
     smtp = await startSmtpServer();
     smtp.rejectFor("gone@example.com", { code: 550, message: "5.1.1 <gone@example.com>: no such user" });
     const key = Buffer.from(config.HERALD_ENCRYPTION_KEY!, "base64");
-    const channels = providersFromConfig(loadConfig({ ...env, HERALD_EMAIL_CHANNEL: "smtp", SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>", SMTP_REQUIRE_TLS: "0" }));
-    const worker = createDeliveryWorker("email", { key, renderer: await loadRenderer(config), ...channels }, { connection, prefix: config.HERALD_PREFIX, concurrency: 1, lockMs: 30_000, stalledIntervalMs: 30_000, logger });
+    const channels = providersFromConfig(
+      loadConfig({ ...env, HERALD_EMAIL_CHANNEL: "smtp", SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>", SMTP_REQUIRE_TLS: "0" }),
+    );
+    const worker = createDeliveryWorker(
+      "email",
+      { key, renderer: await loadRenderer(config), ...channels },
+      { connection, prefix: config.HERALD_PREFIX, concurrency: 1, lockMs: 30_000, stalledIntervalMs: 30_000, logger },
+    );
     email = new Queue("email", { connection, prefix: config.HERALD_PREFIX });
     const job = (address: string) => parseJob("email-verification", { recipient: { userId: "u", email: address }, code: "SECRET-1", url: "https://x.test/v" });
     const failed = new Map<string, Job>();
@@ -42,7 +48,13 @@ describe("dead-letter class and code after a restart", () => {
       }),
     );
     ids.decrypt = (await email.add("email-verification", toEnvelope("email-verification", job("a@example.com"), randomBytes(32)), { attempts: 3 })).id!;
-    ids.contract = (await email.add("email-verification", toEnvelope("email-verification", { ...job("a@example.com"), recipient: { userId: "u", email: "nope" } } as never, key), { attempts: 3 })).id!;
+    ids.contract = (
+      await email.add(
+        "email-verification",
+        toEnvelope("email-verification", { ...job("a@example.com"), recipient: { userId: "u", email: "nope" } } as never, key),
+        { attempts: 3 },
+      )
+    ).id!;
     ids.permanent = (await email.add("email-verification", toEnvelope("email-verification", job("gone@example.com"), key), { attempts: 3 })).id!;
     void worker.run();
     await allFailed;
@@ -92,11 +104,22 @@ describe("Herald's errors", () => {
   });
 
   it("readFailure reads back what the errors recorded, and falls back for BullMQ's own reasons", () => {
-    expect(readFailure(new PermanentDeliveryError("smtp: 550 no", "smtp-550").message, false)).toEqual({ failureClass: "permanent", code: "smtp-550", reason: "smtp: 550 no" });
-    expect(readFailure(new TransientDeliveryError("smtp: 451 later", "smtp-451").message, true)).toEqual({ failureClass: "transient-exhausted", code: "smtp-451", reason: "smtp: 451 later" });
+    expect(readFailure(new PermanentDeliveryError("smtp: 550 no", "smtp-550").message, false)).toEqual({
+      failureClass: "permanent",
+      code: "smtp-550",
+      reason: "smtp: 550 no",
+    });
+    expect(readFailure(new TransientDeliveryError("smtp: 451 later", "smtp-451").message, true)).toEqual({
+      failureClass: "transient-exhausted",
+      code: "smtp-451",
+      reason: "smtp: 451 later",
+    });
     expect(readFailure(new ExpiredJobError("the code expired").message, false)).toEqual({ failureClass: "expired", reason: "the code expired" });
     expect(readFailure(new PermanentDeliveryError("x", "we ird/code").message, false).code).toBe("we_ird_code");
-    expect(readFailure("job stalled more than allowable limit", false)).toEqual({ failureClass: "transient-exhausted", reason: "job stalled more than allowable limit" });
+    expect(readFailure("job stalled more than allowable limit", false)).toEqual({
+      failureClass: "transient-exhausted",
+      reason: "job stalled more than allowable limit",
+    });
     expect(readFailure(undefined, true).failureClass).toBe("transient-exhausted");
   });
 });

@@ -21,14 +21,25 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
   const cases = [
     {
       kind: "resend-initialization" as const,
-      job: { recipient: { userId: "u1", email: "ada@example.com", firstName: "Ada", locale: "de-CH" }, code: "INIT4242", passwordSet: false, urlTemplate: "https://login.acme.test/init?code={{code}}&userId={{userId}}&org={{tenantId}}", tenant: { id: "acme", branding: { primaryColor: "#123abc" } } },
+      job: {
+        recipient: { userId: "u1", email: "ada@example.com", firstName: "Ada", locale: "de-CH" },
+        code: "INIT4242",
+        passwordSet: false,
+        urlTemplate: "https://login.acme.test/init?code={{code}}&userId={{userId}}&org={{tenantId}}",
+        tenant: { id: "acme", branding: { primaryColor: "#123abc" } },
+      },
       subject: /Einrichtung/,
       link: "https://login.acme.test/init?code=INIT4242&userId=u1&org=acme",
       code: "INIT4242",
     },
     {
       kind: "email-verification" as const,
-      job: { recipient: { userId: "u2", email: "bob@example.com", locale: "en" }, code: "VER123", url: "https://login.acme.test/verify?c=VER123", tenant: { branding: { primaryColor: "#aa0011" } } },
+      job: {
+        recipient: { userId: "u2", email: "bob@example.com", locale: "en" },
+        code: "VER123",
+        url: "https://login.acme.test/verify?c=VER123",
+        tenant: { branding: { primaryColor: "#aa0011" } },
+      },
       subject: /^Verify your email address/,
       link: "https://login.acme.test/verify?c=VER123",
       code: "VER123",
@@ -36,7 +47,13 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
     },
     {
       kind: "password-reset" as const,
-      job: { recipient: { userId: "u3", email: "cy@example.com", locale: "de" }, code: "RST777", urlTemplate: "https://login.acme.test/reset?code={{code}}&user={{userId}}", expiresAt: inOneHour(), tenant: { branding: { primaryColor: "#00aa55" } } },
+      job: {
+        recipient: { userId: "u3", email: "cy@example.com", locale: "de" },
+        code: "RST777",
+        urlTemplate: "https://login.acme.test/reset?code={{code}}&user={{userId}}",
+        expiresAt: inOneHour(),
+        tenant: { branding: { primaryColor: "#00aa55" } },
+      },
       subject: /Passwort/,
       link: "https://login.acme.test/reset?code=RST777&user=u3",
       code: "RST777",
@@ -44,7 +61,13 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
     },
     {
       kind: "passkey-link" as const,
-      job: { recipient: { userId: "u4", email: "dee@example.com", locale: "fr-CA" }, code: "PK-secret", codeId: "cid-9", urlTemplate: "https://login.acme.test/passkey?id={{codeId}}&code={{code}}", tenant: { branding: { primaryColor: "#654321" } } },
+      job: {
+        recipient: { userId: "u4", email: "dee@example.com", locale: "fr-CA" },
+        code: "PK-secret",
+        codeId: "cid-9",
+        urlTemplate: "https://login.acme.test/passkey?id={{codeId}}&code={{code}}",
+        tenant: { branding: { primaryColor: "#654321" } },
+      },
       subject: /^Ajoutez une clé d'accès/, // fr-CA → fr
       link: "https://login.acme.test/passkey?id=cid-9&code=PK-secret",
       code: undefined,
@@ -52,7 +75,13 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
     },
     {
       kind: "otp-email" as const,
-      job: { recipient: { userId: "u5", email: "eve@example.com", locale: "es" }, code: "318274", url: "https://login.acme.test/otp?u=u5", expiresAt: inOneHour(), tenant: { branding: { primaryColor: "#117733", productName: "Acme ID" } } },
+      job: {
+        recipient: { userId: "u5", email: "eve@example.com", locale: "es" },
+        code: "318274",
+        url: "https://login.acme.test/otp?u=u5",
+        expiresAt: inOneHour(),
+        tenant: { branding: { primaryColor: "#117733", productName: "Acme ID" } },
+      },
       subject: /^Su código de acceso a Acme ID$/,
       link: "https://login.acme.test/otp?u=u5",
       code: "318274",
@@ -60,7 +89,13 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
     },
     {
       kind: "invite-user" as const,
-      job: { recipient: { userId: "u6", email: "finn@example.com", locale: "nl" }, inviter: { displayName: "Grace Hopper" }, code: "INV-5521", urlTemplate: "https://login.acme.test/invite?code={{code}}&org={{tenantId}}", tenant: { id: "acme", branding: { primaryColor: "#335577", productName: "Acme ID" } } },
+      job: {
+        recipient: { userId: "u6", email: "finn@example.com", locale: "nl" },
+        inviter: { displayName: "Grace Hopper" },
+        code: "INV-5521",
+        urlTemplate: "https://login.acme.test/invite?code={{code}}&org={{tenantId}}",
+        tenant: { id: "acme", branding: { primaryColor: "#335577", productName: "Acme ID" } },
+      },
       subject: /^Uitnodiging voor Acme ID$/,
       link: "https://login.acme.test/invite?code=INV-5521&org=acme",
       code: undefined,
@@ -105,21 +140,35 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
   const notices = [
     {
       kind: "password-changed" as const,
-      job: { recipient: { userId: "n1", email: "gus@example.com", locale: "it", timeZone: "Europe/Rome" }, occurredAt: "2026-03-02T09:00:00Z", urlTemplate: "https://login.acme.test/secure?u={{userId}}" },
+      job: {
+        recipient: { userId: "n1", email: "gus@example.com", locale: "it", timeZone: "Europe/Rome" },
+        occurredAt: "2026-03-02T09:00:00Z",
+        urlTemplate: "https://login.acme.test/secure?u={{userId}}",
+      },
       subject: "La password di Acme ID è stata modificata",
       time: "il 2 marzo 2026 alle ore 10:00 CET",
       link: "https://login.acme.test/secure?u=n1",
     },
     {
       kind: "email-changed" as const,
-      job: { recipient: { userId: "n2", email: "old.hal@example.com", locale: "pl", timeZone: "America/New_York" }, newEmail: "hal@new.example", occurredAt: "2026-03-02T09:00:00Z" },
+      job: {
+        recipient: { userId: "n2", email: "old.hal@example.com", locale: "pl", timeZone: "America/New_York" },
+        newEmail: "hal@new.example",
+        occurredAt: "2026-03-02T09:00:00Z",
+      },
       subject: "Adres e-mail w Acme ID został zmieniony",
       time: "2 marca 2026 04:00 GMT-5 na h***@new.example",
       link: undefined,
     },
     {
       kind: "mfa-changed" as const,
-      job: { recipient: { userId: "n3", email: "ida@example.com", locale: "ja", timeZone: "Asia/Tokyo" }, factor: "otp-email", change: "added", occurredAt: "2026-03-02T09:00:00Z", url: "https://login.acme.test/secure" },
+      job: {
+        recipient: { userId: "n3", email: "ida@example.com", locale: "ja", timeZone: "Asia/Tokyo" },
+        factor: "otp-email",
+        change: "added",
+        occurredAt: "2026-03-02T09:00:00Z",
+        url: "https://login.acme.test/secure",
+      },
       subject: "Acme ID アカウントにログイン方法が追加されました",
       time: "2026年3月2日 18:00 JST に Acme ID アカウントにログイン方法が追加されました",
       link: "https://login.acme.test/secure",

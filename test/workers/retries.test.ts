@@ -107,7 +107,12 @@ describe("retries and dead letters", () => {
   it("Twilio 500 then 201 → delivered", async () => {
     twilio = await startTwilioServer();
     twilio.failNext(1, { status: 500, code: 20500, message: "Internal Server Error" });
-    h = await startTestHerald({ TWILIO_ACCOUNT_SID: twilio.accountSid, TWILIO_AUTH_TOKEN: twilio.authToken, TWILIO_FROM: "+15005550006", TWILIO_API_BASE_URL: twilio.url });
+    h = await startTestHerald({
+      TWILIO_ACCOUNT_SID: twilio.accountSid,
+      TWILIO_AUTH_TOKEN: twilio.authToken,
+      TWILIO_FROM: "+15005550006",
+      TWILIO_API_BASE_URL: twilio.url,
+    });
     const { id } = await h.herald.phoneVerification(smsJob());
     const delivered = await h.nextDelivery();
     expect(delivered.job.id).toBe(id);
@@ -118,7 +123,12 @@ describe("retries and dead letters", () => {
   it("Twilio 21211 (invalid number) → dead-lettered as permanent, number not in the reason", async () => {
     twilio = await startTwilioServer();
     twilio.failFor("+15005550001", { status: 400, code: 21211, message: "The 'To' number +15005550001 is not a valid phone number." });
-    h = await startTestHerald({ TWILIO_ACCOUNT_SID: twilio.accountSid, TWILIO_AUTH_TOKEN: twilio.authToken, TWILIO_FROM: "+15005550006", TWILIO_API_BASE_URL: twilio.url });
+    h = await startTestHerald({
+      TWILIO_ACCOUNT_SID: twilio.accountSid,
+      TWILIO_AUTH_TOKEN: twilio.authToken,
+      TWILIO_FROM: "+15005550006",
+      TWILIO_API_BASE_URL: twilio.url,
+    });
     await h.herald.phoneVerification(smsJob("+15005550001"));
     const dead = await h.nextDeadLetter();
     expect(dead.failureClass).toBe("permanent");

@@ -55,7 +55,12 @@ const refuseEverything = (reply: FastifyReply, verb: "replay" | "remove", how: s
   });
 
 const notFound = (reply: FastifyReply) =>
-  sendProblem(reply, { type: PROBLEM_TYPES.notFound, title: "Dead letter not found", status: 404, detail: "No dead letter with this id (replayed, removed or never there)." });
+  sendProblem(reply, {
+    type: PROBLEM_TYPES.notFound,
+    title: "Dead letter not found",
+    status: 404,
+    detail: "No dead letter with this id (replayed, removed or never there).",
+  });
 
 const common = {
   tags: ["dead letters"],
@@ -85,7 +90,14 @@ export async function deadLetterRoutes(app: FastifyInstance, opts: DeadLetterRou
         ...common,
         operationId: "list-dead-letters",
         summary: "List dead letters, newest first",
-        querystring: { type: "object", properties: { ...filterProperties, offset: { type: "integer", minimum: 0, default: 0 }, limit: { type: "integer", minimum: 1, maximum: 500, default: 50 } } },
+        querystring: {
+          type: "object",
+          properties: {
+            ...filterProperties,
+            offset: { type: "integer", minimum: 0, default: 0 },
+            limit: { type: "integer", minimum: 1, maximum: 500, default: 50 },
+          },
+        },
         response: { 200: jsonResponse("A page of dead letters", deadLetterPageSchema), 400: problemResponse("Invalid filter"), ...errors },
       },
     },
@@ -101,7 +113,13 @@ export async function deadLetterRoutes(app: FastifyInstance, opts: DeadLetterRou
     "/dead-letters/:id",
     {
       config: { scope: "admin" },
-      schema: { ...common, operationId: "get-dead-letter", summary: "One dead letter", params: idParams, response: { 200: jsonResponse("The dead letter", deadLetterSchema), ...errors, 404: problemResponse("No such dead letter") } },
+      schema: {
+        ...common,
+        operationId: "get-dead-letter",
+        summary: "One dead letter",
+        params: idParams,
+        response: { 200: jsonResponse("The dead letter", deadLetterSchema), ...errors, 404: problemResponse("No such dead letter") },
+      },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
@@ -125,7 +143,13 @@ export async function deadLetterRoutes(app: FastifyInstance, opts: DeadLetterRou
           202: jsonResponse("Queued again", {
             type: "object",
             required: ["id", "deadLetterId", "kind", "status"],
-            properties: { id: { type: "string", description: "The new job's id" }, deadLetterId: { type: "string" }, kind: { type: "string" }, channel: { type: "string" }, status: { const: "queued" } },
+            properties: {
+              id: { type: "string", description: "The new job's id" },
+              deadLetterId: { type: "string" },
+              kind: { type: "string" },
+              channel: { type: "string" },
+              status: { const: "queued" },
+            },
           }),
           ...errors,
           404: problemResponse("No such dead letter"),
@@ -155,8 +179,13 @@ export async function deadLetterRoutes(app: FastifyInstance, opts: DeadLetterRou
         ...common,
         operationId: "replay-dead-letters",
         summary: "Send every matching dead letter again",
-        description: 'The body is a filter (at least one of kind, failureClass, since, until), or {"all": true} to replay every dead letter; an empty body is refused.',
-        body: { type: "object", properties: { ...filterProperties, all: { type: "boolean", description: "true: every dead letter (a filter still narrows it)" } }, additionalProperties: false },
+        description:
+          'The body is a filter (at least one of kind, failureClass, since, until), or {"all": true} to replay every dead letter; an empty body is refused.',
+        body: {
+          type: "object",
+          properties: { ...filterProperties, all: { type: "boolean", description: "true: every dead letter (a filter still narrows it)" } },
+          additionalProperties: false,
+        },
         response: {
           200: jsonResponse("How many were replayed", { type: "object", required: ["replayed"], properties: { replayed: { type: "integer" } } }),
           400: problemResponse("Invalid filter, or neither a filter nor all: true"),
@@ -177,7 +206,13 @@ export async function deadLetterRoutes(app: FastifyInstance, opts: DeadLetterRou
     "/dead-letters/:id",
     {
       config: { scope: "admin" },
-      schema: { ...common, operationId: "delete-dead-letter", summary: "Remove a dead letter for good", params: idParams, response: { 204: { description: "Removed", type: "null" }, ...errors, 404: problemResponse("No such dead letter") } },
+      schema: {
+        ...common,
+        operationId: "delete-dead-letter",
+        summary: "Remove a dead letter for good",
+        params: idParams,
+        response: { 204: { description: "Removed", type: "null" }, ...errors, 404: problemResponse("No such dead letter") },
+      },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };

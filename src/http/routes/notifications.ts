@@ -77,7 +77,13 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
         const requestId = request.headers["idempotency-key"];
         if (requestId !== undefined && (typeof requestId !== "string" || !UUID.test(requestId))) {
           const message = "must be a UUID, chosen once per notification and sent again unchanged on a retry";
-          return sendProblem(reply, { type: PROBLEM_TYPES.invalidRequest, title: "Invalid request", status: 400, detail: `${REQUEST_ID_HEADER} ${message}.`, errors: [{ field: REQUEST_ID_HEADER, message }] });
+          return sendProblem(reply, {
+            type: PROBLEM_TYPES.invalidRequest,
+            title: "Invalid request",
+            status: 400,
+            detail: `${REQUEST_ID_HEADER} ${message}.`,
+            errors: [{ field: REQUEST_ID_HEADER, message }],
+          });
         }
         let result: Awaited<ReturnType<typeof herald.enqueue>>;
         try {
@@ -106,19 +112,15 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
   }
 
   // Any other kind: 404 rather than the router's generic answer, with the kinds there are.
-  app.post(
-    "/notifications/:kind",
-    { bodyLimit, config: { scope: "enqueue" }, schema: { hide: true } },
-    async (request, reply) => {
-      const { kind } = request.params as { kind: string };
-      return sendProblem(reply, {
-        type: PROBLEM_TYPES.unknownKind,
-        title: "Unknown notification kind",
-        status: 404,
-        detail: `There is no kind "${kind.slice(0, 100)}"; expected one of ${KIND_NAMES.join(", ")}.`,
-      });
-    },
-  );
+  app.post("/notifications/:kind", { bodyLimit, config: { scope: "enqueue" }, schema: { hide: true } }, async (request, reply) => {
+    const { kind } = request.params as { kind: string };
+    return sendProblem(reply, {
+      type: PROBLEM_TYPES.unknownKind,
+      title: "Unknown notification kind",
+      status: 404,
+      detail: `There is no kind "${kind.slice(0, 100)}"; expected one of ${KIND_NAMES.join(", ")}.`,
+    });
+  });
 
   app.get(
     "/notifications/:id",
@@ -133,14 +135,24 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
           "Never returns the recipient, code, link or message. After a dead letter was replayed, its original id answers with the new job's status (`id` the new job's, `originalId` the one asked about). 404 for an unknown id, or once a delivered job has passed its retention.",
         security: [{ bearerAuth: [] }],
         params: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
-        response: { 200: jsonResponse("The status", statusSchema), ...authProblems, 404: problemResponse("No such notification"), 503: problemResponse("Redis did not answer in time") },
+        response: {
+          200: jsonResponse("The status", statusSchema),
+          ...authProblems,
+          404: problemResponse("No such notification"),
+          503: problemResponse("Redis did not answer in time"),
+        },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const status = isJobId(id) ? await withDeadline(lookupStatus(id, opts.status), redisTimeoutMs, "status look-up") : undefined;
       if (!status) {
-        return sendProblem(reply, { type: PROBLEM_TYPES.notFound, title: "Notification not found", status: 404, detail: "No notification with this id is queued, kept or dead-lettered." });
+        return sendProblem(reply, {
+          type: PROBLEM_TYPES.notFound,
+          title: "Notification not found",
+          status: 404,
+          detail: "No notification with this id is queued, kept or dead-lettered.",
+        });
       }
       return reply.send(status);
     },
