@@ -1,7 +1,7 @@
 import { createLogger } from "../../src/logger.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpConfigError, loadHttpConfig } from "../../src/http/index.js";
-import { ADMIN_TOKEN, asAdmin, asEnqueue, ENQUEUE_TOKEN, inOneHour, startApiHarness, type ApiHarness } from "./harness.js";
+import { ADMIN_TOKEN, asAdmin, asEnqueue, ENQUEUE_TOKEN, inOneHour, startApiHarness, type ApiHarness } from "../support/harness.js";
 
 const KIND_CASES = [
   {

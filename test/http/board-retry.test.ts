@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
-import { ADMIN_TOKEN, asEnqueue, startApiHarness, type ApiHarness } from "./harness.js";
+import { ADMIN_TOKEN, asEnqueue, startApiHarness, type ApiHarness } from "../support/harness.js";
 
 const board = { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString("base64")}` };
 

@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserUnderTest } from "../support/chromium.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
-import { ADMIN_TOKEN, asEnqueue, ENQUEUE_TOKEN, startApiHarness, type ApiHarness } from "./harness.js";
+import { ADMIN_TOKEN, asEnqueue, ENQUEUE_TOKEN, startApiHarness, type ApiHarness } from "../support/harness.js";
 
 // The README's picture is refreshed only on request (HERALD_UPDATE_SCREENSHOTS=1), so a test run leaves the tree clean.
 const SCREENSHOT = process.env.HERALD_UPDATE_SCREENSHOTS

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetter } from "../../src/queues/dead-letter.js";
-import { asAdmin, startApiHarness, type ApiHarness } from "./harness.js";
+import { asAdmin, startApiHarness, type ApiHarness } from "../support/harness.js";
 
 /** Job ids are UUIDs; these end in the letter's number so tests can tell them apart. */
 const jobId = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Herald } from "../../src/queues/producer.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
-import { asAdmin, asEnqueue, startApiHarness, type ApiHarness } from "./harness.js";
+import { asAdmin, asEnqueue, startApiHarness, type ApiHarness } from "../support/harness.js";
 
 const verification = (email: string, code: string) => ({ recipient: { userId: "u-life", email }, code, url: `https://login.acme.test/verify?c=${code}` });
 

@@ -18,7 +18,7 @@ import { Herald } from "../../src/queues/producer.js";
 import { createRenderer, type Renderer } from "../../src/templates/renderer.js";
 import { browserUnderTest } from "../support/chromium.js";
 import { uniquePrefix } from "../support/herald.js";
-import { ADMIN_TOKEN, asAdmin, asEnqueue, ENQUEUE_TOKEN, TOKENS } from "./harness.js";
+import { ADMIN_TOKEN, asAdmin, asEnqueue, ENQUEUE_TOKEN, TOKENS } from "../support/harness.js";
 
 // Pictures for the README are written only on request (HERALD_UPDATE_SCREENSHOTS=1), so a test run leaves the tree clean.
 const IMAGES = process.env.HERALD_UPDATE_SCREENSHOTS

@@ -8,7 +8,7 @@ import { createRedis } from "../../src/queues/connection.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";
 import { Herald } from "../../src/queues/producer.js";
 import { uniquePrefix } from "../support/herald.js";
-import { asAdmin, asEnqueue, TOKENS } from "./harness.js";
+import { asAdmin, asEnqueue, TOKENS } from "../support/harness.js";
 
 // A real ioredis client pointed at a port nobody listens on: Redis "down" without mocking anything.
 describe("HTTP API while Redis is unreachable", () => {

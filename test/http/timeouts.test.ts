@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CONNECTION_LIMITS } from "../../src/http/index.js";
-import { ENQUEUE_TOKEN, startApiHarness, type ApiHarness } from "./harness.js";
+import { ENQUEUE_TOKEN, startApiHarness, type ApiHarness } from "../support/harness.js";
 
 // Short limits so the test is quick; the defaults are checked for sanity separately.
 const limits = { requestTimeoutMs: 1500, headersTimeoutMs: 800, keepAliveTimeoutMs: 500, idleTimeoutMs: 10_000, maxConnections: 20, checkIntervalMs: 100 };

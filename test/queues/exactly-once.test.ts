@@ -10,10 +10,10 @@ import { createLogger } from "../../src/logger.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";
 import { EnqueueError, EnqueueTimeoutError, Herald, NotQueuedError } from "../../src/queues/producer.js";
 import { startWorkers } from "../../src/workers/start.js";
-import { asEnqueue, TOKENS } from "../http/harness.js";
+import { asEnqueue, TOKENS } from "../support/harness.js";
 import { deleteKeys, startTestHerald, testEnv, uniquePrefix } from "../support/herald.js";
 import { startSmtpServer } from "../support/smtp-server.js";
-import { startRedisProcess, type RedisProcess } from "../support/redis-process.js";
+import { startRedisServer, type RedisProcess } from "../support/redis-server.js";
 
 const key = randomBytes(32).toString("base64");
 const job = (code: string, idempotencyKey?: string) => ({
@@ -33,7 +33,7 @@ describe("exactly-once enqueue against a stalled or stopped Redis", () => {
   let email: Queue;
 
   beforeAll(async () => {
-    redis = await startRedisProcess();
+    redis = await startRedisServer({ appendOnly: false });
   });
   afterAll(async () => {
     await redis?.stop();
@@ -91,7 +91,7 @@ describe("exactly-once enqueue against a stalled or stopped Redis", () => {
   /** Stops the server and waits until the client has seen its connection close (the exit comes first). */
   async function stopRedis() {
     const closed = once(client, "close");
-    await redis.stop();
+    await redis.shutdown();
     await closed;
   }
 
@@ -104,13 +104,13 @@ describe("exactly-once enqueue against a stalled or stopped Redis", () => {
       expect(error.queued).toBe(false);
       expect(error.jobId).toMatch(/^[0-9a-f-]{36}$/);
       expect(error.name).toBe("NotQueuedError");
-      await redis.start();
+      await redis.restart();
       // Time enough for the client's next reconnect attempt.
       const retried = await herald.passwordReset(job("DOWN-1"), { id: error.jobId, timeoutMs: 10_000 });
       expect(retried.id).toBe(error.jobId);
       expect((await jobsIn()).map((j) => j.id)).toEqual([error.jobId]);
     } finally {
-      await redis.start(); // a no-op when the test got that far
+      await redis.restart(); // a no-op when the test got that far
     }
   });
 
@@ -121,7 +121,7 @@ describe("exactly-once enqueue against a stalled or stopped Redis", () => {
     // More reconnect attempts than maxRetriesPerRequest (3): a write left in ioredis's offline queue would have failed by then.
     let reconnects = 0;
     await new Promise<void>((resolve) => client.on("reconnecting", () => ++reconnects === 5 && resolve()));
-    await redis.start();
+    await redis.restart();
     const result = await pending;
     expect((await jobsIn()).map((j) => j.id)).toEqual([result.id]);
   });
@@ -162,7 +162,7 @@ describe("HTTP: Idempotency-Key makes a retried request queue at most once, and 
   const env = testEnv();
 
   beforeAll(async () => {
-    redis = await startRedisProcess();
+    redis = await startRedisServer({ appendOnly: false });
     env.REDIS_URL = redis.url;
     client = new Redis(redis.url, { maxRetriesPerRequest: 3 });
     client.on("error", () => {});

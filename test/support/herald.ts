@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import { Redis } from "ioredis";
 import { loadConfig, type Config } from "../../src/config/index.js";
-import { createLogger } from "../../src/logger.js";
+import { createLogger, type Logger } from "../../src/logger.js";
 import { Herald } from "../../src/queues/producer.js";
 import { startWorkers, type RunningWorkers, type WorkersOptions } from "../../src/workers/start.js";
 
@@ -38,6 +38,42 @@ export function testEnv(extra: Record<string, string | undefined> = {}): Record<
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
 }
 
+/** What every harness starts from: config on a fresh prefix, a producer and a plain Redis client. */
+export interface HeraldBase {
+  config: Config;
+  env: Record<string, string>;
+  logger: Logger;
+  herald: Herald;
+  redis: Redis;
+  /** Closes the producer, deletes the prefix's keys and disconnects. */
+  close(): Promise<void>;
+}
+
+export function startHeraldBase(env: Record<string, string | undefined> = {}): HeraldBase {
+  const fullEnv = testEnv(env);
+  const config = loadConfig(fullEnv);
+  const logger = createLogger({ level: config.LOG_LEVEL });
+  const herald = new Herald({
+    redis: config.REDIS_URL,
+    prefix: config.HERALD_PREFIX,
+    encryptionKey: config.HERALD_ENCRYPTION_KEY,
+    retry: { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS },
+  });
+  const redis = new Redis(config.REDIS_URL);
+  return {
+    config,
+    env: fullEnv,
+    logger,
+    herald,
+    redis,
+    async close() {
+      await herald.close();
+      await deleteKeys(redis, config.HERALD_PREFIX);
+      redis.disconnect();
+    },
+  };
+}
+
 export interface TestHerald {
   config: Config;
   env: Record<string, string>;
@@ -53,32 +89,22 @@ export interface TestHerald {
 
 /** Producer and workers on a fresh prefix against the real Redis; SMTP/Twilio chosen by `env`. */
 export async function startTestHerald(env: Record<string, string | undefined> = {}, opts: Partial<WorkersOptions> = {}): Promise<TestHerald> {
-  const fullEnv = testEnv(env);
-  const config = loadConfig(fullEnv);
-  const logger = createLogger({ level: config.LOG_LEVEL });
+  const base = startHeraldBase(env);
+  const { config, logger, herald, redis } = base;
   const workers = await startWorkers({ config, logger, ...opts });
-  const herald = new Herald({
-    redis: config.REDIS_URL,
-    prefix: config.HERALD_PREFIX,
-    encryptionKey: config.HERALD_ENCRYPTION_KEY,
-    retry: { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS },
-  });
-  const redis = new Redis(config.REDIS_URL);
   const deliveries = new EventQueue(workers.events, "delivered", (job, result) => ({ job: job as Job, result: result as Record<string, unknown> }));
   const deadLetters = new EventQueue(workers.events, "dead-lettered", (job, failureClass) => ({ job: job as Job, failureClass: failureClass as string }));
   return {
     config,
-    env: fullEnv,
+    env: base.env,
     herald,
     workers,
     redis,
     nextDeadLetter: () => deadLetters.next(),
     nextDelivery: () => deliveries.next(),
     async close() {
-      await herald.close();
       await workers.close();
-      await deleteKeys(redis, config.HERALD_PREFIX);
-      redis.disconnect();
+      await base.close();
     },
   };
 }

@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 
 /**
- * A private `redis-server` process for fault tests: append-only file on, `noeviction`, on a free port,
- * in a temporary folder. It can be killed (-9) and restarted on the same port and files, or paused.
+ * A private `redis-server` process for fault tests: `noeviction`, on a free port, in a temporary folder,
+ * with the append-only file on unless asked otherwise. It can be killed (-9) or shut down and started
+ * again on the same port and files, or paused.
  */
 export interface RedisProcess {
   url: string;
@@ -18,7 +19,9 @@ export interface RedisProcess {
   readonly pid: number;
   /** kill -9: no shutdown, no final save; only what reached the append-only file survives. */
   kill9(): Promise<void>;
-  /** Starts it again on the same port and folder (it reloads the append-only file). */
+  /** SIGTERM: a clean shutdown (Redis flushes its append-only file first); waits for the exit. */
+  shutdown(): Promise<void>;
+  /** Starts it again on the same port and folder (it reloads the append-only file); a no-op while it runs. */
   restart(): Promise<void>;
   /** SIGSTOP: the process keeps its sockets but answers nothing, like a Redis stuck on a slow disk. */
   pause(): void;
@@ -38,12 +41,18 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startRedisServer(): Promise<RedisProcess> {
+export interface RedisServerOptions {
+  /** Keep an append-only file (default), so a restart finds what was acknowledged; off, a restart starts empty. */
+  appendOnly?: boolean;
+}
+
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "herald-redis-"));
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let stopped = false;
+  const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
 
   const launch = async () => {
     // appendfsync everysec is Redis' default: every write reaches the OS before Redis answers, so a
@@ -58,7 +67,7 @@ export async function startRedisServer(): Promise<RedisProcess> {
         "--dir",
         dir,
         "--appendonly",
-        "yes",
+        opts.appendOnly === false ? "no" : "yes",
         "--appendfsync",
         "everysec",
         "--save",
@@ -91,7 +100,7 @@ export async function startRedisServer(): Promise<RedisProcess> {
 
   const kill = async (signal: NodeJS.Signals) => {
     const proc = child;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    if (!proc || !running()) return;
     const exited = once(proc, "exit");
     proc.kill("SIGCONT"); // a stopped process would not act on SIGTERM
     proc.kill(signal);
@@ -106,9 +115,10 @@ export async function startRedisServer(): Promise<RedisProcess> {
       return child?.pid ?? -1;
     },
     kill9: () => kill("SIGKILL"),
+    shutdown: () => kill("SIGTERM"),
     async restart() {
       if (stopped) throw new Error("restart after stop");
-      await launch();
+      if (!running()) await launch();
     },
     pause() {
       child?.kill("SIGSTOP");

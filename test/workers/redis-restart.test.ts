@@ -6,7 +6,7 @@ import { reconnectDelay } from "../../src/queues/connection.js";
 import { Herald } from "../../src/queues/producer.js";
 import { startWorkers, type RunningWorkers } from "../../src/workers/start.js";
 import { testEnv } from "../support/herald.js";
-import { startRedisProcess, type RedisProcess } from "../support/redis-process.js";
+import { startRedisServer, type RedisProcess } from "../support/redis-server.js";
 
 const job = (code: string) => ({ recipient: { userId: "u", phone: "+41791234567" }, code });
 
@@ -20,7 +20,7 @@ describe("a Redis restart", () => {
   const consoleError = vi.spyOn(console, "error");
 
   beforeAll(async () => {
-    redis = await startRedisProcess();
+    redis = await startRedisServer({ appendOnly: false });
     const config = loadConfig(testEnv({ REDIS_URL: redis.url, LOG_LEVEL: "info" }));
     const sink = new Writable({
       write(chunk, _encoding, done) {
@@ -51,12 +51,12 @@ describe("a Redis restart", () => {
 
     const connection = workers.deadLetters.connection;
     const closed = new Promise((resolve) => connection.once("close", resolve));
-    await redis.stop();
+    await redis.shutdown();
     await closed;
     // Long enough for the reconnect delays to reach their cap (50+100+200+400+800 ms).
     let attempts = 0;
     await new Promise<void>((resolve) => connection.on("reconnecting", () => ++attempts === 6 && resolve()));
-    await redis.start();
+    await redis.restart();
     const back = Date.now();
 
     const again = delivered();

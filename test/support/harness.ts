@@ -1,14 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter, once } from "node:events";
 import type { Job } from "bullmq";
-import { Redis } from "ioredis";
-import { loadConfig, type Config } from "../../src/config/index.js";
+import type { Redis } from "ioredis";
+import type { Config } from "../../src/config/index.js";
 import { createHttpServer, loadHttpConfig, type HeraldHttpServer, type HttpServerOptions } from "../../src/http/index.js";
-import { createLogger } from "../../src/logger.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";
-import { Herald } from "../../src/queues/producer.js";
+import type { Herald } from "../../src/queues/producer.js";
 import { startWorkers, type RunningWorkers, type WorkersOptions } from "../../src/workers/start.js";
-import { deleteKeys, testEnv } from "../support/herald.js";
+import { startHeraldBase } from "./herald.js";
 
 export const ENQUEUE_TOKEN = `enq-${randomBytes(16).toString("hex")}`;
 export const ADMIN_TOKEN = `adm-${randomBytes(16).toString("hex")}`;
@@ -48,14 +47,11 @@ const RELAYED = ["delivered", "retrying", "dead-lettered"];
 
 /** The HTTP server on a fresh queue prefix against the real Redis, with real workers when asked. */
 export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHarness> {
-  const env = testEnv(opts.env);
-  const config = loadConfig(env);
-  const logger = createLogger({ level: config.LOG_LEVEL });
-  const retry = { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS };
-  const herald = new Herald({ redis: config.REDIS_URL, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY, retry });
-  const redis = new Redis(config.REDIS_URL);
+  const base = startHeraldBase(opts.env);
+  const { config, logger, herald, redis } = base;
   const deadLetters = new DeadLetters(redis, config.HERALD_PREFIX, {
-    ...retry,
+    attempts: config.HERALD_ATTEMPTS,
+    backoffMs: config.HERALD_BACKOFF_MS,
     keepCompletedSeconds: config.HERALD_KEEP_COMPLETED_S,
     keepCompletedCount: config.HERALD_KEEP_COMPLETED_COUNT,
   });
@@ -65,15 +61,17 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
   try {
     app = await createHttpServer({ config: httpConfig, herald, deadLetters, connection: redis, prefix: config.HERALD_PREFIX, events, logger, ...opts.server });
   } catch (error) {
-    await herald.close();
     await deadLetters.close();
-    redis.disconnect();
+    await base.close();
     throw error;
   }
 
+  // Unlike startTestHerald's queues, these wait for the next event from now on: the HTTP tests arm
+  // them right before the request that causes it.
+  const next = (name: string) => once(events, name);
   const harness: ApiHarness = {
     config,
-    env,
+    env: base.env,
     herald,
     redis,
     deadLetters,
@@ -86,24 +84,22 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
       return running;
     },
     async nextDelivery() {
-      const [job, result] = await once(events, "delivered");
+      const [job, result] = await next("delivered");
       return { job, result };
     },
     async nextDeadLetter() {
-      const [job, failureClass] = await once(events, "dead-lettered");
+      const [job, failureClass] = await next("dead-lettered");
       return { job, failureClass };
     },
     async nextRetry() {
-      const [job, error] = await once(events, "retrying");
+      const [job, error] = await next("retrying");
       return { job, error };
     },
     async close() {
       await app.close();
       await harness.workers?.close();
-      await herald.close();
       await deadLetters.close();
-      await deleteKeys(redis, config.HERALD_PREFIX);
-      redis.disconnect();
+      await base.close();
     },
   };
   if (opts.workers ?? true) await harness.startWorkers();
