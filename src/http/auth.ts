@@ -3,14 +3,24 @@ import type { ApiScope, ApiToken } from "../config/http.js";
 
 const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
 
+/**
+ * The one comparison of a presented secret with an expected one: constant time over SHA-256 digests,
+ * so neither the secret's length nor where it differs leaks.
+ */
+export function secretMatches(presented: string, expectedDigest: Buffer): boolean {
+  return timingSafeEqual(digest(presented), expectedDigest);
+}
+
+const ADMIN_USER = digest("admin");
+
 /** What a scope may do: admin may do everything enqueue may. */
 export function allows(granted: ApiScope, needed: ApiScope): boolean {
   return granted === "admin" || granted === needed;
 }
 
 /**
- * Checks presented credentials against the configured tokens. Every token is compared, each in
- * constant time over SHA-256 digests (so neither the token's length nor which one matched leaks).
+ * Checks presented credentials against the configured tokens. Every token is compared (so which one
+ * matched does not leak), each with secretMatches.
  */
 export class ApiAuth {
   private readonly tokens: { scope: ApiScope; digest: Buffer }[];
@@ -31,10 +41,9 @@ export class ApiAuth {
   scopeOf(token: string | undefined): ApiScope | undefined {
     if (this.open) return "admin";
     if (!token) return undefined;
-    const presented = digest(token);
     let scope: ApiScope | undefined;
     for (const candidate of this.tokens) {
-      if (timingSafeEqual(candidate.digest, presented) && scope !== "admin") scope = candidate.scope;
+      if (secretMatches(token, candidate.digest) && scope !== "admin") scope = candidate.scope;
     }
     return scope;
   }
@@ -54,7 +63,7 @@ export class ApiAuth {
     const decoded = Buffer.from(match[1], "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon < 0) return false;
-    const userOk = timingSafeEqual(digest(decoded.slice(0, colon)), digest("admin"));
+    const userOk = secretMatches(decoded.slice(0, colon), ADMIN_USER);
     const scope = this.scopeOf(decoded.slice(colon + 1));
     return userOk && scope === "admin";
   }

@@ -3,14 +3,14 @@ import type { BoardHooks } from "@bull-board/api/typings/app";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { Job, Queue } from "bullmq";
-import type { FastifyInstance } from "fastify";
+import type { FastifyPluginAsync } from "fastify";
 import { DEAD_LETTER_QUEUE } from "../queues/names.js";
 import { scrub, scrubIdentifier } from "../redact.js";
 import type { ApiAuth } from "./auth.js";
 import { maskDeadLetterForDisplay, maskForDisplay } from "./mask.js";
+import { adminHook } from "./plugins/auth.js";
 
 export const BOARD_PATH = "/admin/queues";
-export const BOARD_REALM = 'Basic realm="Herald"';
 
 export interface BoardOptions {
   /** The email, sms and dead-letter queues. */
@@ -93,7 +93,7 @@ const DESCRIPTIONS: Record<string, string> = {
  * Bull Board at /admin/queues behind HTTP Basic auth (user `admin`, password an admin token). Job data
  * and results are shown masked: no address, phone, name, code, link or sealed secrets.
  */
-export async function registerBoard(app: FastifyInstance, opts: BoardOptions): Promise<void> {
+export const board: FastifyPluginAsync<BoardOptions> = async (app, opts) => {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
 
@@ -119,15 +119,6 @@ export async function registerBoard(app: FastifyInstance, opts: BoardOptions): P
     options: { uiConfig: { boardTitle: "Herald" }, handlerHooks: { before: refuseUnsafeRetries } },
   });
 
-  await app.register(async (scope) => {
-    scope.addHook("onRequest", async (request, reply) => {
-      if (opts.auth.isAdminBasic(request.headers.authorization)) return;
-      return reply
-        .code(401)
-        .header("www-authenticate", BOARD_REALM)
-        .type("text/plain; charset=utf-8")
-        .send("Authentication required: user admin, password an admin API token.\n");
-    });
-    await scope.register(serverAdapter.registerPlugin(), { prefix: BOARD_PATH });
-  });
-}
+  app.addHook("onRequest", adminHook(opts.auth));
+  await app.register(serverAdapter.registerPlugin(), { prefix: BOARD_PATH });
+};

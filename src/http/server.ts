@@ -1,32 +1,23 @@
 import type { EventEmitter } from "node:events";
-import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import { Queue } from "bullmq";
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type onResponseAsyncHookHandler } from "fastify";
 import type { Redis } from "ioredis";
+import { HttpConfigError, type HttpConfig } from "../config/http.js";
 import type { Logger } from "../logger.js";
-import type { Renderer } from "../templates/renderer.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
 import { DELIVERY_QUEUES } from "../queues/names.js";
-import { EnqueueError, type Herald } from "../queues/producer.js";
-import { allows, ApiAuth } from "./auth.js";
-import { registerBoard } from "./board.js";
-import { registerPreviews } from "./previews.js";
-import { DeadlineError } from "../queues/deadline.js";
-import { HttpConfigError, type ApiScope, type HttpConfig } from "../config/http.js";
-import { jsonResponse } from "./openapi.js";
-import { PROBLEM_TYPES, sendProblem } from "./problem.js";
-import { redisCheck, runReadyChecks, type ReadyCheck } from "./ready.js";
-import { deadLetterRoutes } from "./routes/dead-letters.js";
-import { notificationRoutes, REQUEST_ID_HEADER } from "./routes/notifications.js";
-
-declare module "fastify" {
-  interface FastifyContextConfig {
-    /** The scope a /v1 route needs; admin when absent. */
-    scope?: ApiScope;
-  }
-}
+import type { Herald } from "../queues/producer.js";
+import type { Renderer } from "../templates/renderer.js";
+import { ApiAuth } from "./auth.js";
+import { board } from "./board.js";
+import { api } from "./plugins/api.js";
+import { docs } from "./plugins/docs.js";
+import { notFoundHandler, problemErrorHandler } from "./plugins/errors.js";
+import { health } from "./plugins/health.js";
+import { metricsRoute } from "./plugins/metrics.js";
+import { previews } from "./previews.js";
+import { redisCheck, type ReadyCheck } from "./ready.js";
 
 /** 64 KiB: a notification is a few hundred bytes; anything near this is a mistake or an attack. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -108,6 +99,14 @@ export interface HeraldHttpServer extends FastifyInstance {
 
 const OPS_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
+/** One line per request, but none for the probes, the scrapes and the UIs' static files. */
+const logRequest: onResponseAsyncHookHandler = async (request, reply) => {
+  // The route pattern, or for an unmatched request its path: a query string may carry personal data.
+  const url = request.routeOptions.url ?? request.url.split("?")[0];
+  if (OPS_PATHS.has(url) || url.startsWith("/admin/queues/static") || url.startsWith("/docs/static")) return;
+  request.log.info({ method: request.method, route: url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "http request");
+};
+
 /**
  * Builds Herald's HTTP server: the /v1 API, /openapi.json and /docs, /healthz, /readyz, /metrics,
  * Bull Board at /admin/queues and the message preview gallery at /admin/previews. Returns it ready to
@@ -117,48 +116,19 @@ const OPS_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
  */
 export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldHttpServer> {
   const { config, logger } = opts;
-  const tokens = config.HERALD_API_TOKENS;
-  if (tokens.length === 0 && !config.HERALD_DEV) {
-    throw new HttpConfigError(
-      "HERALD_API_TOKENS is not set: the HTTP API will not start without tokens. Set e.g. HERALD_API_TOKENS=enqueue:<random>,admin:<random> (openssl rand -hex 32), or HERALD_DEV=1 to run it open on a development machine.",
-    );
-  }
-  const open = tokens.length === 0;
-  if (open) {
-    logger.warn(
-      "!!! HERALD_DEV=1 and no HERALD_API_TOKENS: the HTTP API, dead-letter admin and Bull Board are OPEN to anyone who can reach this port. Never run like this in production. !!!",
-    );
-  }
-  if (!tokens.some((t) => t.scope === "admin") && !open) {
-    logger.warn("no admin token in HERALD_API_TOKENS: dead-letter routes and Bull Board will refuse every request");
-  }
-  const auth = new ApiAuth(tokens, open);
+  const auth = apiAuth(config, logger);
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const redisTimeoutMs = opts.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.connectionLimits };
 
-  const deliveryQueues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }));
-  const allQueues = [...deliveryQueues, opts.deadLetters.queue];
-  // Without a listener BullMQ prints every connection error to the console; log them, once a minute at most.
-  const lastLogged = new Map<string, number>();
-  const onQueueError = (queue: Queue) => (error: Error) => {
-    const now = Date.now();
-    if (now - (lastLogged.get(queue.name) ?? 0) < 60_000) return;
-    lastLogged.set(queue.name, now);
-    logger.error({ err: error, queue: queue.name }, "queue connection error (repeats are not logged for a minute)");
-  };
-  const queueErrorHandlers = allQueues.map((queue) => {
-    const handler = onQueueError(queue);
-    queue.on("error", handler);
-    return () => queue.off("error", handler);
-  });
+  const queues = openQueues(opts);
   const metrics = opts.metrics ?? new HeraldMetrics({ deadLetters: opts.deadLetters, logger });
-  metrics.watchQueues(allQueues);
+  metrics.watchQueues(queues.all);
   const detach = opts.events ? metrics.attach(opts.events) : undefined;
 
   const app = Fastify({
     loggerInstance: logger,
-    // One line per API request from the onResponse hook below instead of Fastify's two.
+    // One line per API request from logRequest instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     // Generated ids rather than a client's header: they go into logs.
@@ -177,190 +147,69 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
 
   app.addHook("onClose", async () => {
     detach?.();
-    metrics.unwatchQueues(allQueues);
-    queueErrorHandlers.forEach((off) => off());
-    await Promise.all(deliveryQueues.map((q) => q.close()));
+    metrics.unwatchQueues(queues.all);
+    await queues.close();
   });
+  app.addHook("onResponse", logRequest);
+  app.setErrorHandler(problemErrorHandler(bodyLimit));
+  app.setNotFoundHandler(notFoundHandler);
 
-  app.addHook("onResponse", async (request, reply) => {
-    // The route pattern, or for an unmatched request its path: a query string may carry personal data.
-    const url = request.routeOptions.url ?? request.url.split("?")[0];
-    if (OPS_PATHS.has(url) || url.startsWith("/admin/queues/static") || url.startsWith("/docs/static")) return;
-    request.log.info({ method: request.method, route: url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "http request");
-  });
-
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-      return sendProblem(reply, { type: PROBLEM_TYPES.tooLarge, title: "Body too large", status: 413, detail: `The body may be at most ${bodyLimit} bytes.` });
-    }
-    if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-      return sendProblem(reply, {
-        type: PROBLEM_TYPES.unsupportedMediaType,
-        title: "Unsupported media type",
-        status: 415,
-        detail: "Send the body as application/json.",
-      });
-    }
-    if (status >= 400 && status < 500) {
-      // Malformed JSON, empty JSON body and the like: the parser's message names no personal data.
-      return sendProblem(reply, {
-        type: PROBLEM_TYPES.invalidRequest,
-        title: "Invalid request",
-        status,
-        detail: error.message,
-        errors: [{ field: "", message: error.message }],
-      });
-    }
-    if (error instanceof EnqueueError) {
-      request.log.error({ err: error, jobId: error.jobId }, "Redis unavailable");
-      reply.header("retry-after", "5");
-      const detail =
-        error.queued === false
-          ? `Redis could not be reached; the notification was not queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId}.`
-          : `Redis did not answer in time; the notification may or may not have been queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId} and it is queued at most once.`;
-      return sendProblem(reply, { type: PROBLEM_TYPES.unavailable, title: "Service unavailable", status: 503, detail, id: error.jobId, queued: error.queued });
-    }
-    if (error instanceof DeadlineError || isRedisUnavailable(error)) {
-      request.log.error({ err: error }, "Redis unavailable");
-      const detail =
-        error instanceof DeadlineError && error.what === "enqueue"
-          ? `Redis did not answer within ${error.ms} ms. The notification may or may not have been queued: retry with the same ${REQUEST_ID_HEADER} header (or idempotencyKey) so it is sent at most once.`
-          : error instanceof DeadlineError
-            ? `Redis did not answer within ${error.ms} ms (${error.what}); the operation may have been partly done. Try again shortly.`
-            : "The queue store (Redis) cannot be reached. Try again shortly.";
-      reply.header("retry-after", "5");
-      return sendProblem(reply, { type: PROBLEM_TYPES.unavailable, title: "Service unavailable", status: 503, detail });
-    }
-    request.log.error({ err: error }, "request failed");
-    return sendProblem(reply, {
-      type: PROBLEM_TYPES.internal,
-      title: "Internal error",
-      status: 500,
-      detail: "The request failed; the error is in the server log.",
-    });
-  });
-
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, {
-      type: PROBLEM_TYPES.notFound,
-      title: "Not found",
-      status: 404,
-      detail: `No route ${request.method} ${request.url.split("?")[0].slice(0, 200)}.`,
-    }),
-  );
-
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "Herald",
-        version: "1.0.0",
-        description:
-          "Identity-lifecycle notifications (account initialization, email and phone verification, password reset, passkey links) by email and SMS. " +
-          "Every /v1 route needs `Authorization: Bearer <token>`; enqueue tokens may send notifications and read their status, admin tokens may do everything. " +
-          "Errors are RFC 9457 problem details. Responses never contain recipients, codes or links.",
-      },
-      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "A token from HERALD_API_TOKENS" } } },
-      tags: [
-        { name: "notifications", description: "Send notifications and follow them" },
-        { name: "dead letters", description: "Jobs that failed for good (admin)" },
-        { name: "operations", description: "Health, readiness and metrics (no auth)" },
-      ],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list", deepLinking: true } });
-
-  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
-
-  await app.register(
-    async (v1) => {
-      v1.addHook("onRequest", async (request, reply) => {
-        const needed = request.routeOptions.config.scope ?? "admin";
-        const granted = auth.scopeOfBearer(request.headers.authorization);
-        if (!granted) {
-          reply.header("www-authenticate", 'Bearer realm="Herald"');
-          return sendProblem(reply, {
-            type: PROBLEM_TYPES.unauthorized,
-            title: "Unauthorized",
-            status: 401,
-            detail: "Send Authorization: Bearer <token> with a token from HERALD_API_TOKENS.",
-          });
-        }
-        if (!allows(granted, needed)) {
-          reply.header("www-authenticate", `Bearer realm="Herald", error="insufficient_scope", scope="${needed}"`);
-          return sendProblem(reply, { type: PROBLEM_TYPES.forbidden, title: "Forbidden", status: 403, detail: `This needs a token of scope ${needed}.` });
-        }
-      });
-      const status = { queues: deliveryQueues, deadLetters: opts.deadLetters, connection: opts.connection };
-      await v1.register(notificationRoutes, { herald: opts.herald, status, metrics, bodyLimit, redisTimeoutMs });
-      await v1.register(deadLetterRoutes, { deadLetters: opts.deadLetters, redisTimeoutMs });
-    },
-    { prefix: "/v1" },
-  );
-
-  const ops = { tags: ["operations"] };
-  app.get(
-    "/healthz",
-    { schema: { ...ops, summary: "The process is up", response: { 200: jsonResponse("Up", { type: "object", properties: { status: { const: "ok" } } }) } } },
-    async () => ({ status: "ok" }),
-  );
-
-  const checks = opts.ready ?? { redis: redisCheck(opts.connection) };
-  app.get(
-    "/readyz",
-    {
-      schema: {
-        ...ops,
-        summary: "Ready to serve: every readiness check passes (Redis reachable, workers running, templates compiled)",
-        response: {
-          200: jsonResponse("Ready", readySchema),
-          503: jsonResponse("Not ready; the failing checks say why", readySchema),
-        },
-      },
-    },
-    async (_request, reply) => {
-      const result = await runReadyChecks(checks, opts.readyTimeoutMs ?? 2000);
-      return reply.code(result.ready ? 200 : 503).send({ status: result.ready ? "ready" : "not ready", checks: result.checks });
-    },
-  );
-
-  const metricsAuth = async (request: { headers: { authorization?: string } }, reply: import("fastify").FastifyReply) => {
-    const granted = auth.scopeOfBearer(request.headers.authorization);
-    if (granted === "metrics" || granted === "admin") return;
-    reply.header("www-authenticate", 'Bearer realm="Herald", scope="metrics"');
-    return sendProblem(reply, {
-      type: PROBLEM_TYPES.unauthorized,
-      title: "Unauthorized",
-      status: 401,
-      detail: "/metrics needs Authorization: Bearer <token> with a metrics or admin token from HERALD_API_TOKENS.",
-    });
-  };
-  app.get(
-    "/metrics",
-    { schema: { ...ops, summary: "Prometheus metrics", produces: ["text/plain"] }, ...(opts.protectMetrics ? { onRequest: metricsAuth } : {}) },
-    async (_request, reply) => {
-      const body = await metrics.render();
-      return reply.type(metrics.contentType).send(body);
-    },
-  );
-
-  await registerBoard(app, { queues: allQueues, readOnly: config.HERALD_BOARD_READONLY, auth });
-  await registerPreviews(app, { auth, renderer: opts.renderer });
+  await docs(app);
+  const status = { queues: queues.delivery, deadLetters: opts.deadLetters, connection: opts.connection };
+  await app.register(api, { prefix: "/v1", auth, herald: opts.herald, status, deadLetters: opts.deadLetters, metrics, bodyLimit, redisTimeoutMs });
+  await app.register(health, { checks: opts.ready ?? { redis: redisCheck(opts.connection) }, readyTimeoutMs: opts.readyTimeoutMs ?? 2000 });
+  await app.register(metricsRoute, { metrics, auth, protect: opts.protectMetrics ?? false });
+  await app.register(board, { queues: queues.all, readOnly: config.HERALD_BOARD_READONLY, auth });
+  await app.register(previews, { auth, renderer: opts.renderer });
 
   const server = app as HeraldHttpServer;
   server.decorate("heraldMetrics", metrics);
   return server;
 }
 
-const readySchema = {
-  type: "object",
-  properties: {
-    status: { type: "string", enum: ["ready", "not ready"] },
-    checks: { type: "object", additionalProperties: { type: "object", properties: { ok: { type: "boolean" }, detail: { type: "string" } } } },
-  },
-};
+/** The token check for every route; fails closed without tokens unless HERALD_DEV is on, and says so loudly. */
+function apiAuth(config: HttpServerOptions["config"], logger: Logger): ApiAuth {
+  const tokens = config.HERALD_API_TOKENS;
+  if (tokens.length === 0 && !config.HERALD_DEV) {
+    throw new HttpConfigError(
+      "HERALD_API_TOKENS is not set: the HTTP API will not start without tokens. Set e.g. HERALD_API_TOKENS=enqueue:<random>,admin:<random> (openssl rand -hex 32), or HERALD_DEV=1 to run it open on a development machine.",
+    );
+  }
+  const open = tokens.length === 0;
+  if (open) {
+    logger.warn(
+      "!!! HERALD_DEV=1 and no HERALD_API_TOKENS: the HTTP API, dead-letter admin and Bull Board are OPEN to anyone who can reach this port. Never run like this in production. !!!",
+    );
+  }
+  if (!tokens.some((t) => t.scope === "admin") && !open) {
+    logger.warn("no admin token in HERALD_API_TOKENS: dead-letter routes and Bull Board will refuse every request");
+  }
+  return new ApiAuth(tokens, open);
+}
 
-function isRedisUnavailable(error: Error): boolean {
-  return error.name === "MaxRetriesPerRequestError" || /Connection is closed|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue/.test(error.message ?? "");
+/** The delivery queues (opened here, closed with the server) and the dead-letter queue (the caller's). */
+function openQueues(opts: HttpServerOptions) {
+  const delivery = DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }));
+  const all = [...delivery, opts.deadLetters.queue];
+  // Without a listener BullMQ prints every connection error to the console; log them, once a minute at most.
+  const lastLogged = new Map<string, number>();
+  const onQueueError = (queue: Queue) => (error: Error) => {
+    const now = Date.now();
+    if (now - (lastLogged.get(queue.name) ?? 0) < 60_000) return;
+    lastLogged.set(queue.name, now);
+    opts.logger.error({ err: error, queue: queue.name }, "queue connection error (repeats are not logged for a minute)");
+  };
+  const offs = all.map((queue) => {
+    const handler = onQueueError(queue);
+    queue.on("error", handler);
+    return () => queue.off("error", handler);
+  });
+  return {
+    delivery,
+    all,
+    close: async () => {
+      offs.forEach((off) => off());
+      await Promise.all(delivery.map((q) => q.close()));
+    },
+  };
 }
