@@ -1,6 +1,11 @@
 import { Presets, SingleBar } from "cli-progress";
+import { type Command, Option } from "commander";
+import type { Config } from "../config/index.js";
+import { KIND_NAMES } from "../contracts/index.js";
 import { FAILURE_CLASSES, type FailureClass } from "../errors/index.js";
-import { hasFilter, type DeadLetterFilter, type DeadLetterRecord, type DeadLetters } from "../queues/dead-letter.js";
+import { hasFilter, publicDeadLetter, type DeadLetterFilter, type DeadLetterRecord, type DeadLetters } from "../queues/dead-letter.js";
+import { positiveInt } from "./options.js";
+import { withRedis } from "./redis.js";
 import { UsageError } from "./send.js";
 
 export interface FilterOptions {
@@ -110,4 +115,54 @@ export async function purge(deadLetters: DeadLetters, id: string | undefined, al
   }
   const count = await withProgress("purging", (onProgress) => deadLetters.purge(filter, onProgress));
   return `purged ${count} dead letter(s)`;
+}
+
+const filterOptions = (cmd: Command) =>
+  cmd
+    .addOption(new Option("--kind <kind>", "only this job kind").choices(KIND_NAMES))
+    .addOption(new Option("--class <class>", "only this failure class").choices(FAILURE_CLASSES))
+    .option("--since <when>", "only those that failed since an ISO time or a duration ago (30m, 6h, 2d)");
+
+/** `dlq list|show|replay|purge`, added under the program so they share its settings (exitOverride, help after an error). */
+export function addDlqCommands(program: Command, config: () => Config): Command {
+  const dlq = program.command("dlq").description("inspect, replay and purge the dead-letter queue");
+  filterOptions(dlq.command("list").description("list dead letters, newest first"))
+    .option("--json", "print JSON lines")
+    .option("--limit <n>", "at most this many", positiveInt, 100)
+    .action(async (opts: FilterOptions & { json?: boolean; limit: number }) => {
+      const filter = toFilter(opts);
+      await withRedis(config(), async ({ deadLetters: dl }) => {
+        const { total, items } = await dl.list(filter, { limit: opts.limit });
+        if (opts.json) for (const item of items) process.stdout.write(JSON.stringify(publicDeadLetter(item)) + "\n");
+        else process.stdout.write(formatTable(items) + (total > items.length ? `\n… ${total - items.length} more (use --limit)` : "") + "\n");
+      });
+    });
+  dlq
+    .command("show")
+    .argument("<id>", "dead-letter id")
+    .description("one dead letter in full (without its sealed secrets)")
+    .action(async (id: string) => {
+      await withRedis(config(), async ({ deadLetters: dl }) => {
+        const record = await dl.get(id);
+        if (!record) throw new UsageError(`no dead letter ${id}`);
+        process.stdout.write(JSON.stringify(publicDeadLetter(record), null, 2) + "\n");
+      });
+    });
+  filterOptions(dlq.command("replay").description("put dead letters back on their queues as new jobs: one, those matching the filters, or --all"))
+    .argument("[id]", "only this dead letter")
+    .option("--all", "every dead letter (needed when no id or filter is given)")
+    .action(async (id: string | undefined, opts: FilterOptions & { all?: boolean }) => {
+      const filter = toFilter(opts);
+      checkSelection("replay", id, Boolean(opts.all), filter);
+      await withRedis(config(), async ({ deadLetters }) => process.stdout.write((await replay(deadLetters, id, Boolean(opts.all), filter)) + "\n"));
+    });
+  filterOptions(dlq.command("purge").description("delete dead letters for good: one, those matching the filters, or --all"))
+    .argument("[id]", "only this dead letter")
+    .option("--all", "every dead letter (needed when no id or filter is given)")
+    .action(async (id: string | undefined, opts: FilterOptions & { all?: boolean }) => {
+      const filter = toFilter(opts);
+      checkSelection("purge (deleting for good)", id, Boolean(opts.all), filter);
+      await withRedis(config(), async ({ deadLetters }) => process.stdout.write((await purge(deadLetters, id, Boolean(opts.all), filter)) + "\n"));
+    });
+  return dlq;
 }

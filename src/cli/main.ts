@@ -3,11 +3,10 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config/index.js";
 import { CHANNELS, KIND_NAMES, ValidationError, type ChannelName } from "../contracts/index.js";
-import { FAILURE_CLASSES } from "../errors/index.js";
 import { createLogger, wantsPrettyLogs } from "../logger.js";
-import { publicDeadLetter } from "../queues/dead-letter.js";
 import { lookupStatus } from "../queues/status.js";
-import { checkSelection, formatCounts, formatStatus, formatTable, purge, QUEUE_STATES, replay, toFilter, type FilterOptions } from "./dlq.js";
+import { addDlqCommands, formatCounts, formatStatus, QUEUE_STATES } from "./dlq.js";
+import { positiveInt } from "./options.js";
 import { RedisUnavailableError, withRedis } from "./redis.js";
 import { checkJob, readJsonOption, send, UsageError } from "./send.js";
 import { PREVIEW_FORMATS, runPreview, type PreviewFormat } from "./preview.js";
@@ -19,12 +18,6 @@ function config(service = false): Config {
   return loaded;
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
-  return n;
-}
-
 function channelList(value: string): ChannelName[] {
   const names = value
     .split(",")
@@ -34,12 +27,6 @@ function channelList(value: string): ChannelName[] {
   if (wrong.length || names.length === 0) throw new InvalidArgumentError(`must be a comma-separated list of ${CHANNELS.join(", ")}`);
   return names as ChannelName[];
 }
-
-const filterOptions = (cmd: Command) =>
-  cmd
-    .addOption(new Option("--kind <kind>", "only this job kind").choices(KIND_NAMES))
-    .addOption(new Option("--class <class>", "only this failure class").choices(FAILURE_CLASSES))
-    .option("--since <when>", "only those that failed since an ISO time or a duration ago (30m, 6h, 2d)");
 
 async function run(opts: { workers: boolean; http: boolean; channels?: ChannelName[]; concurrency?: number }) {
   const c = config(true);
@@ -141,45 +128,7 @@ export function buildProgram(): Command {
       });
     });
 
-  const dlq = program.command("dlq").description("inspect, replay and purge the dead-letter queue");
-  filterOptions(dlq.command("list").description("list dead letters, newest first"))
-    .option("--json", "print JSON lines")
-    .option("--limit <n>", "at most this many", positiveInt, 100)
-    .action(async (opts: FilterOptions & { json?: boolean; limit: number }) => {
-      const filter = toFilter(opts);
-      await withRedis(config(), async ({ deadLetters: dl }) => {
-        const { total, items } = await dl.list(filter, { limit: opts.limit });
-        if (opts.json) for (const item of items) process.stdout.write(JSON.stringify(publicDeadLetter(item)) + "\n");
-        else process.stdout.write(formatTable(items) + (total > items.length ? `\n… ${total - items.length} more (use --limit)` : "") + "\n");
-      });
-    });
-  dlq
-    .command("show")
-    .argument("<id>", "dead-letter id")
-    .description("one dead letter in full (without its sealed secrets)")
-    .action(async (id: string) => {
-      await withRedis(config(), async ({ deadLetters: dl }) => {
-        const record = await dl.get(id);
-        if (!record) throw new UsageError(`no dead letter ${id}`);
-        process.stdout.write(JSON.stringify(publicDeadLetter(record), null, 2) + "\n");
-      });
-    });
-  filterOptions(dlq.command("replay").description("put dead letters back on their queues as new jobs: one, those matching the filters, or --all"))
-    .argument("[id]", "only this dead letter")
-    .option("--all", "every dead letter (needed when no id or filter is given)")
-    .action(async (id: string | undefined, opts: FilterOptions & { all?: boolean }) => {
-      const filter = toFilter(opts);
-      checkSelection("replay", id, Boolean(opts.all), filter);
-      await withRedis(config(), async ({ deadLetters }) => process.stdout.write((await replay(deadLetters, id, Boolean(opts.all), filter)) + "\n"));
-    });
-  filterOptions(dlq.command("purge").description("delete dead letters for good: one, those matching the filters, or --all"))
-    .argument("[id]", "only this dead letter")
-    .option("--all", "every dead letter (needed when no id or filter is given)")
-    .action(async (id: string | undefined, opts: FilterOptions & { all?: boolean }) => {
-      const filter = toFilter(opts);
-      checkSelection("purge (deleting for good)", id, Boolean(opts.all), filter);
-      await withRedis(config(), async ({ deadLetters }) => process.stdout.write((await purge(deadLetters, id, Boolean(opts.all), filter)) + "\n"));
-    });
+  addDlqCommands(program, config);
 
   return program;
 }
