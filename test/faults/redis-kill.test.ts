@@ -1,37 +1,15 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/index.js";
-import { createLogger } from "../../src/logger.js";
-import { createRedis } from "../../src/queues/connection.js";
-import { Herald } from "../../src/queues/producer.js";
-import { startWorkers } from "../../src/workers/start.js";
-import { testEnv } from "../support/herald.js";
-import { persistenceSettings, startRedisServer } from "../support/redis-server.js";
-import { startSmtpServer } from "../support/smtp-server.js";
-import { Cleanups, emailItems, JOBS, produce, QueueProbe, untilProducedHalf, SCENARIO_TIMEOUT_MS, waitForDrain } from "./rig.js";
+import { persistenceSettings } from "../support/redis-server.js";
+import { Cleanups, emailItems, JOBS, produce, startRedisFaultScenario, untilProducedHalf, SCENARIO_TIMEOUT_MS, waitForDrain } from "./rig.js";
 
 describe("Redis killed with -9 mid-flight, then restarted from its append-only file", { timeout: SCENARIO_TIMEOUT_MS }, () => {
   const cleanups = new Cleanups();
   afterAll(() => cleanups.run(), 120_000);
 
   it("loses no acknowledged job, duplicates at most the jobs in flight, dead-letters none, and recovers without restarting Herald", async () => {
-    const redis = await startRedisServer();
-    cleanups.add(() => redis.stop());
+    const { redis, smtp, config, herald, probe } = await startRedisFaultScenario(cleanups);
     expect(await persistenceSettings(redis.url)).toEqual({ appendonly: "yes", maxmemoryPolicy: "noeviction" });
-    const smtp = await startSmtpServer();
-    cleanups.add(() => smtp.close());
-    const config = loadConfig(
-      testEnv({ REDIS_URL: redis.url, SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>", HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "300" }),
-    );
-    const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"] });
-    cleanups.add(() => workers.close());
-    const producerRedis = createRedis(redis.url, "producer");
-    producerRedis.on("error", () => {}); // enqueue errors during the fault are counted below
-    cleanups.add(() => producerRedis.disconnect());
-    const herald = new Herald({ redis: producerRedis, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY, timeoutMs: 3000 });
-    cleanups.add(() => herald.close());
-    const probe = new QueueProbe(redis.url, config.HERALD_PREFIX, ["email"]);
-    cleanups.add(() => probe.close());
 
     // Producers are still writing when Redis dies: the fault hits enqueues and deliveries alike.
     const production = produce(herald, emailItems(JOBS), { batch: 25, everyMs: 200 });

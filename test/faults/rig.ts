@@ -5,7 +5,13 @@ import { vi } from "vitest";
 import { ValidationError } from "../../src/contracts/index.js";
 import { createRedis } from "../../src/queues/connection.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";
-import type { BulkItem, Herald } from "../../src/queues/producer.js";
+import { type BulkItem, Herald } from "../../src/queues/producer.js";
+import { loadConfig } from "../../src/config/index.js";
+import { createLogger } from "../../src/logger.js";
+import { startWorkers } from "../../src/workers/start.js";
+import { testEnv } from "../support/herald.js";
+import { startRedisServer } from "../support/redis-server.js";
+import { startSmtpServer } from "../support/smtp-server.js";
 
 /**
  * Shared parts of the fault tests: numbered jobs with unique codes, a producer that counts what was
@@ -189,4 +195,28 @@ export class Cleanups {
       }
     }
   }
+}
+
+/**
+ * The set-up of the Redis fault scenarios: a Redis of their own (AOF, noeviction), an SMTP server, email
+ * workers, and a producer on its own connection that gives up after 3 s (and is retried by `produce`).
+ */
+export async function startRedisFaultScenario(cleanups: Cleanups) {
+  const redis = await startRedisServer();
+  cleanups.add(() => redis.stop());
+  const smtp = await startSmtpServer();
+  cleanups.add(() => smtp.close());
+  const config = loadConfig(
+    testEnv({ REDIS_URL: redis.url, SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>", HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "300" }),
+  );
+  const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"] });
+  cleanups.add(() => workers.close());
+  const producerRedis = createRedis(redis.url, "producer");
+  producerRedis.on("error", () => {}); // enqueue errors during the fault are counted by `produce`
+  cleanups.add(() => producerRedis.disconnect());
+  const herald = new Herald({ redis: producerRedis, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY, timeoutMs: 3000 });
+  cleanups.add(() => herald.close());
+  const probe = new QueueProbe(redis.url, config.HERALD_PREFIX, ["email"]);
+  cleanups.add(() => probe.close());
+  return { redis, smtp, config, herald, probe };
 }
