@@ -14,17 +14,19 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   errors: [],
   redact: [],
   secrets: [],
+  // Standard Webhooks signing: pure crypto, shared by the HTTP provider, delivery events and adapters.
+  webhooks: [],
   config: ["secrets"],
   logger: ["redact"],
   queues: ["config", "contracts", "errors", "redact", "secrets"],
   // Templates are pure: they render and send nothing, and know no queue.
   templates: ["config", "contracts"],
   // Providers send what they are given and know no queue, template or job.
-  channels: ["config"],
+  channels: ["config", "webhooks"],
   metrics: ["contracts", "errors", "logger", "queues"],
-  workers: ["channels", "config", "contracts", "errors", "logger", "queues", "redact", "secrets", "templates"],
-  http: ["config", "contracts", "errors", "logger", "metrics", "queues", "redact", "templates"],
-  cli: ["channels", "config", "contracts", "errors", "http", "logger", "metrics", "queues", "redact", "secrets", "templates", "workers"],
+  workers: ["channels", "config", "contracts", "errors", "logger", "queues", "redact", "secrets", "templates", "webhooks"],
+  http: ["config", "contracts", "errors", "logger", "metrics", "queues", "redact", "templates", "webhooks"],
+  cli: ["channels", "config", "contracts", "errors", "http", "logger", "metrics", "queues", "redact", "secrets", "templates", "webhooks", "workers"],
   // The producer SDK's entry.
   index: ["config", "contracts", "errors", "queues", "secrets"],
 };
