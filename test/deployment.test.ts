@@ -20,7 +20,7 @@ function dockerStages(text: string): { instruction: string; args: string }[][] {
     .filter((l) => l && !l.startsWith("#"));
   const stages: { instruction: string; args: string }[][] = [];
   for (const line of lines) {
-    const [instruction, ...rest] = line.split(/\s+/);
+    const [instruction = "", ...rest] = line.split(/\s+/);
     if (instruction.toUpperCase() === "FROM") stages.push([]);
     stages.at(-1)?.push({ instruction: instruction.toUpperCase(), args: rest.join(" ") });
   }

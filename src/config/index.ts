@@ -11,7 +11,9 @@ const MAILBOX = /^(?:(?:"(?:[^"\\\r\n]|\\.)*"|[^<>"\r\n]*?)\s*<([^<>\s]+)>|([^<>
 const ADDRESS = /^[^\s@<>()[\],;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 export function isMailbox(value: string): boolean {
   const match = MAILBOX.exec(value.trim());
-  return Boolean(match && ADDRESS.test(match[1] ?? match[2]));
+  // One of the two groups matched: the address in angle brackets, or the bare address.
+  const address = match?.[1] ?? match?.[2];
+  return address !== undefined && ADDRESS.test(address);
 }
 
 const isFile = (path: string) => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;

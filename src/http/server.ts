@@ -102,7 +102,7 @@ const OPS_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 /** One line per request, but none for the probes, the scrapes and the UIs' static files. */
 const logRequest: onResponseAsyncHookHandler = async (request, reply) => {
   // The route pattern, or for an unmatched request its path: a query string may carry personal data.
-  const url = request.routeOptions.url ?? request.url.split("?")[0];
+  const url = request.routeOptions.url ?? request.url.split("?")[0] ?? "";
   if (OPS_PATHS.has(url) || url.startsWith("/admin/queues/static") || url.startsWith("/docs/static")) return;
   request.log.info({ method: request.method, route: url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "http request");
 };

@@ -53,7 +53,7 @@ export abstract class EnqueueError extends Error {
   abstract readonly queued: false | "maybe";
   constructor(
     message: string,
-    readonly jobIds: string[],
+    readonly jobIds: [string, ...string[]],
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -68,7 +68,7 @@ export abstract class EnqueueError extends Error {
 export class NotQueuedError extends EnqueueError {
   override readonly name: string = "NotQueuedError";
   readonly queued = false as const;
-  constructor(jobIds: string[], ms: number, cause?: Error) {
+  constructor(jobIds: [string, ...string[]], ms: number, cause?: Error) {
     super(
       `Redis could not be reached within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}; nothing was queued. Enqueue again with the same id (${jobIds[0]}) when Redis is back.`,
       jobIds,
@@ -82,7 +82,7 @@ export class EnqueueTimeoutError extends EnqueueError {
   override readonly name: string = "EnqueueTimeoutError";
   readonly queued = "maybe" as const;
   constructor(
-    jobIds: string[],
+    jobIds: [string, ...string[]],
     readonly ms: number,
     cause?: Error,
   ) {
@@ -171,6 +171,7 @@ export class Herald {
    */
   async enqueue<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     const [prepared] = this.prepare([{ kind, job: input, id: options.id }]);
+    if (!prepared) throw new Error("Herald: preparing one job gave none"); // prepare() returns one per item or throws
     const { jobId } = prepared.opts;
     const queue = this.queue(prepared.channel);
     const job = await this.write([jobId], options.timeoutMs, async () => {
@@ -189,7 +190,9 @@ export class Herald {
    */
   async enqueueBulk(items: BulkItem[], options: Omit<EnqueueOptions, "id"> = {}): Promise<EnqueueResult[]> {
     const prepared = this.prepare(items);
-    const ids = prepared.map((p) => p.opts.jobId);
+    const [firstId, ...otherIds] = prepared.map((p) => p.opts.jobId);
+    if (firstId === undefined) return []; // an empty bulk writes nothing
+    const ids: [string, ...string[]] = [firstId, ...otherIds];
     const results: EnqueueResult[] = new Array(prepared.length);
     for (const channel of new Set(prepared.map((p) => p.channel))) {
       const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => p.channel === channel);
@@ -197,14 +200,16 @@ export class Herald {
       const { live, jobs } = await this.write(ids, options.timeoutMs, async () => {
         const dead = await this.deadLettered(
           queue.name,
-          batch.filter(({ index }) => items[index].id).map(({ p }) => p.opts.jobId),
+          batch.filter(({ index }) => items[index]?.id).map(({ p }) => p.opts.jobId),
         );
         const live = batch.filter(({ p }) => !dead.has(p.opts.jobId));
         return { live, jobs: live.length > 0 ? await queue.addBulk(live.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))) : [] };
       });
       for (const { p, index } of batch) results[index] = { id: p.opts.jobId, kind: p.kind, channel, deduplicated: true };
       jobs.forEach((job, i) => {
-        const { p, index } = live[i];
+        const added = live[i];
+        if (!added) throw new Error(`BullMQ returned ${jobs.length} jobs for the ${live.length} added`);
+        const { p, index } = added;
         results[index] = { id: job.id!, kind: p.kind, channel, deduplicated: job.id !== p.opts.jobId };
       });
     }
@@ -243,7 +248,7 @@ export class Herald {
         return undefined;
       }
     });
-    if (issues.length > 0) throw new ValidationError(items.length === 1 ? items[0].kind : "bulk", issues);
+    if (issues.length > 0) throw new ValidationError(items.length === 1 ? items[0]!.kind : "bulk", issues);
     return prepared as NonNullable<(typeof prepared)[number]>[];
   }
 
@@ -253,7 +258,7 @@ export class Herald {
    * otherwise hold it in its offline queue and send it whenever Redis comes back, even after we gave up.
    * So if none was issued, nothing can reach Redis: NotQueuedError. Otherwise: EnqueueTimeoutError.
    */
-  private async write<T>(ids: string[], timeoutMs = this.timeoutMs, attempt: () => Promise<T>): Promise<T> {
+  private async write<T>(ids: [string, ...string[]], timeoutMs = this.timeoutMs, attempt: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let issued = false;
     let lastError: Error | undefined;
@@ -277,7 +282,7 @@ export class Herald {
   /** Which of these job ids of a delivery queue are dead letters now (a dead letter's id is `<queue>-<job id>`). */
   private async deadLettered(queueName: string, jobIds: string[]): Promise<Set<string>> {
     const found = await Promise.all(jobIds.map((id) => this.connection.exists(`${this.prefix}:${DEAD_LETTER_QUEUE}:${queueName}-${id}`)));
-    return new Set(jobIds.filter((_, i) => found[i] > 0));
+    return new Set(jobIds.filter((_, i) => (found[i] ?? 0) > 0));
   }
 
   /** Resolves true once the connection is ready (at once if it is), false if the deadline comes first. */

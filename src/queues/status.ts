@@ -121,7 +121,7 @@ async function lookupOne(id: string, sources: StatusSources): Promise<Notificati
 async function nextAttemptAt(job: Job, state: string, queue: Queue, connection: Redis): Promise<number | undefined> {
   if (state !== "delayed") return undefined;
   // BullMQ scores the delayed set by `due time * 0x1000 + counter`.
-  const score = await connection.zscore(queue.keys.delayed, job.id!);
+  const score = await connection.zscore(queue.toKey("delayed"), job.id!);
   return score === null ? undefined : Math.floor(Number(score) / 0x1000);
 }
 

@@ -69,7 +69,7 @@ describe("stalled jobs with the default lock settings", { timeout: 150_000 }, ()
     const { smtp, config, child, second, probe } = await setUp(cleanups);
     expect(config.HERALD_LOCK_MS + config.HERALD_STALLED_INTERVAL_MS).toBeLessThanOrEqual(15_000);
     let detectedAt = 0;
-    second.workers[0].on("stalled", () => (detectedAt ||= Date.now()));
+    second.workers[0]!.on("stalled", () => (detectedAt ||= Date.now()));
     // Killed at a random point of the lock-renewal and stalled-check cycles, so repeated runs sample them all.
     await delay(Math.random() * config.HERALD_LOCK_MS);
     const exited = once(child, "exit");
@@ -100,7 +100,7 @@ describe("stalled jobs with the default lock settings", { timeout: 150_000 }, ()
     const { redis, smtp, config, child, second, ids, probe } = await setUp(cleanups, `--import ${busy}`);
     child.kill("SIGUSR2"); // from now on its event loop is busy 2 s of every 2.25 s
     let stalls = 0;
-    second.workers[0].on("stalled", () => stalls++);
+    second.workers[0]!.on("stalled", () => stalls++);
     // Held for more than two lock lengths: the busy worker must renew every lock more than twice, late each time.
     await delay(2 * config.HERALD_LOCK_MS + 2000);
     smtp.release();

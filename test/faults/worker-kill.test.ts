@@ -34,7 +34,9 @@ describe("a worker process killed with SIGKILL under load, a second worker runni
       LOG_LEVEL: "info",
     });
     const config = loadConfig(env);
-    const [doomed, survivor] = [0, 1].map(() => spawnCli(["worker", "--queues", "email", "--concurrency", String(CONCURRENCY)], env));
+    const spawnWorker = () => spawnCli(["worker", "--queues", "email", "--concurrency", String(CONCURRENCY)], env);
+    const doomed = spawnWorker();
+    const survivor = spawnWorker();
     for (const child of [doomed, survivor]) {
       child.stdout!.resume();
       cleanups.add(async () => {

@@ -124,7 +124,7 @@ describe("HTTP API with real workers and a real SMTP server", () => {
     expect(replayed).toMatchObject({ deadLetterId: `email-${id}`, kind: "email-verification", channel: "email", status: "queued" });
     expect(replayed.id).not.toBe(id);
     expect((await delivered).job.id).toBe(replayed.id);
-    const [mail] = (await smtp.waitForMails(before + 1)).slice(before);
+    const mail = (await smtp.waitForMails(before + 1))[before]!;
     expect(mail.envelope.to).toEqual(["dead@example.com"]);
     expect(String(mail.parsed.text)).toContain("CODE2222");
     expect(await status(replayed.id)).toMatchObject({ status: "delivered", provider: "smtp" });

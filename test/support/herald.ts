@@ -21,7 +21,10 @@ export function uniquePrefix(): string {
  * A production-like environment (no HERALD_DEV): the outbox is chosen explicitly for a channel whose
  * provider the test does not configure, and the test SMTP server (no STARTTLS) is allowed in clear text.
  */
-export function testEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+/** A test environment: any variables, and always these (no test takes them out). */
+export type TestEnv = Record<string, string> & Record<"REDIS_URL" | "HERALD_PREFIX" | "HERALD_DATA_DIR" | "HERALD_OUTBOX_DIR", string>;
+
+export function testEnv(extra: Record<string, string | undefined> = {}): TestEnv {
   const env: Record<string, string | undefined> = {
     ...(extra.SMTP_URL ? { SMTP_REQUIRE_TLS: "0" } : { HERALD_EMAIL_CHANNEL: "outbox" }),
     ...(extra.TWILIO_ACCOUNT_SID ? {} : { HERALD_SMS_CHANNEL: "outbox" }),
@@ -35,13 +38,13 @@ export function testEnv(extra: Record<string, string | undefined> = {}): Record<
     LOG_LEVEL: "silent",
     ...extra,
   };
-  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as TestEnv;
 }
 
 /** What every harness starts from: config on a fresh prefix, a producer and a plain Redis client. */
 export interface HeraldBase {
   config: Config;
-  env: Record<string, string>;
+  env: TestEnv;
   logger: Logger;
   herald: Herald;
   redis: Redis;
@@ -131,7 +134,7 @@ class EventQueue<T> {
   }
 
   next(): Promise<T> {
-    if (this.taken < this.seen.length) return Promise.resolve(this.seen[this.taken++]);
+    if (this.taken < this.seen.length) return Promise.resolve(this.seen[this.taken++] as T);
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 }

@@ -139,8 +139,8 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 export async function persistenceSettings(url: string): Promise<{ appendonly: string; maxmemoryPolicy: string }> {
   const client = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
-    const [, appendonly] = (await client.config("GET", "appendonly")) as string[];
-    const [, maxmemoryPolicy] = (await client.config("GET", "maxmemory-policy")) as string[];
+    const [, appendonly] = (await client.config("GET", "appendonly")) as [string, string];
+    const [, maxmemoryPolicy] = (await client.config("GET", "maxmemory-policy")) as [string, string];
     return { appendonly, maxmemoryPolicy };
   } finally {
     client.disconnect();

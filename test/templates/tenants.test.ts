@@ -238,7 +238,7 @@ describe("a tenant end to end", () => {
 
   it("is sent from the tenant's sender, in its default locale and colours", async () => {
     await h.herald.passwordReset({ recipient: { userId: "u", email: "ada@example.com" }, code: "T3NANT", url: "https://login.test/r", tenant: { id: "acme" } });
-    const [mail] = await smtp.waitForMails(1);
+    const mail = (await smtp.waitForMails(1))[0]!;
     expect(mail.parsed.from?.text).toBe('"Acme" <no-reply@acme.test>');
     expect(mail.envelope.from).toBe("no-reply@acme.test");
     expect(mail.parsed.subject).toBe("Setzen Sie Ihr Passwort für Acme ID zurück");
@@ -252,7 +252,7 @@ describe("a tenant end to end", () => {
       url: "https://login.test/r",
       tenant: { id: "acmee" },
     });
-    const mail = (await smtp.waitForMails(2))[1];
+    const mail = (await smtp.waitForMails(2))[1]!;
     expect(mail.parsed.subject).toBe("Reset your Herald password");
     const warning = logLines.map((l) => JSON.parse(l)).find((l) => l.tenant === "acmee");
     expect(warning).toMatchObject({

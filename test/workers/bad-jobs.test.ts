@@ -46,7 +46,7 @@ describe("jobs that must not be sent", () => {
     const envelope = toEnvelope("email-verification", { recipient: { userId: "u", email: "not-an-address" }, code: "1", url: "https://x.test" } as never, key);
     await email.add("email-verification", envelope);
     await h.nextDeadLetter();
-    const [letter] = (await h.workers.deadLetters.list({ failureClass: "invalid" })).items;
+    const letter = (await h.workers.deadLetters.list({ failureClass: "invalid" })).items[0]!;
     expect(letter.reason).toMatch(/recipient\.email must be a valid email address/);
   });
 

@@ -64,7 +64,7 @@ export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
     type: PROBLEM_TYPES.notFound,
     title: "Not found",
     status: 404,
-    detail: `No route ${request.method} ${request.url.split("?")[0].slice(0, 200)}.`,
+    detail: `No route ${request.method} ${(request.url.split("?")[0] ?? "").slice(0, 200)}.`,
   });
 }
 
