@@ -17,6 +17,8 @@ export interface AdapterRig {
   jobCount(): Promise<number>;
   /** The next mail to `address` (waits for it), checked for the kind's subject in `locale`. */
   mailTo(address: string, kind: string, locale: string, vars?: Record<string, unknown>): Promise<ReceivedMail>;
+  /** The next mails, one to each address (in any order), each checked as mailTo does. */
+  mailsTo(addresses: string[], kind: string, locale: string): Promise<ReceivedMail[]>;
   /** The next SMS to `phone`, checked for the kind's text in `locale` and the code. */
   smsTo(phone: string, kind: string, locale: string, code: string): Promise<Message>;
   close(): Promise<void>;
@@ -62,6 +64,17 @@ export async function startAdapterRig(httpEnv: Record<string, string>, env: Reco
   });
   const queues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection: h.redis, prefix: h.config.HERALD_PREFIX }));
   let mailsSeen = 0;
+  const mailsTo = async (addresses: string[], kind: string, locale: string, vars?: Record<string, unknown>) => {
+    const mails = await smtp.waitForMails(mailsSeen + addresses.length);
+    mailsSeen += addresses.length;
+    return addresses.map((address) => {
+      const mail = mails.findLast((m) => m.envelope.to.includes(address));
+      expect(mail, `a mail to ${address}`).toBeDefined();
+      expect(mail!.parsed.subject).toBe(subjectOf(kind, locale, vars));
+      expect(String(mail!.parsed.html)).toContain(`lang="${locale}"`);
+      return mail!;
+    });
+  };
   let smsSeen = 0;
   return {
     h,
@@ -72,14 +85,9 @@ export async function startAdapterRig(httpEnv: Record<string, string>, env: Reco
       return counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
     },
     async mailTo(address, kind, locale, vars) {
-      const mails = await smtp.waitForMails(mailsSeen + 1);
-      mailsSeen++;
-      const mail = mails.findLast((m) => m.envelope.to.includes(address));
-      expect(mail, `a mail to ${address}`).toBeDefined();
-      expect(mail!.parsed.subject).toBe(subjectOf(kind, locale, vars));
-      expect(String(mail!.parsed.html)).toContain(`lang="${locale}"`);
-      return mail!;
+      return (await mailsTo([address], kind, locale, vars))[0]!;
     },
+    mailsTo: (addresses, kind, locale) => mailsTo(addresses, kind, locale),
     async smsTo(phone, kind, locale, code) {
       const messages = await twilio.waitForMessages(smsSeen + 1);
       smsSeen++;
