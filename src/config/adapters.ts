@@ -15,6 +15,24 @@ const sharedSecret = (name: string) =>
     error: `${name} must be at least ${MIN_ADAPTER_SECRET_LENGTH} characters (openssl rand -hex 32)`,
   });
 
+const keyList = (name: string) =>
+  optionalText.transform((raw, ctx) => {
+    if (raw === undefined) return undefined;
+    const keys = raw
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean);
+    const short = keys.findIndex((k) => k.length < MIN_ADAPTER_SECRET_LENGTH);
+    if (keys.length === 0 || short >= 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name}${keys.length > 1 ? ` entry ${short + 1}` : ""} must be at least ${MIN_ADAPTER_SECRET_LENGTH} characters (the signingKey ZITADEL returned for the provider)`,
+      });
+      return z.NEVER;
+    }
+    return keys;
+  });
+
 /** `whsec_` + base64 of at least 16 bytes, as the Standard Webhooks spec (and Supabase) print it. */
 const WEBHOOK_SECRET = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 
@@ -45,8 +63,11 @@ export const supabaseSecrets = optionalText.transform((raw, ctx) => {
 const tenantId = optionalText.refine((v) => v === undefined || v.length <= 200, { error: "HERALD_ADAPTER_TENANT must be at most 200 characters" });
 
 export const adapterEnvShape = {
-  /** The signing key ZITADEL returns for its HTTP email/SMS provider (ZITADEL-Signature header). */
-  HERALD_ZITADEL_SIGNING_KEY: sharedSecret("HERALD_ZITADEL_SIGNING_KEY"),
+  /**
+   * The signing keys ZITADEL returns for its HTTP providers (ZITADEL-Signature header), comma-separated:
+   * the email provider and the SMS provider each have their own, and a rotation briefly needs two.
+   */
+  HERALD_ZITADEL_SIGNING_KEY: keyList("HERALD_ZITADEL_SIGNING_KEY"),
   /** Supabase Auth's Send Email / Send SMS hook secret(s), `v1,whsec_…`. */
   HERALD_SUPABASE_HOOK_SECRET: supabaseSecrets,
   /** The key Ory Kratos's courier sends (api_key as `Authorization: Bearer <key>`, or basic_auth password). */

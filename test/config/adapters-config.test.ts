@@ -15,6 +15,8 @@ describe("adapter settings fail closed", () => {
 
   it("a ZITADEL signing key or Kratos API key shorter than 16 characters stops start-up naming it", () => {
     expect(() => loadHttpConfig({ HERALD_ZITADEL_SIGNING_KEY: "short" })).toThrow(/HERALD_ZITADEL_SIGNING_KEY must be at least 16 characters/);
+    expect(() => loadHttpConfig({ HERALD_ZITADEL_SIGNING_KEY: `${"e".repeat(32)},short` })).toThrow(/HERALD_ZITADEL_SIGNING_KEY entry 2/);
+    expect(loadHttpConfig({ HERALD_ZITADEL_SIGNING_KEY: ` ${"e".repeat(32)} , ${"s".repeat(32)}` }).HERALD_ZITADEL_SIGNING_KEY).toEqual(["e".repeat(32), "s".repeat(32)]);
     expect(() => loadHttpConfig({ HERALD_KRATOS_API_KEY: "short" })).toThrow(/HERALD_KRATOS_API_KEY must be at least 16 characters/);
   });
 

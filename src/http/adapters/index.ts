@@ -20,7 +20,7 @@ export async function adapters(app: FastifyInstance, opts: AdaptersOptions): Pro
   const { config, ...rest } = opts;
   const common: AdapterOptions = { ...rest, tenant: config.HERALD_ADAPTER_TENANT };
   if (config.HERALD_ZITADEL_SIGNING_KEY) {
-    await app.register(zitadelAdapter, { ...common, prefix: "/zitadel", signingKey: config.HERALD_ZITADEL_SIGNING_KEY });
+    await app.register(zitadelAdapter, { ...common, prefix: "/zitadel", signingKeys: config.HERALD_ZITADEL_SIGNING_KEY });
   }
   if (config.HERALD_SUPABASE_HOOK_SECRET) {
     await app.register(supabaseAdapter, { ...common, prefix: "/supabase", secrets: config.HERALD_SUPABASE_HOOK_SECRET });

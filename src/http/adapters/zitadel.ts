@@ -38,7 +38,7 @@ export const ZITADEL_SIGNATURE_HEADER = "zitadel-signature";
 export const ZITADEL_TOLERANCE_SECONDS = 300;
 
 /** Checks `ZITADEL-Signature` over the raw body; throws a 401 refusal saying which check failed. */
-export function verifyZitadelSignature(signingKey: string, header: string | string[] | undefined, body: string, now = Date.now()): void {
+export function verifyZitadelSignature(signingKeys: readonly string[], header: string | string[] | undefined, body: string, now = Date.now()): void {
   const value = Array.isArray(header) ? header[0] : header;
   if (!value) throw unauthorized("The ZITADEL-Signature header is missing: set this endpoint's signing key as HERALD_ZITADEL_SIGNING_KEY.");
   let timestamp: number | undefined;
@@ -55,8 +55,11 @@ export function verifyZitadelSignature(signingKey: string, header: string | stri
   if (Math.abs(Math.floor(now / 1000) - timestamp) > ZITADEL_TOLERANCE_SECONDS) {
     throw unauthorized(`The ZITADEL-Signature timestamp is more than ${ZITADEL_TOLERANCE_SECONDS} s from now (a replay, or a clock out of sync).`);
   }
-  const expected = createHmac("sha256", signingKey).update(`${timestamp}.${body}`).digest();
-  if (!signatures.some((s) => s.length === expected.length && timingSafeEqual(s, expected))) {
+  const matches = (key: string) => {
+    const expected = createHmac("sha256", key).update(`${timestamp}.${body}`).digest();
+    return signatures.some((s) => s.length === expected.length && timingSafeEqual(s, expected));
+  };
+  if (!signingKeys.some(matches)) {
     throw unauthorized("No ZITADEL-Signature matches the body and HERALD_ZITADEL_SIGNING_KEY.");
   }
 }
@@ -145,7 +148,8 @@ export const ZITADEL_SMS_EVENTS = Object.keys(SMS_EVENTS);
 const expiryOf = (value: unknown) => (typeof value === "number" ? expiresAfter(value / 1e6) : undefined);
 
 export interface ZitadelOptions extends AdapterOptions {
-  signingKey: string;
+  /** The email and SMS providers' signing keys (either is accepted on both routes). */
+  signingKeys: readonly string[];
 }
 
 /** `POST /email` and `POST /sms` (register with prefix /v1/adapters/zitadel). */
@@ -168,7 +172,7 @@ export async function zitadelAdapter(app: FastifyInstance, opts: ZitadelOptions)
       async (request, reply) => {
         try {
           const raw = rawBody(request);
-          verifyZitadelSignature(opts.signingKey, request.headers[ZITADEL_SIGNATURE_HEADER], raw);
+          verifyZitadelSignature(opts.signingKeys, request.headers[ZITADEL_SIGNATURE_HEADER], raw);
           const p = parsePayload(raw, payloadSchema);
           const eventType = p.contextInfo.eventType;
           const map = Object.hasOwn(events, eventType) ? events[eventType] : undefined;

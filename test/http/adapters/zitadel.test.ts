@@ -4,7 +4,9 @@ import { goJson } from "../../fixtures/adapters/go-json.js";
 import { FIVE_MINUTES_NS, zitadelPayload, zitadelUrls, type ZitadelMessage, type ZitadelUser } from "../../fixtures/adapters/zitadel.js";
 import { expectLink, startAdapterRig, type AdapterRig } from "./rig.js";
 
+/** ZITADEL gives the email and the SMS provider a signing key each. */
 const KEY = randomBytes(24).toString("hex");
+const SMS_KEY = randomBytes(24).toString("hex");
 
 /** ZITADEL's signature, written here from its description (pkg/actions/signing.go), apart from Herald's verifier. */
 function zitadelSignature(key: string, body: string, at = Date.now()): string {
@@ -21,7 +23,7 @@ const user = (): ZitadelUser => {
 describe("ZITADEL HTTP provider adapter", () => {
   let rig: AdapterRig;
   beforeAll(async () => {
-    rig = await startAdapterRig({ HERALD_ZITADEL_SIGNING_KEY: KEY });
+    rig = await startAdapterRig({ HERALD_ZITADEL_SIGNING_KEY: `${KEY},${SMS_KEY}` });
   });
   afterAll(async () => {
     await rig?.close();
@@ -36,7 +38,7 @@ describe("ZITADEL HTTP provider adapter", () => {
     });
   const send = async (u: ZitadelUser, m: ZitadelMessage) => {
     const body = goJson(zitadelPayload(u, m));
-    const res = await post(m.channel, body, zitadelSignature(KEY, body));
+    const res = await post(m.channel, body, zitadelSignature(m.channel === "email" ? KEY : SMS_KEY, body));
     expect(res.statusCode, res.body).toBe(200);
     return res.json();
   };
