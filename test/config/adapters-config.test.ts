@@ -4,7 +4,9 @@ import { loadHttpConfig } from "../../src/http/index.js";
 
 describe("adapter settings fail closed", () => {
   it("a Supabase secret that is not v1,whsec_<base64> stops start-up naming the variable, without echoing it", () => {
-    expect(() => loadHttpConfig({ HERALD_SUPABASE_HOOK_SECRET: "v1,not-a-secret-at-all" })).toThrow(/HERALD_SUPABASE_HOOK_SECRET must be the secret Supabase shows/);
+    expect(() => loadHttpConfig({ HERALD_SUPABASE_HOOK_SECRET: "v1,not-a-secret-at-all" })).toThrow(
+      /HERALD_SUPABASE_HOOK_SECRET must be the secret Supabase shows/,
+    );
     expect(() => loadHttpConfig({ HERALD_SUPABASE_HOOK_SECRET: "v1,not-a-secret-at-all" })).not.toThrow(/not-a-secret-at-all/);
     // Too short a key (whsec_ of 8 bytes), and the second of a rotation named.
     expect(() => loadHttpConfig({ HERALD_SUPABASE_HOOK_SECRET: "v1,whsec_c2hvcnRrZXk=" })).toThrow(/HERALD_SUPABASE_HOOK_SECRET/);
@@ -16,7 +18,10 @@ describe("adapter settings fail closed", () => {
   it("a ZITADEL signing key or Kratos API key shorter than 16 characters stops start-up naming it", () => {
     expect(() => loadHttpConfig({ HERALD_ZITADEL_SIGNING_KEY: "short" })).toThrow(/HERALD_ZITADEL_SIGNING_KEY must be at least 16 characters/);
     expect(() => loadHttpConfig({ HERALD_ZITADEL_SIGNING_KEY: `${"e".repeat(32)},short` })).toThrow(/HERALD_ZITADEL_SIGNING_KEY entry 2/);
-    expect(loadHttpConfig({ HERALD_ZITADEL_SIGNING_KEY: ` ${"e".repeat(32)} , ${"s".repeat(32)}` }).HERALD_ZITADEL_SIGNING_KEY).toEqual(["e".repeat(32), "s".repeat(32)]);
+    expect(loadHttpConfig({ HERALD_ZITADEL_SIGNING_KEY: ` ${"e".repeat(32)} , ${"s".repeat(32)}` }).HERALD_ZITADEL_SIGNING_KEY).toEqual([
+      "e".repeat(32),
+      "s".repeat(32),
+    ]);
     expect(() => loadHttpConfig({ HERALD_KRATOS_API_KEY: "short" })).toThrow(/HERALD_KRATOS_API_KEY must be at least 16 characters/);
   });
 

@@ -44,7 +44,9 @@ export const unauthorized = (message: string) => new AdapterRefusal(401, "Unauth
 
 /** 400 naming the payload field the job needs (e.g. the recipient's address). */
 export const missingField = (field: string, what: string) =>
-  new AdapterRefusal(400, "Invalid request", `${field} is required: ${what}; nothing was queued.`, PROBLEM_TYPES.invalidRequest, [{ field, message: "is required" }]);
+  new AdapterRefusal(400, "Invalid request", `${field} is required: ${what}; nothing was queued.`, PROBLEM_TYPES.invalidRequest, [
+    { field, message: "is required" },
+  ]);
 
 export function missingThrow(field: string, what: string): never {
   throw missingField(field, what);
@@ -206,12 +208,21 @@ export async function enqueueJobs(opts: AdapterOptions, items: readonly { kind: 
 export function answerRefusal(reply: FastifyReply, error: unknown): FastifyReply {
   if (!(error instanceof AdapterRefusal)) throw error;
   if (error.status === 401) reply.header("www-authenticate", 'Signature realm="Herald"');
-  return sendProblem(reply, { type: error.type, title: error.title, status: error.status, detail: error.message, ...(error.errors ? { errors: error.errors } : {}) });
+  return sendProblem(reply, {
+    type: error.type,
+    title: error.title,
+    status: error.status,
+    detail: error.message,
+    ...(error.errors ? { errors: error.errors } : {}),
+  });
 }
 
 /** The log line of an accepted message: which server, kind and job, never whom or what. */
 export function logAccepted(request: FastifyRequest, server: string, type: string, results: readonly EnqueueResult[]): void {
-  request.log.info({ adapter: server, type: type.slice(0, 100), jobs: results.map((r) => ({ id: r.id, kind: r.kind, deduplicated: r.deduplicated })) }, "adapter message queued");
+  request.log.info(
+    { adapter: server, type: type.slice(0, 100), jobs: results.map((r) => ({ id: r.id, kind: r.kind, deduplicated: r.deduplicated })) },
+    "adapter message queued",
+  );
 }
 
 export function stripUndefined<T extends Record<string, unknown>>(value: T): T {

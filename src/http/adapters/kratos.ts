@@ -81,10 +81,18 @@ const TEMPLATES: Record<string, Partial<Record<Ctx["channel"], (ctx: Ctx) => Mes
     // The code is typed into the recovery flow; request_url is where that flow began.
     email: (ctx) => ({
       kind: "password-reset",
-      fields: { code: need(ctx, "the recovery code", "recovery_code"), url: need(ctx, "the recovery flow's URL", "request_url"), channel: "email", expiresAt: ctx.expiresAt },
+      fields: {
+        code: need(ctx, "the recovery code", "recovery_code"),
+        url: need(ctx, "the recovery flow's URL", "request_url"),
+        channel: "email",
+        expiresAt: ctx.expiresAt,
+      },
     }),
     // Kratos's SMS recovery model names its code verification_code (courier/template/sms/recovery_code.go).
-    sms: (ctx) => ({ kind: "password-reset", fields: { code: need(ctx, "the recovery code", "verification_code", "recovery_code"), channel: "sms", expiresAt: ctx.expiresAt } }),
+    sms: (ctx) => ({
+      kind: "password-reset",
+      fields: { code: need(ctx, "the recovery code", "verification_code", "recovery_code"), channel: "sms", expiresAt: ctx.expiresAt },
+    }),
   },
   recovery_valid: {
     email: (ctx) => ({ kind: "password-reset", fields: { ...linkWithToken(ctx, "recovery_url"), channel: "email", expiresAt: ctx.expiresAt } }),
@@ -92,7 +100,11 @@ const TEMPLATES: Record<string, Partial<Record<Ctx["channel"], (ctx: Ctx) => Mes
   verification_code_valid: {
     email: (ctx) => ({
       kind: "email-verification",
-      fields: { code: need(ctx, "the verification code", "verification_code"), url: need(ctx, "the verification link", "verification_url"), expiresAt: ctx.expiresAt },
+      fields: {
+        code: need(ctx, "the verification code", "verification_code"),
+        url: need(ctx, "the verification link", "verification_url"),
+        expiresAt: ctx.expiresAt,
+      },
     }),
     sms: (ctx) => ({ kind: "phone-verification", fields: { code: need(ctx, "the verification code", "verification_code"), expiresAt: ctx.expiresAt } }),
   },
@@ -107,7 +119,11 @@ const TEMPLATES: Record<string, Partial<Record<Ctx["channel"], (ctx: Ctx) => Mes
   registration_code_valid: {
     email: (ctx) => ({
       kind: "email-verification",
-      fields: { code: need(ctx, "the registration code", "registration_code"), url: need(ctx, "the registration flow's URL", "request_url"), expiresAt: ctx.expiresAt },
+      fields: {
+        code: need(ctx, "the registration code", "registration_code"),
+        url: need(ctx, "the registration flow's URL", "request_url"),
+        expiresAt: ctx.expiresAt,
+      },
     }),
     sms: (ctx) => ({ kind: "phone-verification", fields: { code: need(ctx, "the registration code", "registration_code"), expiresAt: ctx.expiresAt } }),
   },
@@ -124,7 +140,8 @@ const TEMPLATES: Record<string, Partial<Record<Ctx["channel"], (ctx: Ctx) => Mes
 export const KRATOS_TEMPLATES = Object.keys(TEMPLATES);
 
 /** The keys of an object value, or an empty object. */
-const obj = (value: unknown): Record<string, unknown> => (typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+const obj = (value: unknown): Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 
 /** Names and language from the identity's traits (Kratos has no fixed schema: the common spellings), else the flow's transient payload. */
 function personOf(data: Record<string, unknown>, recipient: string, locale: string | undefined) {
@@ -136,9 +153,7 @@ function personOf(data: Record<string, unknown>, recipient: string, locale: stri
   const names = obj(name);
   return {
     // A registration has no identity yet: a stable id that is not the address.
-    userId:
-      firstText(200, identity.id, identity.ID) ??
-      `kratos-${createHash("sha256").update(recipient).digest("base64url").slice(0, 22)}`,
+    userId: firstText(200, identity.id, identity.ID) ?? `kratos-${createHash("sha256").update(recipient).digest("base64url").slice(0, 22)}`,
     displayName: typeof name === "string" ? firstText(200, name) : firstText(200, traits.display_name),
     firstName: firstText(100, names.first, names.given, traits.first_name, traits.given_name),
     lastName: firstText(100, names.last, names.family, traits.last_name, traits.family_name),
@@ -148,7 +163,8 @@ function personOf(data: Record<string, unknown>, recipient: string, locale: stri
 
 /** `Authorization: Bearer <key>` (api_key) or `Basic` with the key as password (basic_auth). */
 export function checkKratosAuth(apiKey: string, authorization: string | undefined): void {
-  if (!authorization) throw unauthorized("No Authorization header: set courier.http.request_config.auth in Kratos (api_key: Authorization: Bearer <HERALD_KRATOS_API_KEY>).");
+  if (!authorization)
+    throw unauthorized("No Authorization header: set courier.http.request_config.auth in Kratos (api_key: Authorization: Bearer <HERALD_KRATOS_API_KEY>).");
   const [scheme = "", value = ""] = authorization.trim().split(/\s+/, 2);
   let given: string | undefined;
   if (/^bearer$/i.test(scheme)) given = value;

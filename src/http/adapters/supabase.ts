@@ -106,7 +106,9 @@ const FACTORS: Record<string, Factor> = { totp: "otp-app", phone: "otp-sms", web
 
 /** email_data.email_action_type → the messages it becomes. */
 const EMAIL_ACTIONS: Record<string, (p: EmailPayload) => Message[]> = {
-  signup: ({ user, email_data: d }) => [{ kind: "email-verification", to: emailOf(user), fields: { code: code(d.token), url: verifyLink(d, d.token_hash, "signup") } }],
+  signup: ({ user, email_data: d }) => [
+    { kind: "email-verification", to: emailOf(user), fields: { code: code(d.token), url: verifyLink(d, d.token_hash, "signup") } },
+  ],
   invite: ({ user, email_data: d }) => [
     {
       kind: "invite-user",
@@ -114,13 +116,23 @@ const EMAIL_ACTIONS: Record<string, (p: EmailPayload) => Message[]> = {
       fields: {
         code: firstText(256, d.token),
         url: verifyLink(d, d.token_hash, "invite"),
-        inviter: { displayName: firstText(200, user.user_metadata?.invited_by, user.user_metadata?.inviter, hostOf(d.redirect_to ?? undefined), hostOf(d.site_url ?? undefined)) ?? "Supabase" },
+        inviter: {
+          displayName:
+            firstText(200, user.user_metadata?.invited_by, user.user_metadata?.inviter, hostOf(d.redirect_to ?? undefined), hostOf(d.site_url ?? undefined)) ??
+            "Supabase",
+        },
       },
     },
   ],
-  magiclink: ({ user, email_data: d }) => [{ kind: "otp-email", to: emailOf(user), fields: { code: code(d.token), url: verifyLink(d, d.token_hash, "magiclink") } }],
+  magiclink: ({ user, email_data: d }) => [
+    { kind: "otp-email", to: emailOf(user), fields: { code: code(d.token), url: verifyLink(d, d.token_hash, "magiclink") } },
+  ],
   email: ({ user, email_data: d }) => [
-    { kind: "otp-email", to: emailOf(user), fields: { code: code(d.token), url: d.token_hash && d.site_url ? verifyLink(d, d.token_hash, "email") : undefined } },
+    {
+      kind: "otp-email",
+      to: emailOf(user),
+      fields: { code: code(d.token), url: d.token_hash && d.site_url ? verifyLink(d, d.token_hash, "email") : undefined },
+    },
   ],
   recovery: ({ user, email_data: d }) => [
     { kind: "password-reset", to: emailOf(user), fields: { code: code(d.token), url: verifyLink(d, d.token_hash, "recovery"), channel: "email" } },
@@ -131,8 +143,18 @@ const EMAIL_ACTIONS: Record<string, (p: EmailPayload) => Message[]> = {
     const newAddress = firstText(320, user.new_email) ?? missingThrow("user.new_email", "the address being confirmed");
     if (firstText(256, d.token_new) && firstText(320, user.email)) {
       return [
-        { kind: "email-verification", to: emailOf(user), part: "current", fields: { code: code(d.token), url: verifyLink(d, d.token_hash_new, "email_change") } },
-        { kind: "email-verification", to: newAddress, part: "new", fields: { code: code(d.token_new, "email_data.token_new"), url: verifyLink(d, d.token_hash, "email_change") } },
+        {
+          kind: "email-verification",
+          to: emailOf(user),
+          part: "current",
+          fields: { code: code(d.token), url: verifyLink(d, d.token_hash_new, "email_change") },
+        },
+        {
+          kind: "email-verification",
+          to: newAddress,
+          part: "new",
+          fields: { code: code(d.token_new, "email_data.token_new"), url: verifyLink(d, d.token_hash, "email_change") },
+        },
       ];
     }
     return [{ kind: "email-verification", to: newAddress, fields: { code: code(d.token), url: verifyLink(d, d.token_hash, "email_change") } }];

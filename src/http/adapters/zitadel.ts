@@ -111,7 +111,10 @@ const EMAIL_EVENTS: Record<string, (ctx: Ctx) => Message> = {
     fields: { code: ctx.code(), url: link(ctx), passwordSet: queryParam(link(ctx), "passwordset") === "true", expiresAt: ctx.expiresAt },
   }),
   "user.human.email.code.added": (ctx) => ({ kind: "email-verification", fields: { code: ctx.code(), url: link(ctx), expiresAt: ctx.expiresAt } }),
-  "user.human.password.code.added": (ctx) => ({ kind: "password-reset", fields: { code: ctx.code(), url: link(ctx), channel: "email", expiresAt: ctx.expiresAt } }),
+  "user.human.password.code.added": (ctx) => ({
+    kind: "password-reset",
+    fields: { code: ctx.code(), url: link(ctx), channel: "email", expiresAt: ctx.expiresAt },
+  }),
   "user.human.passwordless.initialization.code.requested": (ctx) => ({
     kind: "passkey-link",
     fields: {
@@ -222,4 +225,3 @@ export async function zitadelAdapter(app: FastifyInstance, opts: ZitadelOptions)
     );
   }
 }
-

@@ -28,14 +28,26 @@ describe("Ory Kratos courier adapter", () => {
   });
 
   const post = (body: unknown, headers: Record<string, string> = bearer(), query = "") =>
-    rig.h.app.inject({ method: "POST", url: `/v1/adapters/kratos${query}`, headers: { "content-type": "application/json", ...headers }, payload: JSON.stringify(body) });
+    rig.h.app.inject({
+      method: "POST",
+      url: `/v1/adapters/kratos${query}`,
+      headers: { "content-type": "application/json", ...headers },
+      payload: JSON.stringify(body),
+    });
   const deliver = async (m: KratosMessage, headers?: Record<string, string>) => {
     const res = await post(kratosBody(m), headers);
     expect(res.statusCode, res.body).toBe(200);
     return res.json();
   };
 
-  const emailCases: { template: string; kind: string; data: (i: KratosIdentity, c: string) => Record<string, unknown>; link?: (c: string) => string; showsCode: boolean; vars?: Record<string, unknown> }[] = [
+  const emailCases: {
+    template: string;
+    kind: string;
+    data: (i: KratosIdentity, c: string) => Record<string, unknown>;
+    link?: (c: string) => string;
+    showsCode: boolean;
+    vars?: Record<string, unknown>;
+  }[] = [
     {
       template: "recovery_code_valid",
       kind: "password-reset",
@@ -46,7 +58,13 @@ describe("Ory Kratos courier adapter", () => {
     {
       template: "recovery_valid",
       kind: "password-reset",
-      data: (i, c) => ({ to: i.email, recovery_url: `https://kratos.acme.test/self-service/recovery?flow=1c2f&token=${c}`, identity: identity(i), request_url: REQUEST_URL, expires_in_minutes: 60 }),
+      data: (i, c) => ({
+        to: i.email,
+        recovery_url: `https://kratos.acme.test/self-service/recovery?flow=1c2f&token=${c}`,
+        identity: identity(i),
+        request_url: REQUEST_URL,
+        expires_in_minutes: 60,
+      }),
       link: (c) => `https://kratos.acme.test/self-service/recovery?flow=1c2f&token=${c}`,
       showsCode: true,
     },
@@ -67,7 +85,12 @@ describe("Ory Kratos courier adapter", () => {
     {
       template: "verification_valid",
       kind: "email-verification",
-      data: (i, c) => ({ to: i.email, verification_url: `https://kratos.acme.test/self-service/verification?flow=8e1b&token=${c}`, identity: identity(i), expires_in_minutes: 60 }),
+      data: (i, c) => ({
+        to: i.email,
+        verification_url: `https://kratos.acme.test/self-service/verification?flow=8e1b&token=${c}`,
+        identity: identity(i),
+        expires_in_minutes: 60,
+      }),
       link: (c) => `https://kratos.acme.test/self-service/verification?flow=8e1b&token=${c}`,
       showsCode: true,
     },
@@ -100,15 +123,21 @@ describe("Ory Kratos courier adapter", () => {
     },
   ];
 
-  it.each(emailCases)("email $template → $kind, delivered in the identity's language (es) with code and link", async ({ template, kind, data, link, showsCode, vars }) => {
-    const i = person();
-    const c = code();
-    expect(await deliver({ template_type: template, message_type: "email", recipient: i.email, template_data: data(i, c) })).toMatchObject({ kind, channel: "email" });
-    const mail = await rig.mailTo(i.email, kind, "es", vars);
-    if (showsCode) expect(mail.parsed.text).toContain(c);
-    if (link) expectLink(mail, link(c));
-    expect(mail.parsed.text).toContain("Ada");
-  });
+  it.each(emailCases)(
+    "email $template → $kind, delivered in the identity's language (es) with code and link",
+    async ({ template, kind, data, link, showsCode, vars }) => {
+      const i = person();
+      const c = code();
+      expect(await deliver({ template_type: template, message_type: "email", recipient: i.email, template_data: data(i, c) })).toMatchObject({
+        kind,
+        channel: "email",
+      });
+      const mail = await rig.mailTo(i.email, kind, "es", vars);
+      if (showsCode) expect(mail.parsed.text).toContain(c);
+      if (link) expectLink(mail, link(c));
+      expect(mail.parsed.text).toContain("Ada");
+    },
+  );
 
   const smsCases = [
     { template: "recovery_code_valid", kind: "password-reset", key: "verification_code" },
@@ -121,7 +150,10 @@ describe("Ory Kratos courier adapter", () => {
     const i = person("de");
     const c = code();
     const data = { to: i.phone, [key]: c, identity: identity(i), request_url: REQUEST_URL, request_url_domain: "kratos.acme.test", expires_in_minutes: 10 };
-    expect(await deliver({ template_type: template, message_type: "sms", recipient: i.phone, template_data: data }, basic())).toMatchObject({ kind, channel: "sms" });
+    expect(await deliver({ template_type: template, message_type: "sms", recipient: i.phone, template_data: data }, basic())).toMatchObject({
+      kind,
+      channel: "sms",
+    });
     const sms = await rig.smsTo(i.phone, kind, "de", c);
     expect(sms.Body).toContain("10 Minuten");
   });
@@ -129,7 +161,11 @@ describe("Ory Kratos courier adapter", () => {
   it("an older Kratos without message_type: the channel is told by the recipient", async () => {
     const i = person("it");
     const c = code();
-    await deliver({ template_type: "login_code_valid", recipient: i.email, template_data: { to: i.email, login_code: c, identity: identity(i), expires_in_minutes: 15 } });
+    await deliver({
+      template_type: "login_code_valid",
+      recipient: i.email,
+      template_data: { to: i.email, login_code: c, identity: identity(i), expires_in_minutes: 15 },
+    });
     expect((await rig.mailTo(i.email, "otp-email", "it")).parsed.text).toContain(c);
   });
 
@@ -159,7 +195,12 @@ describe("Ory Kratos courier adapter", () => {
   describe("refusals: nothing is queued", () => {
     const valid = () => {
       const i = person();
-      return kratosBody({ template_type: "login_code_valid", message_type: "email", recipient: i.email, template_data: { to: i.email, login_code: code(), identity: identity(i) } });
+      return kratosBody({
+        template_type: "login_code_valid",
+        message_type: "email",
+        recipient: i.email,
+        template_data: { to: i.email, login_code: code(), identity: identity(i) },
+      });
     };
     const refused = async (res: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, status: number, detail: RegExp) => {
       expect(res.statusCode).toBe(status);
@@ -193,11 +234,20 @@ describe("Ory Kratos courier adapter", () => {
     it("no recipient: 400 naming it; a code template without its code: 400 naming template_data.<field>", async () => {
       const before = await rig.jobCount();
       const i = person();
-      const res = await post(kratosBody({ template_type: "login_code_valid", message_type: "email", template_data: { login_code: "123456", identity: identity(i) } }));
+      const res = await post(
+        kratosBody({ template_type: "login_code_valid", message_type: "email", template_data: { login_code: "123456", identity: identity(i) } }),
+      );
       await refused(res, 400, /recipient is required/);
       expect(res.json()).toMatchObject({ errors: [{ field: "recipient", message: "is required" }] });
       await refused(
-        await post(kratosBody({ template_type: "verification_code_valid", message_type: "email", recipient: i.email, template_data: { identity: identity(i), verification_url: REQUEST_URL } })),
+        await post(
+          kratosBody({
+            template_type: "verification_code_valid",
+            message_type: "email",
+            recipient: i.email,
+            template_data: { identity: identity(i), verification_url: REQUEST_URL },
+          }),
+        ),
         400,
         /template_data\.verification_code is required/,
       );
@@ -205,7 +255,12 @@ describe("Ory Kratos courier adapter", () => {
     });
 
     it("a body that is not JSON: 400", async () => {
-      const res = await rig.h.app.inject({ method: "POST", url: "/v1/adapters/kratos", headers: { "content-type": "application/json", ...bearer() }, payload: "{nope" });
+      const res = await rig.h.app.inject({
+        method: "POST",
+        url: "/v1/adapters/kratos",
+        headers: { "content-type": "application/json", ...bearer() },
+        payload: "{nope",
+      });
       await refused(res, 400, /not valid JSON/);
     });
   });

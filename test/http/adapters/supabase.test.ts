@@ -58,19 +58,29 @@ describe("Supabase Auth hooks adapter", () => {
     { action: "reauthentication", kind: "otp-email", link: false, showsCode: true },
     { action: "password_changed_notification", kind: "password-changed", link: false, showsCode: false },
     { action: "mfa_factor_enrolled_notification", kind: "mfa-changed", link: false, showsCode: false, extra: { factor_type: "totp" }, vars: { added: true } },
-    { action: "mfa_factor_unenrolled_notification", kind: "mfa-changed", link: false, showsCode: false, extra: { factor_type: "phone" }, vars: { added: false } },
+    {
+      action: "mfa_factor_unenrolled_notification",
+      kind: "mfa-changed",
+      link: false,
+      showsCode: false,
+      extra: { factor_type: "phone" },
+      vars: { added: false },
+    },
   ];
 
-  it.each(emailCases)("email_action_type $action → $kind, delivered in the user's language (fr) with code and link", async ({ action, kind, link, showsCode, extra, vars }) => {
-    const u = user();
-    const [code, tokenHash] = [token(), hash()];
-    await hookCall("email", sendEmailPayload(u, { email_action_type: action, token: code, token_hash: tokenHash, ...extra }));
-    const mail = await rig.mailTo(u.email, kind, "fr", vars);
-    if (showsCode) expect(mail.parsed.text).toContain(code);
-    if (link) expectLink(mail, verifyUrl(tokenHash, action));
-    if (kind === "mfa-changed") expect(mail.parsed.text).toMatch(extra?.factor_type === "totp" ? /authentification/i : /SMS/);
-    expect(mail.parsed.text).toContain("Ada Lovelace");
-  });
+  it.each(emailCases)(
+    "email_action_type $action → $kind, delivered in the user's language (fr) with code and link",
+    async ({ action, kind, link, showsCode, extra, vars }) => {
+      const u = user();
+      const [code, tokenHash] = [token(), hash()];
+      await hookCall("email", sendEmailPayload(u, { email_action_type: action, token: code, token_hash: tokenHash, ...extra }));
+      const mail = await rig.mailTo(u.email, kind, "fr", vars);
+      if (showsCode) expect(mail.parsed.text).toContain(code);
+      if (link) expectLink(mail, verifyUrl(tokenHash, action));
+      if (kind === "mfa-changed") expect(mail.parsed.text).toMatch(extra?.factor_type === "totp" ? /authentification/i : /SMS/);
+      expect(mail.parsed.text).toContain("Ada Lovelace");
+    },
+  );
 
   it("email_changed_notification goes to the old address and names the new one masked", async () => {
     const u = user();

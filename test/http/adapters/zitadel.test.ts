@@ -17,7 +17,13 @@ function zitadelSignature(key: string, body: string, at = Date.now()): string {
 let n = 0;
 const user = (): ZitadelUser => {
   n++;
-  return { userID: `2851810145678134${String(n).padStart(2, "0")}`, email: `zitadel-${n}@example.com`, phone: `+4179123${String(4500 + n)}`, firstName: "Ada", lastName: "Lovelace" };
+  return {
+    userID: `2851810145678134${String(n).padStart(2, "0")}`,
+    email: `zitadel-${n}@example.com`,
+    phone: `+4179123${String(4500 + n)}`,
+    firstName: "Ada",
+    lastName: "Lovelace",
+  };
 };
 
 describe("ZITADEL HTTP provider adapter", () => {
@@ -44,9 +50,27 @@ describe("ZITADEL HTTP provider adapter", () => {
   };
 
   const emailCases: { event: string; kind: string; build: (u: ZitadelUser, code: string) => Partial<ZitadelMessage>; link: boolean; showsCode: boolean }[] = [
-    { event: "user.human.initialization.code.added", kind: "resend-initialization", build: (u, c) => ({ code: c, url: zitadelUrls.init(u, c) }), link: true, showsCode: true },
-    { event: "user.human.email.code.added", kind: "email-verification", build: (u, c) => ({ code: c, url: zitadelUrls.verifyEmail(u, c) }), link: true, showsCode: true },
-    { event: "user.human.password.code.added", kind: "password-reset", build: (u, c) => ({ code: c, url: zitadelUrls.passwordReset(u, c) }), link: true, showsCode: true },
+    {
+      event: "user.human.initialization.code.added",
+      kind: "resend-initialization",
+      build: (u, c) => ({ code: c, url: zitadelUrls.init(u, c) }),
+      link: true,
+      showsCode: true,
+    },
+    {
+      event: "user.human.email.code.added",
+      kind: "email-verification",
+      build: (u, c) => ({ code: c, url: zitadelUrls.verifyEmail(u, c) }),
+      link: true,
+      showsCode: true,
+    },
+    {
+      event: "user.human.password.code.added",
+      kind: "password-reset",
+      build: (u, c) => ({ code: c, url: zitadelUrls.passwordReset(u, c) }),
+      link: true,
+      showsCode: true,
+    },
     {
       event: "user.human.passwordless.initialization.code.requested",
       kind: "passkey-link",
@@ -61,7 +85,13 @@ describe("ZITADEL HTTP provider adapter", () => {
       link: true,
       showsCode: true,
     },
-    { event: "session.otp.email.challenged", kind: "otp-email", build: (_u, c) => ({ code: c, args: { oTP: c, expiry: FIVE_MINUTES_NS } }), link: false, showsCode: true },
+    {
+      event: "session.otp.email.challenged",
+      kind: "otp-email",
+      build: (_u, c) => ({ code: c, args: { oTP: c, expiry: FIVE_MINUTES_NS } }),
+      link: false,
+      showsCode: true,
+    },
     {
       event: "user.human.invite.code.added",
       kind: "invite-user",
@@ -103,7 +133,9 @@ describe("ZITADEL HTTP provider adapter", () => {
 
   it("without ?locale= the tenant's default (English here) is used", async () => {
     const u = user();
-    const body = goJson(zitadelPayload(u, { eventType: "user.human.email.code.added", channel: "email", code: "EN1234", url: zitadelUrls.verifyEmail(u, "EN1234") }));
+    const body = goJson(
+      zitadelPayload(u, { eventType: "user.human.email.code.added", channel: "email", code: "EN1234", url: zitadelUrls.verifyEmail(u, "EN1234") }),
+    );
     const res = await post("email", body, zitadelSignature(KEY, body), "");
     expect(res.statusCode).toBe(200);
     await rig.mailTo(u.email, "email-verification", "en");
@@ -124,7 +156,9 @@ describe("ZITADEL HTTP provider adapter", () => {
   describe("refusals: nothing is queued", () => {
     const valid = () => {
       const u = user();
-      return goJson(zitadelPayload(u, { eventType: "user.human.email.code.added", channel: "email", code: "NOPE42", url: zitadelUrls.verifyEmail(u, "NOPE42") }));
+      return goJson(
+        zitadelPayload(u, { eventType: "user.human.email.code.added", channel: "email", code: "NOPE42", url: zitadelUrls.verifyEmail(u, "NOPE42") }),
+      );
     };
     const refused = async (res: { statusCode: number; json(): unknown; headers: Record<string, unknown> }, status: number, detail: RegExp) => {
       expect(res.statusCode).toBe(status);
@@ -165,7 +199,9 @@ describe("ZITADEL HTTP provider adapter", () => {
     it("no recipient: 400 naming contextInfo.recipientEmailAddress / recipientPhoneNumber", async () => {
       const before = await rig.jobCount();
       const u = user();
-      const email = goJson(zitadelPayload(u, { eventType: "user.human.email.code.added", channel: "email", code: "C1", url: zitadelUrls.verifyEmail(u, "C1"), noRecipient: true }));
+      const email = goJson(
+        zitadelPayload(u, { eventType: "user.human.email.code.added", channel: "email", code: "C1", url: zitadelUrls.verifyEmail(u, "C1"), noRecipient: true }),
+      );
       const res = await post("email", email, zitadelSignature(KEY, email));
       await refused(res, 400, /contextInfo\.recipientEmailAddress is required/);
       expect(res.json()).toMatchObject({ errors: [{ field: "contextInfo.recipientEmailAddress", message: "is required" }] });
