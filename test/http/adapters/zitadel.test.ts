@@ -153,6 +153,11 @@ describe("ZITADEL HTTP provider adapter", () => {
     expect(rig.smtp.mails.filter((mail) => mail.envelope.to.includes(u.email))).toHaveLength(1);
   });
 
+  it("is documented in /openapi.json (both routes, tagged adapters)", async () => {
+    const doc = (await rig.h.app.inject({ method: "GET", url: "/openapi.json" })).json();
+    for (const channel of ["email", "sms"]) expect(doc.paths[`/v1/adapters/zitadel/${channel}`]?.post?.tags).toEqual(["adapters"]);
+  });
+
   describe("refusals: nothing is queued", () => {
     const valid = () => {
       const u = user();
