@@ -51,7 +51,12 @@ describe("adapters while Redis is unreachable", () => {
   });
 
   it("Supabase gets 503 with Retry-After (so it retries) as {error: {http_code, message}}", async () => {
-    const body = goJson(sendEmailPayload({ id: randomUUID(), email: "down@example.com", phone: "41791234567" }, { email_action_type: "signup", token: "123456", token_hash: "pkce_abc" }));
+    const body = goJson(
+      sendEmailPayload(
+        { id: randomUUID(), email: "down@example.com", phone: "41791234567" },
+        { email_action_type: "signup", token: "123456", token_hash: "pkce_abc" },
+      ),
+    );
     const id = randomUUID();
     const at = new Date();
     const res = await app.inject({
@@ -73,12 +78,17 @@ describe("adapters while Redis is unreachable", () => {
 
   it("ZITADEL gets 503 with Retry-After as problem details", async () => {
     const user = { userID: "1", email: "down@example.com", phone: "+41791234567", firstName: "A", lastName: "B" };
-    const body = goJson(zitadelPayload(user, { eventType: "user.human.email.code.added", channel: "email", code: "C1", url: zitadelUrls.verifyEmail(user, "C1") }));
+    const body = goJson(
+      zitadelPayload(user, { eventType: "user.human.email.code.added", channel: "email", code: "C1", url: zitadelUrls.verifyEmail(user, "C1") }),
+    );
     const t = Math.floor(Date.now() / 1000);
     const res = await app.inject({
       method: "POST",
       url: "/v1/adapters/zitadel/email",
-      headers: { "content-type": "application/json", "zitadel-signature": `t=${t},v1=${createHmac("sha256", ZITADEL_KEY).update(`${t}.${body}`).digest("hex")}` },
+      headers: {
+        "content-type": "application/json",
+        "zitadel-signature": `t=${t},v1=${createHmac("sha256", ZITADEL_KEY).update(`${t}.${body}`).digest("hex")}`,
+      },
       payload: body,
     });
     expect(res.statusCode).toBe(503);
