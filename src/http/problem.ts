@@ -15,6 +15,8 @@ export const PROBLEM_TYPES = {
   validation: "urn:herald:problem:invalid-job",
   invalidRequest: "urn:herald:problem:invalid-request",
   unknownKind: "urn:herald:problem:unknown-kind",
+  /** An identity server's message type an adapter has no kind for. */
+  unknownMessageType: "urn:herald:problem:unknown-message-type",
   notFound: "urn:herald:problem:not-found",
   unauthorized: "urn:herald:problem:unauthorized",
   forbidden: "urn:herald:problem:forbidden",

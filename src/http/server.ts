@@ -9,6 +9,7 @@ import type { DeadLetters } from "../queues/dead-letter.js";
 import { DELIVERY_QUEUES } from "../queues/names.js";
 import type { Herald } from "../queues/producer.js";
 import type { Renderer } from "../templates/renderer.js";
+import { adapters, mountedAdapters, type AdapterConfig } from "./adapters/index.js";
 import { ApiAuth } from "./auth.js";
 import { board } from "./board.js";
 import { api } from "./plugins/api.js";
@@ -50,7 +51,7 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
 
 export interface HttpServerOptions {
   /** From loadHttpConfig() (or the merged Config): tokens, board mode, dev flag. The port is for the caller's listen(). */
-  config: Pick<HttpConfig, "HERALD_API_TOKENS" | "HERALD_BOARD_READONLY" | "HERALD_DEV">;
+  config: Pick<HttpConfig, "HERALD_API_TOKENS" | "HERALD_BOARD_READONLY" | "HERALD_DEV"> & Partial<AdapterConfig>;
   /** The producer the API enqueues with. Left open on close (the caller owns it). */
   herald: Herald;
   /** Dead-letter queue access (list, replay, purge); its retry policy applies to replays. Left open on close. */
@@ -157,6 +158,10 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   await docs(app);
   const status = { queues: queues.delivery, deadLetters: opts.deadLetters, connection: opts.connection };
   await app.register(api, { prefix: "/v1", auth, herald: opts.herald, status, deadLetters: opts.deadLetters, metrics, bodyLimit, redisTimeoutMs });
+  // The identity-server adapters: beside /v1's Bearer tokens, each checking its own server's signature.
+  await app.register(adapters, { prefix: "/v1/adapters", config: adapterConfig(config), herald: opts.herald, metrics, logger, redisTimeoutMs });
+  const mounted = mountedAdapters(config);
+  if (mounted.length > 0) logger.info({ adapters: mounted }, "identity-server adapters mounted");
   await app.register(health, { checks: opts.ready ?? { redis: redisCheck(opts.connection) }, readyTimeoutMs: opts.readyTimeoutMs ?? 2000 });
   await app.register(metricsRoute, { metrics, auth, protect: opts.protectMetrics ?? false });
   await app.register(board, { queues: queues.all, readOnly: config.HERALD_BOARD_READONLY, auth });
@@ -165,6 +170,15 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   const server = app as HeraldHttpServer;
   server.decorate("heraldMetrics", metrics);
   return server;
+}
+
+function adapterConfig(config: HttpServerOptions["config"]): AdapterConfig {
+  return {
+    HERALD_ZITADEL_SIGNING_KEY: config.HERALD_ZITADEL_SIGNING_KEY,
+    HERALD_SUPABASE_HOOK_SECRET: config.HERALD_SUPABASE_HOOK_SECRET,
+    HERALD_KRATOS_API_KEY: config.HERALD_KRATOS_API_KEY,
+    HERALD_ADAPTER_TENANT: config.HERALD_ADAPTER_TENANT,
+  };
 }
 
 /** The token check for every route; fails closed without tokens unless HERALD_DEV is on, and says so loudly. */
