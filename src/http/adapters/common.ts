@@ -167,16 +167,7 @@ export async function enqueueJob<K extends KindName>(opts: AdapterOptions, kind:
     opts.metrics.enqueued(result);
     return result;
   } catch (error) {
-    if (error instanceof ValidationError) {
-      throw new AdapterRefusal(
-        400,
-        "Invalid notification",
-        `The ${kind} job built from the payload has ${error.issues.length} invalid field(s): ${error.issues.map((i) => `${i.field} ${i.message}`).join("; ")}; nothing was queued.`,
-        PROBLEM_TYPES.validation,
-        error.issues,
-      );
-    }
-    throw error;
+    throw error instanceof ValidationError ? invalidJobs(`The ${kind} job built from the payload has`, error) : error;
   }
 }
 
@@ -191,17 +182,19 @@ export async function enqueueJobs(opts: AdapterOptions, items: readonly { kind: 
     for (const result of results) opts.metrics.enqueued(result);
     return results;
   } catch (error) {
-    if (error instanceof ValidationError) {
-      throw new AdapterRefusal(
-        400,
-        "Invalid notification",
-        `The jobs built from the payload have ${error.issues.length} invalid field(s): ${error.issues.map((i) => `${i.field} ${i.message}`).join("; ")}; nothing was queued.`,
-        PROBLEM_TYPES.validation,
-        error.issues,
-      );
-    }
-    throw error;
+    throw error instanceof ValidationError ? invalidJobs("The jobs built from the payload have", error) : error;
   }
+}
+
+/** A job the contract refuses: 400 listing its fields (`what` names the job or jobs). */
+function invalidJobs(what: string, error: ValidationError): AdapterRefusal {
+  return new AdapterRefusal(
+    400,
+    "Invalid notification",
+    `${what} ${error.issues.length} invalid field(s): ${error.issues.map((i) => `${i.field} ${i.message}`).join("; ")}; nothing was queued.`,
+    PROBLEM_TYPES.validation,
+    error.issues,
+  );
 }
 
 /** A refusal as problem details; anything else is rethrown for the server's error handler. */

@@ -1,18 +1,11 @@
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHttpServer, loadHttpConfig, type HeraldHttpServer } from "../../../src/http/index.js";
-import { createLogger } from "../../../src/logger.js";
-import { HeraldMetrics } from "../../../src/metrics.js";
-import { createRedis } from "../../../src/queues/connection.js";
-import { DeadLetters } from "../../../src/queues/dead-letter.js";
-import { Herald } from "../../../src/queues/producer.js";
+import type { HeraldHttpServer } from "../../../src/http/index.js";
 import { goJson } from "../../fixtures/adapters/go-json.js";
 import { sendEmailPayload } from "../../fixtures/adapters/supabase.js";
 import { zitadelPayload, zitadelUrls } from "../../fixtures/adapters/zitadel.js";
-import { TOKENS } from "../../support/harness.js";
-import { uniquePrefix } from "../../support/herald.js";
+import { startUnreachableRedisApi, type UnreachableRedisApi } from "../../support/harness.js";
 
 const SUPABASE_SECRET = `v1,whsec_${randomBytes(32).toString("base64")}`;
 const ZITADEL_KEY = randomBytes(24).toString("hex");
@@ -20,35 +13,14 @@ const ZITADEL_KEY = randomBytes(24).toString("hex");
 // Redis "down" without mocking: a real client on a port nobody listens on. Producer errors reach the
 // adapters through the server's error mapping (503 + Retry-After here), in each server's format.
 describe("adapters while Redis is unreachable", () => {
-  let connection: Redis;
-  let herald: Herald;
-  let deadLetters: DeadLetters;
+  let api: UnreachableRedisApi;
   let app: HeraldHttpServer;
 
   beforeAll(async () => {
-    connection = createRedis("redis://127.0.0.1:1", "producer");
-    connection.on("error", () => {});
-    const prefix = uniquePrefix();
-    herald = new Herald({ redis: connection, prefix, encryptionKey: randomBytes(32) });
-    deadLetters = new DeadLetters(connection, prefix);
-    app = await createHttpServer({
-      config: loadHttpConfig({ HERALD_API_TOKENS: TOKENS, HERALD_SUPABASE_HOOK_SECRET: SUPABASE_SECRET, HERALD_ZITADEL_SIGNING_KEY: ZITADEL_KEY }),
-      herald,
-      deadLetters,
-      connection,
-      prefix,
-      logger: createLogger({ level: "silent" }),
-      redisTimeoutMs: 300,
-      readyTimeoutMs: 300,
-      metrics: new HeraldMetrics({ deadLetters, scrapeTimeoutMs: 300, processMetrics: false }),
-    });
+    api = await startUnreachableRedisApi({ HERALD_SUPABASE_HOOK_SECRET: SUPABASE_SECRET, HERALD_ZITADEL_SIGNING_KEY: ZITADEL_KEY });
+    app = api.app;
   });
-  afterAll(async () => {
-    await app?.close();
-    await herald?.close();
-    await deadLetters?.close();
-    connection?.disconnect();
-  });
+  afterAll(() => api?.close());
 
   it("Supabase gets 503 with Retry-After (so it retries) as {error: {http_code, message}}", async () => {
     const body = goJson(
