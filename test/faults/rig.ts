@@ -214,6 +214,8 @@ export interface RigOptions {
   gate?: boolean;
   /** Further variables (retry policy, NODE_OPTIONS, ...), over the rig's own. */
   env?: Record<string, string | undefined>;
+  /** The scenario Redis' AOF fsync policy (see startRedisServer). */
+  appendFsync?: "everysec" | "always";
 }
 
 export interface FaultRigBase {
@@ -237,7 +239,7 @@ export type FaultRig<O extends RigOptions> = FaultRigBase &
 
 /** A Redis, the provider's test server (SMTP possibly behind a gate), the environment naming them, and a probe. */
 export async function startFaultRig<const O extends RigOptions>(cleanups: Cleanups, opts: O): Promise<FaultRig<O>> {
-  const redis = await startRedisServer();
+  const redis = await startRedisServer({ appendFsync: opts.appendFsync });
   cleanups.add(() => redis.stop());
   const base = {
     REDIS_URL: redis.url,
@@ -330,8 +332,13 @@ export async function startFaultScenario<const O extends RigOptions>(cleanups: C
  * The set-up of the Redis fault scenarios: SMTP without a gate, and a producer that gives up after 3 s
  * (and is retried by `produce`).
  */
-export function startRedisFaultScenario(cleanups: Cleanups) {
-  return startFaultScenario(cleanups, { provider: "smtp", env: { HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "300" }, producerTimeoutMs: 3000 });
+export function startRedisFaultScenario(cleanups: Cleanups, opts: { appendFsync?: "everysec" | "always" } = {}) {
+  return startFaultScenario(cleanups, {
+    provider: "smtp",
+    env: { HERALD_ATTEMPTS: "8", HERALD_BACKOFF_MS: "300" },
+    producerTimeoutMs: 3000,
+    appendFsync: opts.appendFsync,
+  });
 }
 
 /**

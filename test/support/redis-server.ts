@@ -44,6 +44,12 @@ export async function freePort(): Promise<number> {
 export interface RedisServerOptions {
   /** Keep an append-only file (default), so a restart finds what was acknowledged; off, a restart starts empty. */
   appendOnly?: boolean;
+  /**
+   * `everysec` (Redis' default) or `always`. With everysec Redis answers before the write reaches the
+   * OS whenever the previous fsync is still running (a busy disk): it holds the AOF buffer in memory
+   * for up to 2 s, so even a killed *process* can lose acknowledged writes. Only `always` rules that out.
+   */
+  appendFsync?: "everysec" | "always";
 }
 
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisProcess> {
@@ -55,8 +61,6 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
 
   const launch = async () => {
-    // appendfsync everysec is Redis' default: every write reaches the OS before Redis answers, so a
-    // killed process (not a lost machine) loses nothing it acknowledged.
     child = spawn(
       "redis-server",
       [
@@ -69,7 +73,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
         "--appendonly",
         opts.appendOnly === false ? "no" : "yes",
         "--appendfsync",
-        "everysec",
+        opts.appendFsync ?? "everysec",
         "--save",
         "",
         "--maxmemory-policy",
@@ -136,12 +140,13 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 }
 
 /** Redis' own view of its persistence settings, for asserting a test runs with what the README asks of operators. */
-export async function persistenceSettings(url: string): Promise<{ appendonly: string; maxmemoryPolicy: string }> {
+export async function persistenceSettings(url: string): Promise<{ appendonly: string; appendfsync: string; maxmemoryPolicy: string }> {
   const client = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
     const [, appendonly] = (await client.config("GET", "appendonly")) as [string, string];
+    const [, appendfsync] = (await client.config("GET", "appendfsync")) as [string, string];
     const [, maxmemoryPolicy] = (await client.config("GET", "maxmemory-policy")) as [string, string];
-    return { appendonly, maxmemoryPolicy };
+    return { appendonly, appendfsync, maxmemoryPolicy };
   } finally {
     client.disconnect();
   }
