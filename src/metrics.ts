@@ -58,11 +58,16 @@ export class HeraldMetrics {
   readonly deadLetteredTotal: Counter<"kind" | "channel" | "failure_class">;
   readonly providerErrorsTotal: Counter<"channel" | "code">;
   readonly unknownTenantTotal: Counter<"kind">;
+  readonly rateLimitedTotal: Counter<"kind" | "limit">;
+  readonly smsCountryBreakerOpenedTotal: Counter<"country">;
   readonly deliveryLatency: Histogram<"kind" | "channel">;
   readonly queueJobs: Gauge<"queue" | "state">;
   readonly redisUp: Gauge;
 
+  readonly smsCountryBreakerOpen: Gauge<"country">;
+
   private readonly queues = new Set<Queue>();
+  private breakers?: () => Promise<{ country: string; retryAfter: number }[]>;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly deadLetters?: DeadLetters;
   private readonly logger?: Logger;
@@ -123,6 +128,18 @@ export class HeraldMetrics {
       labelNames: ["kind"],
       registers: [registry],
     });
+    this.rateLimitedTotal = new Counter({
+      name: "herald_rate_limited_total",
+      help: "Enqueues refused by a resend limit or the SMS-pumping guard (nothing queued), by kind and limit: cooldown, address, user, sms-country",
+      labelNames: ["kind", "limit"],
+      registers: [registry],
+    });
+    this.smsCountryBreakerOpenedTotal = new Counter({
+      name: "herald_sms_country_breaker_opened_total",
+      help: "Times a country's SMS breaker opened (more SMS to it in an hour than HERALD_SMS_COUNTRY_PER_HOUR): alert on any increase",
+      labelNames: ["country"],
+      registers: [registry],
+    });
     this.deliveryLatency = new Histogram({
       name: "herald_delivery_latency_seconds",
       help: "Time from enqueue to acceptance by the provider, retries included",
@@ -159,6 +176,25 @@ export class HeraldMetrics {
       },
     });
 
+    const breakers = () => this.breakers;
+    this.smsCountryBreakerOpen = new Gauge({
+      name: "herald_sms_country_breaker_open",
+      help: "Seconds each open SMS country breaker stays open, read from Redis at scrape time (whichever producer opened it); absent when none is open",
+      labelNames: ["country"],
+      registers: [registry],
+      async collect() {
+        const source = breakers();
+        if (!source) return;
+        try {
+          const open = await withDeadline(source(), scrapeTimeoutMs, "metrics scrape");
+          this.reset();
+          for (const { country, retryAfter } of open) this.set({ country }, retryAfter);
+        } catch (error) {
+          log()?.warn({ err: error }, "metrics: could not read the SMS country breakers from Redis");
+        }
+      },
+    });
+
     // Every kind × channel starts at zero, so rate() and alerts see a series before the first event.
     for (const def of Object.values(KINDS)) {
       for (const channel of def.channels) {
@@ -186,6 +222,11 @@ export class HeraldMetrics {
     for (const queue of queues) this.queues.add(queue);
   }
 
+  /** Where the open SMS country breakers are read at scrape time (Herald's `limits.openBreakers`). */
+  watchBreakers(source: (() => Promise<{ country: string; retryAfter: number }[]>) | undefined): void {
+    this.breakers = source;
+  }
+
   unwatchQueues(queues: Queue[]): void {
     for (const queue of queues) this.queues.delete(queue);
   }
@@ -193,6 +234,12 @@ export class HeraldMetrics {
   enqueued(result: EnqueuedLike): void {
     const labels = { kind: result.kind, channel: result.channel };
     (result.deduplicated ? this.deduplicatedTotal : this.enqueuedTotal).inc(labels);
+  }
+
+  /** An enqueue refused by a limit (RateLimitedError's limit, opened and country). */
+  rateLimited(kind: string, refusal: { limit: string; opened?: boolean; country?: string }): void {
+    this.rateLimitedTotal.inc({ kind, limit: refusal.limit });
+    if (refusal.opened && refusal.country) this.smsCountryBreakerOpenedTotal.inc({ country: refusal.country });
   }
 
   delivered(job: JobLike, result: DeliveredLike | undefined): void {

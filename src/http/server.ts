@@ -124,6 +124,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   const queues = openQueues(opts);
   const metrics = opts.metrics ?? new HeraldMetrics({ deadLetters: opts.deadLetters, logger });
   metrics.watchQueues(queues.all);
+  metrics.watchBreakers(() => opts.herald.limits.openBreakers());
   const detach = opts.events ? metrics.attach(opts.events) : undefined;
 
   const app = Fastify({
@@ -148,6 +149,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   app.addHook("onClose", async () => {
     detach?.();
     metrics.unwatchQueues(queues.all);
+    metrics.watchBreakers(undefined);
     await queues.close();
   });
   app.addHook("onResponse", logRequest);

@@ -5,6 +5,7 @@ import type { Herald } from "../../queues/producer.js";
 import type { StatusSources } from "../../queues/status.js";
 import type { ApiAuth } from "../auth.js";
 import { deadLetterRoutes } from "../routes/dead-letters.js";
+import { limitRoutes } from "../routes/limits.js";
 import { notificationRoutes } from "../routes/notifications.js";
 import { bearerScopeHook } from "./auth.js";
 
@@ -24,4 +25,5 @@ export const api: FastifyPluginAsync<ApiOptions> = async (v1, opts) => {
   const { herald, status, metrics, bodyLimit, redisTimeoutMs } = opts;
   await v1.register(notificationRoutes, { herald, status, metrics, bodyLimit, redisTimeoutMs });
   await v1.register(deadLetterRoutes, { deadLetters: opts.deadLetters, redisTimeoutMs });
+  await v1.register(limitRoutes, { limits: herald.limits, redisTimeoutMs });
 };
