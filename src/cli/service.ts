@@ -12,6 +12,7 @@ import { KeyError, loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
 import { ensureRedis } from "./private-redis.js";
+import { limitsOption } from "./send.js";
 
 export interface Service {
   workers?: RunningWorkers;
@@ -101,6 +102,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       retry: retryPolicyOf(config),
       // The workers already warned about the dev key file when they run in this process.
       onWarning: (message) => workers || logger.warn(message),
+      limits: limitsOption(config),
     });
     closers.push(() => herald.close());
     const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
