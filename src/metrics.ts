@@ -306,8 +306,8 @@ export class HeraldMetrics {
   }
 
   private providerError(channel: string, code: unknown): void {
-    // "render" is a template failure, not something a provider said.
-    if (typeof code !== "string" || code === "" || code === "render") return;
+    // "render" is a template failure and "suppressed" Herald's own refusal, not something a provider said.
+    if (typeof code !== "string" || code === "" || code === "render" || code === "suppressed") return;
     this.providerErrorsTotal.inc({ channel, code: code.slice(0, 64) });
   }
 

@@ -25,6 +25,11 @@ export interface Classified {
   permanent: boolean;
   /** The provider's code as a string, e.g. `smtp-550`, `twilio-21211`, `ECONNREFUSED`. */
   code: string;
+  /**
+   * The recipient itself is unreachable for good (no such mailbox, a landline, an opted-out number): the
+   * address goes on the suppression list. Only ever with `permanent`.
+   */
+  hardBounce?: boolean;
 }
 
 /**

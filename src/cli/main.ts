@@ -7,6 +7,7 @@ import { createLogger, wantsPrettyLogs } from "../logger.js";
 import { lookupStatus } from "../queues/status.js";
 import { addDlqCommands, formatCounts, formatStatus, QUEUE_STATES } from "./dlq.js";
 import { addLimitCommands } from "./limits.js";
+import { addSuppressionCommands } from "./suppressions.js";
 import { RateLimitedError } from "../errors/index.js";
 import { positiveInt } from "./options.js";
 import { RedisUnavailableError, withRedis } from "./redis.js";
@@ -132,6 +133,7 @@ export function buildProgram(): Command {
 
   addDlqCommands(program, config);
   addLimitCommands(program, config);
+  addSuppressionCommands(program, config);
 
   return program;
 }

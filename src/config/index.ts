@@ -65,6 +65,7 @@ const variables = {
       .optional(),
   ),
   TWILIO_API_BASE_URL: optionalText.pipe(urlWith("TWILIO_API_BASE_URL", /^(http|https):$/).optional()),
+  HERALD_SUPPRESSION_TTL_DAYS: int("HERALD_SUPPRESSION_TTL_DAYS", 1, 3650).default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_METRICS_PORT: int("HERALD_METRICS_PORT", 0, 65_535).optional(),
   HERALD_METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),

@@ -6,6 +6,7 @@ import { HttpConfigError, type HttpConfig } from "../config/http.js";
 import type { Logger } from "../logger.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
+import type { Suppressions } from "../queues/suppressions.js";
 import { DELIVERY_QUEUES } from "../queues/names.js";
 import type { Herald } from "../queues/producer.js";
 import type { Renderer } from "../templates/renderer.js";
@@ -55,6 +56,8 @@ export interface HttpServerOptions {
   herald: Herald;
   /** Dead-letter queue access (list, replay, purge); its retry policy applies to replays. Left open on close. */
   deadLetters: DeadLetters;
+  /** The suppression list, for its admin routes (/v1/suppressions); without it they are not served. Left open on close. */
+  suppressions?: Suppressions;
   /** Redis connection for the status look-ups, the board and the queue-depth metrics. Left open on close. */
   connection: Redis;
   /** Queue prefix, e.g. `{herald}`. */
@@ -158,7 +161,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
 
   await docs(app);
   const status = { queues: queues.delivery, deadLetters: opts.deadLetters, connection: opts.connection };
-  await app.register(api, { prefix: "/v1", auth, herald: opts.herald, status, deadLetters: opts.deadLetters, metrics, bodyLimit, redisTimeoutMs });
+  await app.register(api, { prefix: "/v1", auth, herald: opts.herald, status, deadLetters: opts.deadLetters, metrics, suppressions: opts.suppressions, bodyLimit, redisTimeoutMs });
   await app.register(health, { checks: opts.ready ?? { redis: redisCheck(opts.connection) }, readyTimeoutMs: opts.readyTimeoutMs ?? 2000 });
   await app.register(metricsRoute, { metrics, auth, protect: opts.protectMetrics ?? false });
   await app.register(board, { queues: queues.all, readOnly: config.HERALD_BOARD_READONLY, auth });

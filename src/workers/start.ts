@@ -8,6 +8,7 @@ import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
 import { createRedis, reportErrors } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
+import { Suppressions } from "../queues/suppressions.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { scrub } from "../redact.js";
@@ -101,11 +102,12 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const events: WorkerEvents = new EventEmitter();
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
 
+  const suppressions = new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS);
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
   const workers = channels.map((channel) => {
     const worker = createDeliveryWorker(
       channel,
-      { key, renderer, email, sms },
+      { key, renderer, email, sms, suppressions },
       {
         connection,
         prefix: config.HERALD_PREFIX,

@@ -227,3 +227,20 @@ describe("limits over HTTP and the CLI", () => {
     }
   }, 90_000);
 });
+
+describe("tenants file limits", () => {
+  it("each tenant's `limits:` is read for the producer; a wrong value stops with the field named", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { readTenantLimits, loadTenants } = await import("../../src/templates/tenants.js");
+    const dir = mkdtempSync(join(tmpdir(), "herald-tenants-"));
+    const file = join(dir, "tenants.yaml");
+    writeFileSync(file, "tenants:\n  acme:\n    from: Acme <no-reply@acme.com>\n    limits:\n      cooldownSeconds: 60\n      addressPerHour: 3\n  plain: {}\n");
+    expect(readTenantLimits(file)).toEqual({ acme: { cooldownSeconds: 60, addressPerHour: 3 } });
+    // The renderer's strict reading accepts the section too.
+    expect(loadTenants(file, () => new Set()).get("acme")?.limits).toEqual({ cooldownSeconds: 60, addressPerHour: 3 });
+    writeFileSync(file, "tenants:\n  acme:\n    limits:\n      cooldownSecs: 60\n");
+    expect(() => readTenantLimits(file)).toThrow(/tenants\.acme\.limits/);
+  });
+});

@@ -24,6 +24,12 @@ export interface SmtpTestServer {
   mails: ReceivedMail[];
   /** DATA attempts, accepted or not. */
   attempts: number;
+  /** Client connections opened so far. */
+  connections: number;
+  /** Mail transactions begun (MAIL FROM), accepted or not: a pooled connection sends several. */
+  transactions: number;
+  /** RCPT TO this address is refused with the reply (a bounce at RCPT, as real servers give it); no reply: accepted again. */
+  rejectRecipient(address: string, reply?: SmtpReply): void;
   replyNext(reply: SmtpReply, times?: number): void;
   /** Every message to this address is refused with the reply. */
   rejectFor(address: string, reply: SmtpReply): void;
@@ -42,6 +48,9 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
   const mails: ReceivedMail[] = [];
   const scripted: SmtpReply[] = [];
   const rejections = new Map<string, SmtpReply>();
+  const rcptRejections = new Map<string, SmtpReply>();
+  let connections = 0;
+  let transactions = 0;
   let holding = false;
   const held: (() => void)[] = [];
   const events = new EventEmitter();
@@ -52,6 +61,19 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
     authOptional: true,
     disabledCommands: ["STARTTLS"],
     logger: false,
+    onConnect(_session, callback) {
+      connections++;
+      callback();
+    },
+    onMailFrom(_address, _session, callback) {
+      transactions++;
+      callback();
+    },
+    onRcptTo(address, _session, callback) {
+      const reply = rcptRejections.get(address.address);
+      if (reply) return callback(Object.assign(new Error(reply.message), { responseCode: reply.code }));
+      callback();
+    },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
@@ -91,6 +113,16 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
     mails,
     get attempts() {
       return attempts;
+    },
+    get connections() {
+      return connections;
+    },
+    get transactions() {
+      return transactions;
+    },
+    rejectRecipient(address, reply) {
+      if (reply) rcptRejections.set(address, reply);
+      else rcptRejections.delete(address);
     },
     replyNext(reply, times = 1) {
       for (let i = 0; i < times; i++) scripted.push(reply);
