@@ -31,18 +31,6 @@ describe("the suppression list", () => {
       },
     });
     list = new Suppressions(h.redis, h.config.HERALD_PREFIX, Buffer.from(h.config.HERALD_ENCRYPTION_KEY!, "base64"));
-    // The admin routes need the list (herald api/start always give it).
-    await h.app.close();
-    const { createHttpServer, loadHttpConfig } = await import("../../src/http/index.js");
-    h.app = await createHttpServer({
-      config: loadHttpConfig({ HERALD_API_TOKENS: `admin:${asAdmin.authorization.slice(7)}` } as NodeJS.ProcessEnv),
-      herald: h.herald,
-      deadLetters: h.deadLetters,
-      connection: h.redis,
-      prefix: h.config.HERALD_PREFIX,
-      logger: (await import("../../src/logger.js")).createLogger({ level: "silent" }),
-      suppressions: list,
-    });
     await h.startWorkers();
   });
   afterAll(async () => {
