@@ -37,6 +37,7 @@ export interface EnqueuedLike {
 
 /** The parts of a worker's DeliveryResult the metrics need. */
 export interface DeliveredLike {
+  provider?: string;
   enqueuedAt?: number;
   acceptedAt?: string;
 }
@@ -65,6 +66,9 @@ export class HeraldMetrics {
   readonly redisUp: Gauge;
 
   readonly smsCountryBreakerOpen: Gauge<"country">;
+  readonly providerDeliveriesTotal: Counter<"channel" | "provider">;
+  readonly providerFailoversTotal: Counter<"channel" | "from" | "to">;
+  readonly providerBreakerOpen: Gauge<"channel" | "provider">;
 
   private readonly queues = new Set<Queue>();
   private breakers?: () => Promise<{ country: string; retryAfter: number }[]>;
@@ -138,6 +142,24 @@ export class HeraldMetrics {
       name: "herald_sms_country_breaker_opened_total",
       help: "Times a country's SMS breaker opened (more SMS to it in an hour than HERALD_SMS_COUNTRY_PER_HOUR): alert on any increase",
       labelNames: ["country"],
+      registers: [registry],
+    });
+    this.providerDeliveriesTotal = new Counter({
+      name: "herald_provider_deliveries_total",
+      help: "Notifications accepted, by the provider that took them (smtp, smtp-fallback, twilio, twilio-fallback, http, outbox)",
+      labelNames: ["channel", "provider"],
+      registers: [registry],
+    });
+    this.providerFailoversTotal = new Counter({
+      name: "herald_provider_failovers_total",
+      help: "Sends moved on to the next provider after a transient failure",
+      labelNames: ["channel", "from", "to"],
+      registers: [registry],
+    });
+    this.providerBreakerOpen = new Gauge({
+      name: "herald_provider_breaker_open",
+      help: "1 while a provider's circuit breaker is open or half-open in this process (its sends go to the next provider), 0 when closed",
+      labelNames: ["channel", "provider"],
       registers: [registry],
     });
     this.deliveryLatency = new Histogram({
@@ -245,6 +267,7 @@ export class HeraldMetrics {
   delivered(job: JobLike, result: DeliveredLike | undefined): void {
     const labels = labelsOf(job);
     this.deliveredTotal.inc(labels);
+    if (typeof result?.provider === "string") this.providerDeliveriesTotal.inc({ channel: labels.channel, provider: result.provider });
     const accepted = result?.acceptedAt ? Date.parse(result.acceptedAt) : NaN;
     if (typeof result?.enqueuedAt === "number" && Number.isFinite(accepted)) {
       this.deliveryLatency.observe(labels, Math.max(0, accepted - result.enqueuedAt) / 1000);
@@ -288,6 +311,10 @@ export class HeraldMetrics {
     const onDeadLettered = (job: JobLike, failureClass: string, code?: string) =>
       this.deadLettered(job, failureClass, typeof code === "string" ? code : undefined);
     const onUnknownTenant = (kind: string) => this.unknownTenantTotal.inc({ kind });
+    const onBreaker = (channel: string, provider: string, state: string) => this.providerBreakerOpen.set({ channel, provider }, state === "closed" ? 0 : 1);
+    const onFailover = (channel: string, from: string, to: string) => this.providerFailoversTotal.inc({ channel, from, to });
+    events.on("provider-breaker", onBreaker);
+    events.on("failover", onFailover);
     events.on("delivered", onDelivered);
     events.on("retrying", onRetrying);
     events.on("dead-lettered", onDeadLettered);
@@ -297,6 +324,8 @@ export class HeraldMetrics {
       events.off("retrying", onRetrying);
       events.off("dead-lettered", onDeadLettered);
       events.off("unknown-tenant", onUnknownTenant);
+      events.off("provider-breaker", onBreaker);
+      events.off("failover", onFailover);
     };
   }
 

@@ -71,11 +71,13 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
         const mail = deps.renderer.email({ kind, job: parsed, link, now: now() });
         locale = mail.locale;
         const to = { address: parsed.recipient.email!, name: parsed.recipient.displayName };
-        send = () => deps.email.send({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text });
+        const meta = { kind, locale: mail.locale, tenant: parsed.tenant?.id, jobId: job.id };
+        send = () => deps.email.send({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text, meta });
       } else {
         const sms = deps.renderer.sms({ kind, job: parsed, now: now() });
         locale = sms.locale;
-        send = () => deps.sms.send({ to: parsed.recipient.phone!, body: sms.body });
+        const meta = { kind, locale: sms.locale, tenant: parsed.tenant?.id, jobId: job.id };
+        send = () => deps.sms.send({ to: parsed.recipient.phone!, body: sms.body, meta });
       }
     } catch (error) {
       // A template that cannot render this job will not render it on the next try either.

@@ -31,6 +31,8 @@ export interface SmtpTestServer {
   /** RCPT TO this address is refused with the reply (a bounce at RCPT, as real servers give it); no reply: accepted again. */
   rejectRecipient(address: string, reply?: SmtpReply): void;
   replyNext(reply: SmtpReply, times?: number): void;
+  /** Forgets the replies replyNext queued: messages are accepted again. */
+  clearReplies(): void;
   /** Every message to this address is refused with the reply. */
   rejectFor(address: string, reply: SmtpReply): void;
   /** Holds every DATA answer until release() is called (a server that hangs mid-delivery). */
@@ -44,7 +46,8 @@ export interface SmtpTestServer {
   close(): Promise<void>;
 }
 
-export async function startSmtpServer(): Promise<SmtpTestServer> {
+/** `port`: listen on this one (e.g. where a relay that refused connections comes back); default any free port. */
+export async function startSmtpServer(opts: { port?: number } = {}): Promise<SmtpTestServer> {
   const mails: ReceivedMail[] = [];
   const scripted: SmtpReply[] = [];
   const rejections = new Map<string, SmtpReply>();
@@ -103,7 +106,7 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
   });
   // A client reset mid-transaction (a killed worker) is an error event; unheard, it would end the test process.
   server.on("error", () => {});
-  server.listen(0, "127.0.0.1");
+  server.listen(opts.port ?? 0, "127.0.0.1");
   await once(server.server, "listening");
   const port = (server.server.address() as AddressInfo).port;
 
@@ -126,6 +129,9 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
     },
     replyNext(reply, times = 1) {
       for (let i = 0; i < times; i++) scripted.push(reply);
+    },
+    clearReplies() {
+      scripted.length = 0;
     },
     rejectFor(address, reply) {
       rejections.set(address, reply);
