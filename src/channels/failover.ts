@@ -89,7 +89,11 @@ class FailoverError extends Error {
  * it too. When every provider failed (or is skipped), the send fails transient and the job retries.
  * The receipt names the provider that delivered.
  */
-export function withFailover<M>(providers: readonly Provider<M>[], opts: BreakerOptions = DEFAULT_BREAKER, onEvent: (event: FailoverEvent) => void = () => {}): Provider<M> {
+export function withFailover<M>(
+  providers: readonly Provider<M>[],
+  opts: BreakerOptions = DEFAULT_BREAKER,
+  onEvent: (event: FailoverEvent) => void = () => {},
+): Provider<M> {
   if (providers.length === 0) throw new Error("withFailover needs at least one provider");
   const breakers = providers.map((p) => new Breaker(p.provider, opts, onEvent));
   return {
@@ -133,7 +137,9 @@ export function withFailover<M>(providers: readonly Provider<M>[], opts: Breaker
     },
     async verify(timeoutMs: number) {
       const results = await Promise.allSettled(providers.map((p) => p.verify?.(timeoutMs)));
-      const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${providers[i]!.provider}: ${(r.reason as Error)?.message ?? String(r.reason)}`] : []));
+      const failed = results.flatMap((r, i) =>
+        r.status === "rejected" ? [`${providers[i]!.provider}: ${(r.reason as Error)?.message ?? String(r.reason)}`] : [],
+      );
       if (failed.length > 0) throw new Error(failed.join("; "));
     },
   };

@@ -43,7 +43,10 @@ export function classifyHttpError(error: unknown): Classified {
  * signed per Standard Webhooks (webhook-id = the job's id, the same on every retry). Lets a team use any
  * email API or SMS gateway without code in Herald.
  */
-export function createHttpProvider<M extends EmailMessage | SmsMessage>(channel: M extends EmailMessage ? "email" : "sms", opts: HttpProviderOptions): Provider<M> {
+export function createHttpProvider<M extends EmailMessage | SmsMessage>(
+  channel: M extends EmailMessage ? "email" : "sms",
+  opts: HttpProviderOptions,
+): Provider<M> {
   const name = opts.name ?? "http";
   return {
     provider: name,
@@ -52,7 +55,15 @@ export function createHttpProvider<M extends EmailMessage | SmsMessage>(channel:
       const common = { kind: meta?.kind, channel, locale: meta?.locale, tenant: meta?.tenant ?? null };
       const payload =
         "subject" in message
-          ? { ...common, to: message.to.address, toName: message.to.name ?? null, from: message.from ?? opts.from ?? null, subject: message.subject, html: message.html, text: message.text }
+          ? {
+              ...common,
+              to: message.to.address,
+              toName: message.to.name ?? null,
+              from: message.from ?? opts.from ?? null,
+              subject: message.subject,
+              html: message.html,
+              text: message.text,
+            }
           : { ...common, to: message.to, body: message.body };
       const body = JSON.stringify(payload);
       const id = `msg_${meta?.jobId ?? randomUUID()}`;

@@ -33,7 +33,10 @@ function unconfigured<M>(channel: string): Provider<M> {
  * HERALD_HTTP_PROVIDER_FALLBACK names the channel. Several are wrapped in one failover (failover.ts);
  * `onEvent` hears its breaker changes and failovers.
  */
-export function providersFromConfig(config: Config, onEvent?: (channel: "email" | "sms", event: FailoverEvent) => void): { email: EmailProvider; sms: SmsProvider } {
+export function providersFromConfig(
+  config: Config,
+  onEvent?: (channel: "email" | "sms", event: FailoverEvent) => void,
+): { email: EmailProvider; sms: SmsProvider } {
   // Validated by loadConfig already; read here so the key stays out of the config object.
   const dkim = dkimFromEnv(config);
   const from = config.SMTP_FROM ?? DEFAULT_FROM;

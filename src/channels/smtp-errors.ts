@@ -10,7 +10,11 @@ export function classifySmtpError(error: unknown): Classified {
   if (typeof e.responseCode !== "number") return classifyOther(error, "smtp-error");
   const aboutUs = e.code === "EAUTH" || e.code === "ETLS" || e.responseCode === 530 || e.responseCode === 535;
   const permanent = e.responseCode >= 500 && !aboutUs;
-  return { permanent, code: `smtp-${e.responseCode}`, ...(permanent && isHardBounce(e.responseCode, e.response ?? e.message ?? "") ? { hardBounce: true } : {}) };
+  return {
+    permanent,
+    code: `smtp-${e.responseCode}`,
+    ...(permanent && isHardBounce(e.responseCode, e.response ?? e.message ?? "") ? { hardBounce: true } : {}),
+  };
 }
 
 /** Enhanced status codes about the recipient's address (RFC 3463 X.1.Y) — except 5.1.7/5.1.8, which are about the sender. */

@@ -44,7 +44,8 @@ export function classifyTwilioError(error: unknown): Classified {
   if (typeof e.code !== "number" && typeof e.status !== "number") return classifyOther(error, "twilio-error");
   const code = typeof e.code === "number" ? `twilio-${e.code}` : `twilio-http-${e.status}`;
   if (typeof e.code === "number" && TWILIO_TRANSIENT.has(e.code)) return { permanent: false, code };
-  if (typeof e.code === "number" && TWILIO_PERMANENT.has(e.code)) return { permanent: true, code, ...(TWILIO_HARD_BOUNCE.has(e.code) ? { hardBounce: true } : {}) };
+  if (typeof e.code === "number" && TWILIO_PERMANENT.has(e.code))
+    return { permanent: true, code, ...(TWILIO_HARD_BOUNCE.has(e.code) ? { hardBounce: true } : {}) };
   // Any other 400 is a request Twilio will refuse again.
   return { permanent: e.status === 400, code };
 }

@@ -23,15 +23,21 @@ export function formatSuppressions(records: SuppressionRecord[]): string {
   if (records.length === 0) return "no suppressed recipients";
   return table(
     ["ID", "SOURCE", "CODE", "KIND", "SINCE", "EXPIRES", "REASON"],
-    records.map((r) => [r.id, r.source, r.code ?? "-", r.kind ?? "-", r.at, `in ${days(r.expiresIn)}`, r.reason.length > 60 ? `${r.reason.slice(0, 59)}…` : r.reason]),
+    records.map((r) => [
+      r.id,
+      r.source,
+      r.code ?? "-",
+      r.kind ?? "-",
+      r.at,
+      `in ${days(r.expiresIn)}`,
+      r.reason.length > 60 ? `${r.reason.slice(0, 59)}…` : r.reason,
+    ]),
   );
 }
 
 /** `herald suppressions list|show|add|remove`. */
 export function addSuppressionCommands(program: Command, config: () => Config): void {
-  const cmd = program
-    .command("suppressions")
-    .description("recipients nothing is sent to (hard bounces, or added by hand): list, show, add, remove");
+  const cmd = program.command("suppressions").description("recipients nothing is sent to (hard bounces, or added by hand): list, show, add, remove");
 
   cmd
     .command("list")

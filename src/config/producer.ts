@@ -124,5 +124,10 @@ export const tenantLimitsSchema = z.strictObject({
   addressPerHour: z.number().int().min(0).max(1_000_000).optional(),
   userPerHour: z.number().int().min(0).max(1_000_000).optional(),
   smsCountryPerHour: z.number().int().min(0).max(10_000_000).optional(),
-  smsCountryBreakerSeconds: z.number().int().min(1).max(7 * 86_400).optional(),
+  smsCountryBreakerSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .optional(),
 });

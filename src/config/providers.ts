@@ -86,7 +86,8 @@ export function providerEnvIssues(env: ProviderEnv): { variable: string; message
   if (env.HERALD_HTTP_PROVIDER_URL && !env.HERALD_HTTP_PROVIDER_SECRET?.length) {
     issues.push({
       variable: "HERALD_HTTP_PROVIDER_SECRET",
-      message: "HERALD_HTTP_PROVIDER_SECRET is required with HERALD_HTTP_PROVIDER_URL: messages are only sent signed (whsec_ followed by base64 of 32 random bytes)",
+      message:
+        "HERALD_HTTP_PROVIDER_SECRET is required with HERALD_HTTP_PROVIDER_URL: messages are only sent signed (whsec_ followed by base64 of 32 random bytes)",
     });
   }
   if (httpUsed && !env.HERALD_HTTP_PROVIDER_URL) {

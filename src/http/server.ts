@@ -161,7 +161,17 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
 
   await docs(app);
   const status = { queues: queues.delivery, deadLetters: opts.deadLetters, connection: opts.connection };
-  await app.register(api, { prefix: "/v1", auth, herald: opts.herald, status, deadLetters: opts.deadLetters, metrics, suppressions: opts.suppressions, bodyLimit, redisTimeoutMs });
+  await app.register(api, {
+    prefix: "/v1",
+    auth,
+    herald: opts.herald,
+    status,
+    deadLetters: opts.deadLetters,
+    metrics,
+    suppressions: opts.suppressions,
+    bodyLimit,
+    redisTimeoutMs,
+  });
   await app.register(health, { checks: opts.ready ?? { redis: redisCheck(opts.connection) }, readyTimeoutMs: opts.readyTimeoutMs ?? 2000 });
   await app.register(metricsRoute, { metrics, auth, protect: opts.protectMetrics ?? false });
   await app.register(board, { queues: queues.all, readOnly: config.HERALD_BOARD_READONLY, auth });

@@ -183,7 +183,11 @@ export class Limits {
     if (subject.country) {
       const code = subject.country.toUpperCase();
       const ttl = await this.connection.pttl(this.key("breaker", code));
-      view.country = { code, ...(await this.counter(this.key("country", code), policy.smsCountryPerHour, now)), breakerOpenFor: ttl > 0 ? Math.ceil(ttl / 1000) : 0 };
+      view.country = {
+        code,
+        ...(await this.counter(this.key("country", code), policy.smsCountryPerHour, now)),
+        breakerOpenFor: ttl > 0 ? Math.ceil(ttl / 1000) : 0,
+      };
     }
     return view;
   }

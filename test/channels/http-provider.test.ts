@@ -131,7 +131,9 @@ describe("the HTTP provider: signed JSON to a real server that verifies it with 
     const base = testEnv({ HERALD_EMAIL_CHANNEL: "http", HERALD_HTTP_PROVIDER_URL: "https://hooks.example.com/send" });
     expect(() => loadConfig(base)).toThrow(ConfigError);
     expect(() => loadConfig(base)).toThrow(/HERALD_HTTP_PROVIDER_SECRET is required with HERALD_HTTP_PROVIDER_URL/);
-    expect(() => loadConfig({ ...base, HERALD_HTTP_PROVIDER_SECRET: "hunter2hunter2hunter2" })).toThrow(/HERALD_HTTP_PROVIDER_SECRET entry 1: must start with whsec_/);
+    expect(() => loadConfig({ ...base, HERALD_HTTP_PROVIDER_SECRET: "hunter2hunter2hunter2" })).toThrow(
+      /HERALD_HTTP_PROVIDER_SECRET entry 1: must start with whsec_/,
+    );
     expect(() => loadConfig({ ...testEnv(), HERALD_HTTP_PROVIDER_FALLBACK: "email" })).toThrow(/HERALD_HTTP_PROVIDER_URL is required/);
     expect(loadConfig({ ...base, HERALD_HTTP_PROVIDER_SECRET: secret }).HERALD_HTTP_PROVIDER_SECRET).toEqual([secret]);
   });

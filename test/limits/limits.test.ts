@@ -202,7 +202,12 @@ describe("limits over HTTP and the CLI", () => {
     expect(empty.statusCode).toBe(400);
     const reset = await h.app.inject({ method: "POST", url: "/v1/limits/reset", headers: asAdmin, payload: { address: "dave@example.com" } });
     expect(reset.json().removed).toBeGreaterThan(0);
-    const res = await h.app.inject({ method: "POST", url: "/v1/notifications/email-verification", headers: asEnqueue, payload: verification("dave@example.com") });
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/notifications/email-verification",
+      headers: asEnqueue,
+      payload: verification("dave@example.com"),
+    });
     expect(res.statusCode).toBe(202);
   });
 
@@ -236,7 +241,10 @@ describe("tenants file limits", () => {
     const { readTenantLimits, loadTenants } = await import("../../src/templates/tenants.js");
     const dir = mkdtempSync(join(tmpdir(), "herald-tenants-"));
     const file = join(dir, "tenants.yaml");
-    writeFileSync(file, "tenants:\n  acme:\n    from: Acme <no-reply@acme.com>\n    limits:\n      cooldownSeconds: 60\n      addressPerHour: 3\n  plain: {}\n");
+    writeFileSync(
+      file,
+      "tenants:\n  acme:\n    from: Acme <no-reply@acme.com>\n    limits:\n      cooldownSeconds: 60\n      addressPerHour: 3\n  plain: {}\n",
+    );
     expect(readTenantLimits(file)).toEqual({ acme: { cooldownSeconds: 60, addressPerHour: 3 } });
     // The renderer's strict reading accepts the section too.
     expect(loadTenants(file, () => new Set()).get("acme")?.limits).toEqual({ cooldownSeconds: 60, addressPerHour: 3 });

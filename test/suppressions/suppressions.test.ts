@@ -106,7 +106,12 @@ describe("the suppression list", () => {
   });
 
   it("admin API: add, look up, list (ids only), remove by id", async () => {
-    const added = await h.app.inject({ method: "POST", url: "/v1/suppressions", headers: asAdmin, payload: { address: "mallory@example.com", reason: "asked to" } });
+    const added = await h.app.inject({
+      method: "POST",
+      url: "/v1/suppressions",
+      headers: asAdmin,
+      payload: { address: "mallory@example.com", reason: "asked to" },
+    });
     expect(added.statusCode).toBe(201);
     const { id } = added.json();
     const found = await h.app.inject({ method: "POST", url: "/v1/suppressions/lookup", headers: asAdmin, payload: { address: "mallory@example.com" } });

@@ -46,8 +46,7 @@ export async function limitRoutes(app: FastifyInstance, opts: LimitRoutesOptions
   const { limits } = opts;
   const timed = <T>(promise: Promise<T>, what: string) => withDeadline(promise, opts.redisTimeoutMs, what);
   const parse = (body: unknown) => subjectSchema.safeParse(body ?? {});
-  const invalid = (error: z.ZodError) =>
-    ({ type: PROBLEM_TYPES.invalidRequest, title: "Invalid request", status: 400, errors: toFieldIssues(error) }) as const;
+  const invalid = (error: z.ZodError) => ({ type: PROBLEM_TYPES.invalidRequest, title: "Invalid request", status: 400, errors: toFieldIssues(error) }) as const;
 
   app.post(
     "/limits/lookup",
@@ -57,7 +56,8 @@ export async function limitRoutes(app: FastifyInstance, opts: LimitRoutesOptions
         ...common,
         operationId: "show-limits",
         summary: "Current counters of an address, a user id or a country",
-        description: "Sends counted in the rolling hour, the configured limit, seconds until the next send passes, cooldowns per kind, and a country's breaker.",
+        description:
+          "Sends counted in the rolling hour, the configured limit, seconds until the next send passes, cooldowns per kind, and a country's breaker.",
         body: subjectJson,
         response: { 200: jsonResponse("The counters", { type: "object" }), ...errors },
       },
