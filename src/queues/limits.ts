@@ -166,6 +166,23 @@ export class Limits {
     throw new RateLimitedError(limit!, retryAfter, describe(limit!, kind, retryAfter, policy, country), opened === 1, country);
   }
 
+  /**
+   * The worker's second look at an SMS already queued, counting nothing: the number guard (with the
+   * allowlist as the worker has it now) and the country's breaker. So SMS queued before an allowlist was
+   * narrowed, or during a burst that then opened the breaker, are not sent. Returns why not, or undefined.
+   */
+  async refusalOfQueued(kind: KindName, phone: string): Promise<string | undefined> {
+    let country: string;
+    try {
+      country = await this.checkNumber(kind, phone);
+    } catch (error) {
+      if (error instanceof ValidationError) return `SMS-pumping guard: the number ${error.issues[0]?.message ?? "is refused"}`;
+      throw error;
+    }
+    const ttl = await this.connection.pttl(this.key("breaker", country));
+    return ttl > 0 ? `SMS-pumping guard: SMS to ${country} are paused (the country's breaker is open for ${Math.ceil(ttl / 1000)} s more)` : undefined;
+  }
+
   /** The counters of an address, a user id and/or a country (what `herald limits show` prints). */
   async show(subject: LimitSubject, now = Date.now()): Promise<LimitsView> {
     const policy = this.settings.policy;

@@ -3,6 +3,7 @@ import { channelOf, parseJob, resolveLink, ValidationError, type ChannelName, ty
 import type { EmailProvider, Receipt, SmsProvider } from "../channels/provider.js";
 import { ExpiredJobError, InvalidJobError, PermanentDeliveryError, SuppressedError, TransientDeliveryError } from "../errors/index.js";
 import type { Suppressions } from "../queues/suppressions.js";
+import type { Limits } from "../queues/limits.js";
 import { envelopeSchema, openEnvelope } from "../queues/envelope.js";
 import { scrub } from "../redact.js";
 import { DecryptError } from "../secrets/cipher.js";
@@ -16,6 +17,8 @@ export interface PipelineDeps {
   sms: SmsProvider;
   /** The suppression list: checked before a send, added to on a hard bounce. None: neither. */
   suppressions?: Suppressions;
+  /** The SMS-pumping guard's second look at a queued SMS (number, allowlist, country breaker). None: no second look. */
+  limits?: Pick<Limits, "refusalOfQueued">;
   now?: () => number;
 }
 
@@ -56,6 +59,8 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
     const secrets = [parsed.code, parsed.codeId, parsed.url, parsed.urlTemplate, parsed.recipient.email, parsed.recipient.phone];
     const provider = channel === "email" ? deps.email : deps.sms;
     const address = channel === "email" ? parsed.recipient.email! : parsed.recipient.phone!;
+    const refused = channel === "sms" ? await deps.limits?.refusalOfQueued(kind, address) : undefined;
+    if (refused) throw new PermanentDeliveryError(`not sent: ${refused}`, "sms-guard");
     const suppressed = await deps.suppressions?.check(address);
     if (suppressed) {
       throw new SuppressedError(

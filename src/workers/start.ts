@@ -9,6 +9,8 @@ import type { Logger } from "../logger.js";
 import { createRedis, reportErrors } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { Suppressions } from "../queues/suppressions.js";
+import { Limits } from "../queues/limits.js";
+import { limitPolicyOf, limitSettingsOf } from "../config/producer.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { scrub } from "../redact.js";
@@ -116,11 +118,19 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
 
   const suppressions = new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS);
+  // The SMS guard looks again before a send (counting nothing) when limits are on or an allowlist is set.
+  const limits =
+    limitSettingsOf(config) || config.HERALD_SMS_ALLOWED_COUNTRIES
+      ? new Limits(connection, config.HERALD_PREFIX, key, {
+          policy: limitPolicyOf(config),
+          smsAllowedCountries: config.HERALD_SMS_ALLOWED_COUNTRIES,
+        })
+      : undefined;
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
   const workers = channels.map((channel) => {
     const worker = createDeliveryWorker(
       channel,
-      { key, renderer, email, sms, suppressions },
+      { key, renderer, email, sms, suppressions, limits },
       {
         connection,
         prefix: config.HERALD_PREFIX,

@@ -252,3 +252,48 @@ describe("tenants file limits", () => {
     expect(() => readTenantLimits(file)).toThrow(/tenants\.acme\.limits/);
   });
 });
+
+describe("the worker's second look at a queued SMS", () => {
+  it("an SMS queued before the allowlist was narrowed, or to a country whose breaker opened since, is dead-lettered without a Twilio request", async () => {
+    const { startTwilioServer } = await import("../support/twilio-server.js");
+    const { startTestHerald } = await import("../support/herald.js");
+    const twilio = await startTwilioServer();
+    const h = await startTestHerald({
+      TWILIO_ACCOUNT_SID: twilio.accountSid,
+      TWILIO_AUTH_TOKEN: twilio.authToken,
+      TWILIO_FROM: "+15005550006",
+      TWILIO_API_BASE_URL: twilio.url,
+      HERALD_LIMITS: "1",
+      HERALD_LIMIT_COOLDOWN_S: "0",
+      HERALD_SMS_ALLOWED_COUNTRIES: "CH,DE",
+      HERALD_SMS_COUNTRY_PER_HOUR: "2",
+    });
+    // A producer that checks nothing: the jobs it queues reach the worker as they are.
+    const unchecked = new Herald({ redis: REDIS_URL, prefix: h.config.HERALD_PREFIX, encryptionKey: h.config.HERALD_ENCRYPTION_KEY, limits: false });
+    try {
+      await unchecked.phoneVerification(sms("+33612345678"));
+      const france = await h.nextDeadLetter();
+      expect(france.failureClass).toBe("permanent");
+      const letter = await h.workers.deadLetters.get(`sms-${france.job.id}`);
+      expect(letter).toMatchObject({ code: "sms-guard" });
+      expect(letter!.reason).toContain("is in FR, which HERALD_SMS_ALLOWED_COUNTRIES does not list");
+
+      await h.herald.phoneVerification(sms("+41791234501", "a"));
+      await h.herald.phoneVerification(sms("+41791234502", "b"));
+      await h.nextDelivery();
+      await h.nextDelivery();
+      expect(await refusal(h.herald.phoneVerification(sms("+41791234503", "c")))).toMatchObject({ limit: "sms-country", opened: true });
+      await unchecked.phoneVerification(sms("+41791234504", "d"));
+      const paused = await h.nextDeadLetter();
+      expect((await h.workers.deadLetters.get(`sms-${paused.job.id}`))!.reason).toContain("SMS to CH are paused");
+      // Germany keeps flowing.
+      await h.herald.phoneVerification(sms("+4917612345678", "e"));
+      expect((await h.nextDelivery()).result.provider).toBe("twilio");
+      expect(twilio.messages.map((m) => m.To)).toEqual(["+41791234501", "+41791234502", "+4917612345678"]);
+    } finally {
+      await unchecked.close();
+      await h.close();
+      await twilio.close();
+    }
+  });
+});
