@@ -190,6 +190,8 @@ export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakResu
     HERALD_API_TOKENS: `enqueue:${ENQUEUE},admin:${ADMIN}`,
     HERALD_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     HERALD_DATA_DIR: dataDir,
+    // The soak measures memory under load, not the resend limits (which would refuse most of it).
+    HERALD_LIMITS: "0",
     LOG_LEVEL: o.logLevel,
   });
   let tail = "";

@@ -10,16 +10,19 @@ export interface TwilioOptions {
   messagingServiceSid?: string;
   /** Where the API lives, for tests and egress proxies. Default: Twilio's own hosts. */
   baseUrl?: string;
+  /** The name in receipts, logs and metrics; default `twilio`. */
+  provider?: string;
 }
 
 export function createTwilioProvider(opts: TwilioOptions): SmsProvider {
   const client = createTwilioClient(opts);
   const sender = opts.messagingServiceSid ? { messagingServiceSid: opts.messagingServiceSid } : { from: opts.from! };
+  const name = opts.provider ?? "twilio";
   return {
-    provider: "twilio",
+    provider: name,
     async send(message): Promise<Receipt> {
       const sent = await client.messages.create({ to: message.to, body: message.body, ...sender });
-      return { provider: "twilio", messageId: sent.sid, acceptedAt: new Date().toISOString() };
+      return { provider: name, messageId: sent.sid, acceptedAt: new Date().toISOString() };
     },
     classify: classifyTwilioError,
     async close() {},

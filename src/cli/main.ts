@@ -6,6 +6,9 @@ import { CHANNELS, KIND_NAMES, ValidationError, type ChannelName } from "../cont
 import { createLogger, wantsPrettyLogs } from "../logger.js";
 import { lookupStatus } from "../queues/status.js";
 import { addDlqCommands, formatCounts, formatStatus, QUEUE_STATES } from "./dlq.js";
+import { addLimitCommands } from "./limits.js";
+import { addSuppressionCommands } from "./suppressions.js";
+import { RateLimitedError } from "../errors/index.js";
 import { positiveInt } from "./options.js";
 import { RedisUnavailableError, withRedis } from "./redis.js";
 import { checkJob, readJsonOption, send, UsageError } from "./send.js";
@@ -129,6 +132,8 @@ export function buildProgram(): Command {
     });
 
   addDlqCommands(program, config);
+  addLimitCommands(program, config);
+  addSuppressionCommands(program, config);
 
   return program;
 }
@@ -150,6 +155,11 @@ export async function main(argv = process.argv): Promise<void> {
     if (error instanceof ValidationError) {
       process.stderr.write(`error: invalid ${error.kind} job:\n${error.issues.map((i) => `  ${i.field || "(job)"}: ${i.message}`).join("\n")}\n`);
       process.exit(2);
+    }
+    if (error instanceof RateLimitedError) {
+      // 75 (EX_TEMPFAIL): try again later; the wait is on the line, and nothing was queued.
+      process.stderr.write(`error: rate limited (${error.limit}): ${error.message}; nothing was queued\nretry-after: ${error.retryAfter}\n`);
+      process.exit(75);
     }
     if (error instanceof UsageError || error instanceof ConfigError || error instanceof RedisUnavailableError) {
       process.stderr.write(`error: ${error.message}\n`);

@@ -8,10 +8,12 @@ import { createRedis } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { Herald } from "../queues/producer.js";
+import { Suppressions } from "../queues/suppressions.js";
 import { KeyError, loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
 import { ensureRedis } from "./private-redis.js";
+import { limitsOption } from "./send.js";
 
 export interface Service {
   workers?: RunningWorkers;
@@ -50,17 +52,23 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     if (issues.length > 0) throw new ConfigError(issues.join("\n"));
   }
   // Workers and the API's producer need the key; the API alone could start without one, but every enqueue would fail.
+  let key: ReturnType<typeof loadKey>["key"];
   try {
-    loadKey({
+    ({ key } = loadKey({
       HERALD_ENCRYPTION_KEY: config.HERALD_ENCRYPTION_KEY,
       HERALD_ENCRYPTION_KEYS: config.HERALD_ENCRYPTION_KEYS,
       dev: config.HERALD_DEV,
       dataDir: config.HERALD_DATA_DIR,
-    });
+    }));
   } catch (error) {
     throw error instanceof KeyError ? new ConfigError(error.message) : error;
   }
   for (const warning of (config as { warnings?: string[] }).warnings ?? []) logger.warn(warning);
+  if (!config.HERALD_DEV && !config.HERALD_SMS_ALLOWED_COUNTRIES && (opts.http || (opts.channels ?? CHANNELS).includes("sms"))) {
+    logger.warn(
+      "!!! HERALD_SMS_ALLOWED_COUNTRIES is not set: SMS may go to every country, which is how SMS-pumping fraud runs up a bill. Set it to the countries your users live in, e.g. HERALD_SMS_ALLOWED_COUNTRIES=CH,DE,AT !!!",
+    );
+  }
   const privateRedis = await ensureRedis({ url: config.REDIS_URL, explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger });
   const closers: (() => Promise<unknown>)[] = [];
   if (privateRedis) closers.push(() => privateRedis.stop());
@@ -101,6 +109,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       retry: retryPolicyOf(config),
       // The workers already warned about the dev key file when they run in this process.
       onWarning: (message) => workers || logger.warn(message),
+      limits: limitsOption(config),
     });
     closers.push(() => herald.close());
     const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
@@ -119,6 +128,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       deadLetters,
       connection,
       prefix: config.HERALD_PREFIX,
+      suppressions: new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS),
       events: workers?.events,
       ready,
       logger,

@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { z } from "zod";
 import { dkimIssues } from "./dkim.js";
 import { httpEnvShape } from "./http.js";
+import { providerEnvIssues, providerEnvShape } from "./providers.js";
 import { describeEnvIssues, flag, int, optionalText, urlWith } from "./env.js";
 import { producerVariables } from "./producer.js";
 import { closestName } from "./names.js";
@@ -29,8 +30,8 @@ const variables = {
   HERALD_LOCK_MS: int("HERALD_LOCK_MS", 1000, 600_000).default(10_000),
   HERALD_STALLED_INTERVAL_MS: int("HERALD_STALLED_INTERVAL_MS", 500, 600_000).default(5_000),
   HERALD_OUTBOX_DIR: z.string().min(1).default("./outbox"),
-  HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
-  HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox"], { error: "must be twilio or outbox" }).optional(),
+  HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox", "http"], { error: "must be smtp, http or outbox" }).optional(),
+  HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox", "http"], { error: "must be twilio, http or outbox" }).optional(),
   HERALD_TENANTS_FILE: optionalText.refine((v) => v === undefined || isFile(v), { error: (i) => `HERALD_TENANTS_FILE: there is no file ${String(i.input)}` }),
   HERALD_PRODUCT_NAME: z
     .string()
@@ -67,10 +68,12 @@ const variables = {
       .optional(),
   ),
   TWILIO_API_BASE_URL: optionalText.pipe(urlWith("TWILIO_API_BASE_URL", /^(http|https):$/).optional()),
+  HERALD_SUPPRESSION_TTL_DAYS: int("HERALD_SUPPRESSION_TTL_DAYS", 1, 3650).default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_METRICS_PORT: int("HERALD_METRICS_PORT", 0, 65_535).optional(),
   HERALD_METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),
   ...httpEnvShape,
+  ...providerEnvShape,
 };
 
 export const CONFIG_VARIABLES = Object.keys(variables);
@@ -82,9 +85,9 @@ const TOOLING_VARIABLES = ["HERALD_CHROMIUM", "HERALD_UPDATE_SCREENSHOTS", "HERA
  * The provider per channel: as configured, else the real one whose settings are there; the outbox only
  * in development. Undefined: no provider, which stops a worker for that channel at start (providerIssues).
  */
-const emailChannelOf = (env: { HERALD_EMAIL_CHANNEL?: "smtp" | "outbox"; SMTP_URL?: string; HERALD_DEV: boolean }) =>
+const emailChannelOf = (env: { HERALD_EMAIL_CHANNEL?: "smtp" | "outbox" | "http"; SMTP_URL?: string; HERALD_DEV: boolean }) =>
   env.HERALD_EMAIL_CHANNEL ?? (env.SMTP_URL ? "smtp" : env.HERALD_DEV ? "outbox" : undefined);
-const smsChannelOf = (env: { HERALD_SMS_CHANNEL?: "twilio" | "outbox"; TWILIO_ACCOUNT_SID?: string; HERALD_DEV: boolean }) =>
+const smsChannelOf = (env: { HERALD_SMS_CHANNEL?: "twilio" | "outbox" | "http"; TWILIO_ACCOUNT_SID?: string; HERALD_DEV: boolean }) =>
   env.HERALD_SMS_CHANNEL ?? (env.TWILIO_ACCOUNT_SID ? "twilio" : env.HERALD_DEV ? "outbox" : undefined);
 
 export const configSchema = z
@@ -101,6 +104,7 @@ export const configSchema = z
       if (!env.SMTP_URL) ctx.addIssue({ code: "custom", path: ["SMTP_URL"], message: "SMTP_URL is required when HERALD_EMAIL_CHANNEL=smtp" });
       if (!env.SMTP_FROM) ctx.addIssue({ code: "custom", path: ["SMTP_FROM"], message: 'SMTP_FROM is required with SMTP, e.g. "Acme <no-reply@acme.com>"' });
     }
+    for (const issue of providerEnvIssues(env)) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
     // DKIM signs SMTP and outbox mail alike, so it is checked whichever channel is chosen.
     for (const issue of dkimIssues(env)) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
     if (smsChannelOf(env) === "twilio") {

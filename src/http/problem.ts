@@ -23,6 +23,7 @@ export const PROBLEM_TYPES = {
   tooLarge: "urn:herald:problem:body-too-large",
   unsupportedMediaType: "urn:herald:problem:unsupported-media-type",
   unavailable: "urn:herald:problem:unavailable",
+  rateLimited: "urn:herald:problem:rate-limited",
   internal: "urn:herald:problem:internal",
 } as const;
 

@@ -6,6 +6,7 @@ import { HttpConfigError, type HttpConfig } from "../config/http.js";
 import type { Logger } from "../logger.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
+import type { Suppressions } from "../queues/suppressions.js";
 import { DELIVERY_QUEUES } from "../queues/names.js";
 import type { Herald } from "../queues/producer.js";
 import type { Renderer } from "../templates/renderer.js";
@@ -56,6 +57,8 @@ export interface HttpServerOptions {
   herald: Herald;
   /** Dead-letter queue access (list, replay, purge); its retry policy applies to replays. Left open on close. */
   deadLetters: DeadLetters;
+  /** The suppression list, for its admin routes (/v1/suppressions); without it they are not served. Left open on close. */
+  suppressions?: Suppressions;
   /** Redis connection for the status look-ups, the board and the queue-depth metrics. Left open on close. */
   connection: Redis;
   /** Queue prefix, e.g. `{herald}`. */
@@ -125,6 +128,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   const queues = openQueues(opts);
   const metrics = opts.metrics ?? new HeraldMetrics({ deadLetters: opts.deadLetters, logger });
   metrics.watchQueues(queues.all);
+  metrics.watchBreakers(() => opts.herald.limits.openBreakers());
   const detach = opts.events ? metrics.attach(opts.events) : undefined;
 
   const app = Fastify({
@@ -149,6 +153,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   app.addHook("onClose", async () => {
     detach?.();
     metrics.unwatchQueues(queues.all);
+    metrics.watchBreakers(undefined);
     await queues.close();
   });
   app.addHook("onResponse", logRequest);
@@ -157,7 +162,17 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
 
   await docs(app);
   const status = { queues: queues.delivery, deadLetters: opts.deadLetters, connection: opts.connection };
-  await app.register(api, { prefix: "/v1", auth, herald: opts.herald, status, deadLetters: opts.deadLetters, metrics, bodyLimit, redisTimeoutMs });
+  await app.register(api, {
+    prefix: "/v1",
+    auth,
+    herald: opts.herald,
+    status,
+    deadLetters: opts.deadLetters,
+    metrics,
+    suppressions: opts.suppressions,
+    bodyLimit,
+    redisTimeoutMs,
+  });
   // The identity-server adapters: beside /v1's Bearer tokens, each checking its own server's signature.
   await app.register(adapters, { prefix: "/v1/adapters", config: adapterConfig(config), herald: opts.herald, metrics, logger, redisTimeoutMs });
   const mounted = mountedAdapters(config);

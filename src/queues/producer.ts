@@ -16,7 +16,8 @@ import { decodeKey, loadKey, parseKeyList, type KeyMaterial, type Keyring } from
 import { createRedis, type RedisInput } from "./connection.js";
 import { DeadlineError, withDeadline } from "./deadline.js";
 import { toEnvelope } from "./envelope.js";
-import { loadProducerConfig, retryPolicyOf, type ProducerConfig } from "../config/producer.js";
+import { limitPolicyOf, loadProducerConfig, retryPolicyOf, type ProducerConfig } from "../config/producer.js";
+import { Limits, type LimitedJob, type LimitPolicy, type LimitSettings } from "./limits.js";
 import { IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
 import { DEAD_LETTER_QUEUE, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
 
@@ -41,6 +42,12 @@ export interface HeraldOptions {
   timeoutMs?: number;
   /** Told once when the dev key file is used instead of HERALD_ENCRYPTION_KEY. */
   onWarning?: (message: string) => void;
+  /**
+   * Resend limits and the SMS-pumping guard (README: "Protecting against abuse"). Default: on, with the
+   * HERALD_LIMIT_* and HERALD_SMS_* settings (off with HERALD_LIMITS=0). Given here, they are on, and
+   * what is given replaces those settings; `false` turns them off.
+   */
+  limits?: false | { policy?: Partial<LimitPolicy>; tenants?: LimitSettings["tenants"]; smsAllowedCountries?: readonly string[] };
 }
 
 /**
@@ -150,6 +157,9 @@ export class Herald {
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private lastRedisError?: Error;
+  /** The limit counters (show, reset), whether or not this producer enforces them. */
+  readonly limits: Limits;
+  private readonly enforceLimits: boolean;
 
   constructor(opts: HeraldOptions = {}) {
     // Unset options come from the environment, read and checked exactly as the service reads it.
@@ -163,11 +173,19 @@ export class Herald {
     this.connection = typeof redis === "string" ? createRedis(redis, "producer") : redis;
     // Ours to report: without a listener ioredis prints every reconnect failure to the console.
     if (this.ownsConnection) this.connection.on("error", (error) => (this.lastRedisError = error));
+    const limits = opts.limits || {};
+    this.enforceLimits = opts.limits === undefined ? env.HERALD_LIMITS : opts.limits !== false;
+    this.limits = new Limits(this.connection, this.prefix, this.key, {
+      policy: { ...limitPolicyOf(env), ...limits.policy },
+      tenants: limits.tenants,
+      smsAllowedCountries: "smsAllowedCountries" in limits ? limits.smsAllowedCountries : env.HERALD_SMS_ALLOWED_COUNTRIES,
+    });
   }
 
   /**
-   * Validates and enqueues one job; throws ValidationError (nothing enqueued) if any field is wrong, and
-   * NotQueuedError or EnqueueTimeoutError (both with the job's id) when Redis does not take it in time.
+   * Validates and enqueues one job; throws ValidationError (nothing enqueued) if any field is wrong,
+   * RateLimitedError (nothing enqueued, `retryAfter` seconds) over a limit, and NotQueuedError or
+   * EnqueueTimeoutError (both with the job's id) when Redis does not take it in time.
    */
   async enqueue<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     const [prepared] = this.prepare([{ kind, job: input, id: options.id }]);
@@ -178,6 +196,8 @@ export class Herald {
       // A job that failed for good was removed from its queue; its id lives on as a dead letter, and
       // adding it again would send it a second time. Only a caller's own id can name one.
       if (options.id && (await this.deadLettered(queue.name, [jobId])).size > 0) return undefined;
+      // Counted once per idempotency key (or job id): a repeat, or this loop's own retry, passes uncounted.
+      await this.checkLimits({ kind, channel: prepared.channel, jobId, job: prepared.job });
       return queue.add(prepared.kind, prepared.data, prepared.opts);
     });
     if (!job) return { id: jobId, kind, channel: prepared.channel, deduplicated: true };
@@ -203,6 +223,8 @@ export class Herald {
           batch.filter(({ index }) => items[index]?.id).map(({ p }) => p.opts.jobId),
         );
         const live = batch.filter(({ p }) => !dead.has(p.opts.jobId));
+        // Item by item: a refused item throws and nothing of the batch is added (items counted before it stay counted).
+        for (const { p } of live) await this.checkLimits({ kind: p.kind, channel, jobId: p.opts.jobId, job: p.job });
         return { live, jobs: live.length > 0 ? await queue.addBulk(live.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))) : [] };
       });
       for (const { p, index } of batch) results[index] = { id: p.opts.jobId, kind: p.kind, channel, deduplicated: true };
@@ -219,6 +241,12 @@ export class Herald {
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     if (this.ownsConnection) await this.connection.quit().catch(() => this.connection.disconnect());
+  }
+
+  /** With limits off, an explicit HERALD_SMS_ALLOWED_COUNTRIES still holds. */
+  private async checkLimits(item: LimitedJob): Promise<void> {
+    if (this.enforceLimits) await this.limits.check(item);
+    else if (item.channel === "sms" && this.limits.settings.smsAllowedCountries) await this.limits.checkNumber(item.kind, item.job.recipient.phone!);
   }
 
   private prepare(items: BulkItem[]) {
@@ -241,7 +269,7 @@ export class Herald {
           jobId: id?.toLowerCase() ?? randomUUID(),
           ...(job.idempotencyKey ? { deduplication: { id: `${kind}:${job.idempotencyKey}`, ttl: IDEMPOTENCY_TTL_MS } } : {}),
         };
-        return { kind, channel, opts, data: toEnvelope(kind, job, this.key, now) };
+        return { kind, channel, opts, job, data: toEnvelope(kind, job, this.key, now) };
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
         issues.push(...error.issues.map((i) => ({ field: prefix + i.field, message: i.message })));

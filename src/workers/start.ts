@@ -2,12 +2,15 @@ import { EventEmitter } from "node:events";
 import { Queue, type Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { EmailProvider, SmsProvider } from "../channels/provider.js";
-import { providersFromConfig } from "../channels/index.js";
+import { providersFromConfig, type FailoverEvent } from "../channels/index.js";
 import { ConfigError, providerIssues, type Config } from "../config/index.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
 import { createRedis, reportErrors } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
+import { Suppressions } from "../queues/suppressions.js";
+import { Limits } from "../queues/limits.js";
+import { limitPolicyOf, limitSettingsOf } from "../config/producer.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { scrub } from "../redact.js";
@@ -34,7 +37,8 @@ export interface WorkersOptions {
 
 /**
  * Events after the fact, for metrics and tests: `delivered` (job, result), `retrying` (job, error),
- * `dead-lettered` (job, failureClass, code), `unknown-tenant` (kind, tenantId).
+ * `dead-lettered` (job, failureClass, code), `unknown-tenant` (kind, tenantId), `provider-breaker`
+ * (channel, provider, state) and `failover` (channel, from, to).
  */
 export type WorkerEvents = EventEmitter;
 
@@ -68,6 +72,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   if (generatedFile) {
     logger.warn({ file: generatedFile }, "HERALD_ENCRYPTION_KEY is not set: using the dev key file; set the same key on producers and workers in production");
   }
+  const events: WorkerEvents = new EventEmitter();
   // Templates compile before any connection opens: a broken template stops start-up, not a 3 am job.
   const onUnknownTenant = (tenant: string, kind: string) => {
     logger.warn({ tenant, kind }, "job names a tenant that is not in HERALD_TENANTS_FILE: default branding and texts used");
@@ -75,7 +80,19 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   };
   const renderer = opts.renderer ?? (await loadRenderer(config, { onUnknownTenant }));
   for (const warning of renderer.warnings) logger.warn(warning);
-  const configured = opts.providers?.email && opts.providers?.sms ? undefined : providersFromConfig(config);
+  // Breaker changes and failovers: a log line each (ops alert on "provider breaker opened") and an event for the metrics.
+  const onProviderEvent = (channel: ChannelName, event: FailoverEvent) => {
+    if (event.type === "breaker") {
+      const line = { channel, provider: event.provider, state: event.state, failures: event.failures };
+      if (event.state === "open") logger.error(line, "provider breaker opened: sends skip this provider until a probe succeeds");
+      else logger.warn(line, `provider breaker ${event.state}`);
+      events.emit("provider-breaker", channel, event.provider, event.state);
+    } else {
+      logger.warn({ channel, from: event.from, to: event.to, code: event.code }, "provider failed transiently: sending through the next one");
+      events.emit("failover", channel, event.from, event.to);
+    }
+  };
+  const configured = opts.providers?.email && opts.providers?.sms ? undefined : providersFromConfig(config, onProviderEvent);
   const email = opts.providers?.email ?? configured!.email;
   const sms = opts.providers?.sms ?? configured!.sms;
   if (!config.HERALD_DEV) {
@@ -98,14 +115,22 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   reportErrors(connection, logError("worker connection"));
   const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
   reportErrors(deadLetters.queue, logError("dead-letter queue"));
-  const events: WorkerEvents = new EventEmitter();
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
 
+  const suppressions = new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS);
+  // The SMS guard looks again before a send (counting nothing) when limits are on or an allowlist is set.
+  const limits =
+    limitSettingsOf(config) || config.HERALD_SMS_ALLOWED_COUNTRIES
+      ? new Limits(connection, config.HERALD_PREFIX, key, {
+          policy: limitPolicyOf(config),
+          smsAllowedCountries: config.HERALD_SMS_ALLOWED_COUNTRIES,
+        })
+      : undefined;
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
   const workers = channels.map((channel) => {
     const worker = createDeliveryWorker(
       channel,
-      { key, renderer, email, sms },
+      { key, renderer, email, sms, suppressions, limits },
       {
         connection,
         prefix: config.HERALD_PREFIX,

@@ -16,7 +16,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   secrets: [],
   // Standard Webhooks signing: pure crypto, shared by the HTTP provider, delivery events and adapters.
   webhooks: [],
-  config: ["secrets"],
+  // webhooks: the HTTP provider's whsec_ secrets are checked at start like every other setting.
+  config: ["secrets", "webhooks"],
   logger: ["redact"],
   queues: ["config", "contracts", "errors", "redact", "secrets"],
   // Templates are pure: they render and send nothing, and know no queue.

@@ -8,6 +8,8 @@ import { createLogger } from "../../src/logger.js";
 import { HeraldMetrics } from "../../src/metrics.js";
 import { createRedis } from "../../src/queues/connection.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";
+import { Suppressions } from "../../src/queues/suppressions.js";
+import { decodeKey } from "../../src/secrets/key.js";
 import { Herald } from "../../src/queues/producer.js";
 import { startWorkers, type RunningWorkers, type WorkersOptions } from "../../src/workers/start.js";
 import { startHeraldBase, uniquePrefix } from "./herald.js";
@@ -62,7 +64,19 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
   const httpConfig = loadHttpConfig({ HERALD_API_TOKENS: TOKENS, ...opts.httpEnv } as NodeJS.ProcessEnv);
   let app: HeraldHttpServer;
   try {
-    app = await createHttpServer({ config: httpConfig, herald, deadLetters, connection: redis, prefix: config.HERALD_PREFIX, events, logger, ...opts.server });
+    // The suppression list's admin routes, as `herald api` serves them.
+    const suppressions = new Suppressions(redis, config.HERALD_PREFIX, decodeKey(config.HERALD_ENCRYPTION_KEY!, "HERALD_ENCRYPTION_KEY"));
+    app = await createHttpServer({
+      config: httpConfig,
+      herald,
+      deadLetters,
+      connection: redis,
+      prefix: config.HERALD_PREFIX,
+      events,
+      logger,
+      suppressions,
+      ...opts.server,
+    });
   } catch (error) {
     await deadLetters.close();
     await base.close();

@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import { Redis } from "ioredis";
 import { loadConfig, type Config } from "../../src/config/index.js";
+import { limitSettingsOf } from "../../src/config/producer.js";
 import { createLogger, type Logger } from "../../src/logger.js";
 import { Herald } from "../../src/queues/producer.js";
 import { startWorkers, type RunningWorkers, type WorkersOptions } from "../../src/workers/start.js";
@@ -36,6 +37,8 @@ export function testEnv(extra: Record<string, string | undefined> = {}): TestEnv
     HERALD_BACKOFF_MS: "20",
     HERALD_ATTEMPTS: "5",
     LOG_LEVEL: "silent",
+    // On by default in Herald; the suites send to one address many times (test/limits turns them on).
+    HERALD_LIMITS: "0",
     ...extra,
   };
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as TestEnv;
@@ -61,6 +64,7 @@ export function startHeraldBase(env: Record<string, string | undefined> = {}): H
     prefix: config.HERALD_PREFIX,
     encryptionKey: config.HERALD_ENCRYPTION_KEY,
     retry: { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS },
+    limits: limitSettingsOf(config),
   });
   const redis = new Redis(config.REDIS_URL);
   return {

@@ -77,7 +77,8 @@ describe("retries and dead letters", () => {
 
   it("a replayed job that fails again is dead-lettered again (nothing lost), and replaying one letter twice adds one job", async () => {
     smtp = await startSmtpServer();
-    smtp.replyNext({ code: 550, message: "5.1.1 Unknown" }, 2);
+    // A policy refusal: permanent, but not a bounce that would suppress the address (and keep the replay from sending).
+    smtp.replyNext({ code: 550, message: "5.7.1 Rejected by policy" }, 2);
     h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>" });
     await h.herald.emailVerification(mailJob());
     await h.nextDeadLetter();

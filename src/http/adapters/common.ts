@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import { locale as localeTag } from "../../contracts/fields.js";
 import { toFieldIssues, ValidationError, type FieldIssue, type JobInput, type KindName } from "../../contracts/index.js";
+import { RateLimitedError } from "../../errors/index.js";
 import type { Logger } from "../../logger.js";
 import type { HeraldMetrics } from "../../metrics.js";
 import type { EnqueueResult, Herald } from "../../queues/producer.js";
@@ -34,6 +35,8 @@ export class AdapterRefusal extends Error {
     message: string,
     readonly type: string = PROBLEM_TYPES.invalidRequest,
     readonly errors?: FieldIssue[],
+    /** Seconds, sent as Retry-After (a resend limit). */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
@@ -167,7 +170,7 @@ export async function enqueueJob<K extends KindName>(opts: AdapterOptions, kind:
     opts.metrics.enqueued(result);
     return result;
   } catch (error) {
-    throw error instanceof ValidationError ? invalidJobs(`The ${kind} job built from the payload has`, error) : error;
+    throw refusalOf(opts, kind, error, `The ${kind} job built from the payload has`);
   }
 }
 
@@ -182,8 +185,18 @@ export async function enqueueJobs(opts: AdapterOptions, items: readonly { kind: 
     for (const result of results) opts.metrics.enqueued(result);
     return results;
   } catch (error) {
-    throw error instanceof ValidationError ? invalidJobs("The jobs built from the payload have", error) : error;
+    throw refusalOf(opts, items[0]?.kind ?? "unknown", error, "The jobs built from the payload have");
   }
+}
+
+/** The producer's refusals as the adapter's answers; anything else goes on to the server's error handler. */
+function refusalOf(opts: AdapterOptions, kind: string, error: unknown, what: string): unknown {
+  if (error instanceof ValidationError) return invalidJobs(what, error);
+  if (error instanceof RateLimitedError) {
+    opts.metrics.rateLimited(kind, error);
+    return new AdapterRefusal(429, "Too many notifications", `${error.message}. Nothing was queued.`, PROBLEM_TYPES.rateLimited, undefined, error.retryAfter);
+  }
+  return error;
 }
 
 /** A job the contract refuses: 400 listing its fields (`what` names the job or jobs). */
@@ -201,6 +214,7 @@ function invalidJobs(what: string, error: ValidationError): AdapterRefusal {
 export function answerRefusal(reply: FastifyReply, error: unknown): FastifyReply {
   if (!(error instanceof AdapterRefusal)) throw error;
   if (error.status === 401) reply.header("www-authenticate", 'Signature realm="Herald"');
+  if (error.retryAfter !== undefined) reply.header("retry-after", String(error.retryAfter));
   return sendProblem(reply, {
     type: error.type,
     title: error.title,

@@ -203,3 +203,30 @@ describe("Supabase Auth hooks adapter", () => {
     });
   });
 });
+
+describe("Supabase Auth hooks adapter under Herald's resend limits", () => {
+  let rig: AdapterRig;
+  beforeAll(async () => {
+    rig = await startAdapterRig({ HERALD_SUPABASE_HOOK_SECRET: SECRET }, { HERALD_LIMITS: "1", HERALD_LIMIT_COOLDOWN_S: "30" });
+  });
+  afterAll(async () => {
+    await rig?.close();
+  });
+
+  it("a second code to the same address within the cooldown: 429 with Retry-After, in Supabase's error format, nothing queued", async () => {
+    const someone = user();
+    const first = goJson(sendEmailPayload(someone, { email_action_type: "reauthentication", token: token() }));
+    const ok = await rig.h.app.inject({ method: "POST", url: "/v1/adapters/supabase/email", headers: signed(first), payload: first });
+    expect(ok.statusCode, ok.body).toBe(200);
+    const before = await rig.jobCount();
+    const again = goJson(sendEmailPayload(someone, { email_action_type: "reauthentication", token: token() }));
+    const res = await rig.h.app.inject({ method: "POST", url: "/v1/adapters/supabase/email", headers: signed(again), payload: again });
+    expect(res.statusCode).toBe(429);
+    expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+    expect(Number(res.headers["retry-after"])).toBeLessThanOrEqual(30);
+    const body = res.json() as { error: { http_code: number; message: string } };
+    expect(body.error.http_code).toBe(429);
+    expect(body.error.message).toMatch(/Nothing was queued/);
+    expect(await rig.jobCount()).toBe(before);
+  });
+});
