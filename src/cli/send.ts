@@ -43,6 +43,9 @@ export async function send(ops: OpsContext, kind: string, job: unknown, warn: (m
   const herald = new Herald({
     redis: ops.connection,
     prefix: config.HERALD_PREFIX,
+    shards: config.HERALD_SHARDS,
+    replicasAck: config.HERALD_REPLICAS_ACK,
+    replicasAckTimeoutMs: config.HERALD_REPLICAS_ACK_TIMEOUT_MS,
     encryptionKey: config.HERALD_ENCRYPTION_KEY,
     encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
     dev: config.HERALD_DEV,

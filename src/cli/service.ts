@@ -4,7 +4,7 @@ import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import { createHttpServer, HttpConfigError, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
 import { isLoopback, openApiExposureIssue } from "../config/http.js";
 import type { Logger } from "../logger.js";
-import { createRedis } from "../queues/connection.js";
+import { createRedis, redisTarget } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { Herald } from "../queues/producer.js";
@@ -61,7 +61,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     throw error instanceof KeyError ? new ConfigError(error.message) : error;
   }
   for (const warning of (config as { warnings?: string[] }).warnings ?? []) logger.warn(warning);
-  const privateRedis = await ensureRedis({ url: config.REDIS_URL, explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger });
+  // A Cluster or Sentinel is never replaced by a private server: it must answer as configured.
+  const single = !config.REDIS_CLUSTER_NODES && !config.REDIS_SENTINELS;
+  const privateRedis = single
+    ? await ensureRedis({ url: config.REDIS_URL, target: redisTarget(config), explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger })
+    : undefined;
   const closers: (() => Promise<unknown>)[] = [];
   if (privateRedis) closers.push(() => privateRedis.stop());
   const close = async () => {
@@ -88,12 +92,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       return { workers, close };
     }
 
-    const connection = createRedis(config.REDIS_URL, "producer");
+    const connection = createRedis(redisTarget(config), "producer");
     connection.on("error", () => {}); // reported by the queues' own listeners and /readyz
     closers.push(async () => connection.quit().catch(() => connection.disconnect()));
     const herald = new Herald({
       redis: connection,
       prefix: config.HERALD_PREFIX,
+      shards: config.HERALD_SHARDS,
+      replicasAck: config.HERALD_REPLICAS_ACK,
+      replicasAckTimeoutMs: config.HERALD_REPLICAS_ACK_TIMEOUT_MS,
       encryptionKey: config.HERALD_ENCRYPTION_KEY,
       encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
       dev: config.HERALD_DEV,
@@ -119,6 +126,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       deadLetters,
       connection,
       prefix: config.HERALD_PREFIX,
+      shards: config.HERALD_SHARDS,
       events: workers?.events,
       ready,
       logger,

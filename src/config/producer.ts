@@ -2,6 +2,10 @@ import { z } from "zod";
 import { decodeKey, KeyError, parseKeyList } from "../secrets/key.js";
 import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, DEFAULT_REDIS_URL, DEFAULT_RETRY, HASH_TAGGED, type RetryPolicy } from "./defaults.js";
 import { describeEnvIssues, flag, int, optionalText, urlWith } from "./env.js";
+import { checkRedisVariables, redisVariables } from "./redis.js";
+
+/** More shards than this spread a queue thinner than any Cluster has masters. */
+export const MAX_SHARDS = 256;
 
 /** A check that throws a KeyError with the variable named (the key itself never appears in it). */
 const keyCheck = (check: (v: string) => unknown) => (value: string | undefined, ctx: z.RefinementCtx) => {
@@ -23,6 +27,7 @@ export const producerVariables = {
   REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/)
     .refine((v) => /^\/?(\d{1,5})?$/.test(new URL(v).pathname), "REDIS_URL: the path may only be a database number, e.g. redis://host:6379/0")
     .default(DEFAULT_REDIS_URL),
+  ...redisVariables,
   HERALD_PREFIX: z.string().regex(HASH_TAGGED, "HERALD_PREFIX must start with a Redis Cluster hash tag such as {herald}").default(DEFAULT_PREFIX),
   // Exponential backoff doubles each time: 20 tries from 5 s already span about 60 days.
   HERALD_ATTEMPTS: int("HERALD_ATTEMPTS", 1, 20).default(DEFAULT_RETRY.attempts),
@@ -33,9 +38,12 @@ export const producerVariables = {
   HERALD_ENCRYPTION_KEYS: optionalText.superRefine(keyCheck((v) => parseKeyList(v))),
   HERALD_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
   HERALD_DEV: flag.default(false),
+  HERALD_SHARDS: int("HERALD_SHARDS", 1, MAX_SHARDS).default(1),
+  HERALD_REPLICAS_ACK: int("HERALD_REPLICAS_ACK", 0, 16).default(0),
+  HERALD_REPLICAS_ACK_TIMEOUT_MS: int("HERALD_REPLICAS_ACK_TIMEOUT_MS", 1, 60_000).default(1000),
 };
 
-const producerSchema = z.object(producerVariables);
+const producerSchema = z.object(producerVariables).superRefine(checkRedisVariables);
 
 export type ProducerConfig = z.output<typeof producerSchema>;
 

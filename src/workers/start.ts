@@ -1,15 +1,14 @@
 import { EventEmitter } from "node:events";
 import { Queue, type Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import type { EmailProvider, SmsProvider } from "../channels/provider.js";
 import { providersFromConfig } from "../channels/index.js";
 import { ConfigError, providerIssues, type Config } from "../config/index.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
-import { createRedis, reportErrors } from "../queues/connection.js";
+import { createRedis, redisTarget, reportErrors, type RedisClient } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { retryPolicyOf } from "../queues/job-options.js";
-import { QUEUE_OF_CHANNEL } from "../queues/names.js";
+import { deliveryPrefixes, QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { scrub } from "../redact.js";
 import { loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
@@ -89,7 +88,9 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     }
   }
 
-  const connection: Redis = createRedis(config.REDIS_URL, "worker");
+  const connection: RedisClient = createRedis(redisTarget(config), "worker");
+  // One BullMQ worker per channel and shard (HERALD_SHARDS), each with its own blocking connection.
+  const prefixes = deliveryPrefixes(config.HERALD_PREFIX, config.HERALD_SHARDS);
   const logError = (what: string) => (error: Error, suppressed: number) =>
     logger.error(
       { error: scrub(error.message), errorCode: (error as { code?: string }).code, suppressed },
@@ -102,28 +103,32 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
 
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
-  const workers = channels.map((channel) => {
-    const worker = createDeliveryWorker(
-      channel,
-      { key, renderer, email, sms },
-      {
-        connection,
-        prefix: config.HERALD_PREFIX,
-        concurrency: opts.concurrency?.[channel] ?? defaults[channel],
-        lockMs: config.HERALD_LOCK_MS,
-        stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
-        ratePerSecond: channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND,
-        logger,
-      },
-    );
-    mover.attach(worker);
-    worker.on("completed", (job, result) => events.emit("delivered", job, result));
-    worker.on("failed", (job, error) => {
-      if (job && !job.finishedOn) events.emit("retrying", job, error);
+  const workers = channels
+    .flatMap((channel) => prefixes.map((prefix) => ({ channel, prefix })))
+    .map(({ channel, prefix }) => {
+      const rate = channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND;
+      const worker = createDeliveryWorker(
+        channel,
+        { key, renderer, email, sms },
+        {
+          connection,
+          prefix,
+          concurrency: opts.concurrency?.[channel] ?? defaults[channel],
+          lockMs: config.HERALD_LOCK_MS,
+          stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
+          // BullMQ limits each queue: the channel's rate is shared out over its shards.
+          ratePerSecond: rate === undefined ? undefined : Math.max(1, Math.ceil(rate / prefixes.length)),
+          logger,
+        },
+      );
+      mover.attach(worker);
+      worker.on("completed", (job, result) => events.emit("delivered", job, result));
+      worker.on("failed", (job, error) => {
+        if (job && !job.finishedOn) events.emit("retrying", job, error);
+      });
+      return worker;
     });
-    return worker;
-  });
-  const swept = channels.map((c) => new Queue(QUEUE_OF_CHANNEL[c], { connection, prefix: config.HERALD_PREFIX }));
+  const swept = channels.flatMap((c) => prefixes.map((prefix) => new Queue(QUEUE_OF_CHANNEL[c], { connection, prefix })));
   swept.forEach((queue) => reportErrors(queue, logError(`${queue.name} queue (dead-letter sweep)`)));
   mover.watch(swept);
   for (const worker of workers) {
@@ -135,7 +140,13 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const providerChecks: RunningWorkers["providerChecks"] = {};
   if (channels.includes("email") && email.verify) providerChecks.email = checkProvider(email, logger, PROVIDER_CHECK_TIMEOUT_MS);
   logger.info(
-    { queues: channels.map((c) => QUEUE_OF_CHANNEL[c]), emailProvider: email.provider, smsProvider: sms.provider, prefix: config.HERALD_PREFIX },
+    {
+      queues: channels.map((c) => QUEUE_OF_CHANNEL[c]),
+      emailProvider: email.provider,
+      smsProvider: sms.provider,
+      prefix: config.HERALD_PREFIX,
+      shards: config.HERALD_SHARDS,
+    },
     "workers started",
   );
 
