@@ -1,5 +1,5 @@
 import { accessSync, constants } from "node:fs";
-import { z } from "zod";
+import type { z } from "zod";
 import { flag, optionalText } from "./env.js";
 
 /**

@@ -203,8 +203,8 @@ const slotOfKey = new WeakMap<Cluster, Map<string, number>>();
  */
 export async function waitForReplicas(client: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> {
   if (!isCluster(client)) return client.wait(replicas, timeoutMs);
-  let slots = slotOfKey.get(client);
-  if (!slots) slotOfKey.set(client, (slots = new Map()));
+  const slots = slotOfKey.get(client) ?? new Map<string, number>();
+  slotOfKey.set(client, slots);
   let slot = slots.get(key);
   if (slot === undefined) {
     slot = Number(await client.cluster("KEYSLOT", key));
