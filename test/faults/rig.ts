@@ -130,6 +130,7 @@ export class QueueProbe {
     this.queues = queuePrefixes.flatMap((p) => queueNames.map((name) => new Queue(name, { connection: this.connection, prefix: p })));
     for (const q of this.queues) q.on("error", () => {});
     this.deadLetters = new DeadLetters(this.connection, prefix);
+    this.deadLetters.queue.on("error", () => {});
   }
 
   /** Jobs not yet finished (waiting, delayed, active, prioritized) plus failed ones not yet moved. */
