@@ -61,6 +61,11 @@ function unavailable(url: string | RedisTarget, cause: Error, what: string): Red
   const reason = cause instanceof DeadlineError ? `no answer within ${cause.ms} ms` : (cause.message || cause.name).split("\n")[0];
   const where = describeRedis(url);
   const variable = where.slice(0, where.indexOf("="));
+  if (/certificate|altnames|self.signed|SSL|TLS/i.test(reason ?? "")) {
+    return new RedisUnavailableError(
+      `Redis at ${where} ${what} (${reason}): its TLS certificate was refused; check REDIS_TLS_CA_FILE (the CA that signed it) and that the certificate names the host in ${variable}`,
+    );
+  }
   return new RedisUnavailableError(`Redis at ${where} ${what} (${reason}); check ${variable} and that Redis is running`);
 }
 

@@ -77,7 +77,10 @@ describe("Redis Cluster: kill -9 a master under load (HERALD_SHARDS=3, HERALD_RE
 
     const result = await waitForDrain({ texts: () => smtp.mails.map((m) => m.parsed.text ?? ""), production, probe, timeoutMs: 90_000 });
     const inFlight = config.HERALD_EMAIL_CONCURRENCY * prefixes.length;
-    console.info("cluster master kill -9:", JSON.stringify({ ...result, lost: result.lost.length, failedEnqueueCalls: production.failedCalls, failoverMs, inFlight }));
+    console.info(
+      "cluster master kill -9:",
+      JSON.stringify({ ...result, lost: result.lost.length, failedEnqueueCalls: production.failedCalls, failoverMs, inFlight }),
+    );
     expect(acknowledgedAtFault).toBeLessThan(JOBS);
     expect(result.acknowledged).toBe(JOBS);
     expect(result.lost).toEqual([]);

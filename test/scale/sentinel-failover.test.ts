@@ -40,7 +40,13 @@ describe("Sentinel (1 master, 1 replica, 3 sentinels): kill -9 the master under 
     const producerRedis = createRedis(target, "producer");
     producerRedis.on("error", () => {}); // failed enqueues are counted and retried by `produce`
     cleanups.add(() => producerRedis.disconnect());
-    const herald = new Herald({ redis: producerRedis, prefix: config.HERALD_PREFIX, replicasAck: 1, encryptionKey: config.HERALD_ENCRYPTION_KEY, timeoutMs: 3000 });
+    const herald = new Herald({
+      redis: producerRedis,
+      prefix: config.HERALD_PREFIX,
+      replicasAck: 1,
+      encryptionKey: config.HERALD_ENCRYPTION_KEY,
+      timeoutMs: 3000,
+    });
     cleanups.add(() => herald.close());
     const probe = new QueueProbe(target, config.HERALD_PREFIX, ["email"]);
     cleanups.add(() => probe.close());
@@ -64,7 +70,10 @@ describe("Sentinel (1 master, 1 replica, 3 sentinels): kill -9 the master under 
 
     const result = await waitForDrain({ texts: () => smtp.mails.map((m) => m.parsed.text ?? ""), production, probe, timeoutMs: 90_000 });
     const inFlight = config.HERALD_EMAIL_CONCURRENCY;
-    console.info("sentinel master kill -9:", JSON.stringify({ ...result, lost: result.lost.length, failedEnqueueCalls: production.failedCalls, failoverMs, inFlight }));
+    console.info(
+      "sentinel master kill -9:",
+      JSON.stringify({ ...result, lost: result.lost.length, failedEnqueueCalls: production.failedCalls, failoverMs, inFlight }),
+    );
     expect(acknowledgedAtFault).toBeLessThan(JOBS);
     expect(result.acknowledged).toBe(JOBS);
     expect(result.lost).toEqual([]);
