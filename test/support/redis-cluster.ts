@@ -1,10 +1,22 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
-import { vi } from "vitest";
 import { type RedisProcess, type RedisServerOptions, startRedisServer } from "./redis-server.js";
 
 const run = promisify(execFile);
+
+/** Retries `check` until it resolves (no vitest here: the bench uses these helpers too). */
+async function waitFor(check: () => Promise<void>, opts: { timeout: number; interval: number }): Promise<void> {
+  const deadline = Date.now() + opts.timeout;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, opts.interval));
+    }
+  }
+}
 
 /**
  * Real Redis topologies for the scale tests, each node a `startRedisServer` process (own port, own temp
@@ -60,7 +72,7 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
       timeout: 30_000,
     });
     // Every node must agree the cluster is whole before a client connects.
-    await vi.waitFor(
+    await waitFor(
       async () => {
         for (const node of nodes) {
           const info = await onNode(node.port, (c) => c.cluster("INFO"));
@@ -154,23 +166,21 @@ export async function startRedisSentinels(name = "herald"): Promise<RedisSentine
     throw new Error("no sentinel answers");
   };
   // The replica is in sync and every sentinel sees it, before the test relies on a failover.
-  await vi
-    .waitFor(
-      async () => {
-        const info = String(await onNode(replica.port, (c) => c.info("replication")));
-        if (!/master_link_status:up/.test(info)) throw new Error("replica not in sync yet");
-        for (const sentinel of sentinels) {
-          const replicas = (await onNode(sentinel.port, (c) => c.call("SENTINEL", "replicas", name))) as unknown[];
-          if (replicas.length < 1) throw new Error(`sentinel ${sentinel.port} does not know the replica yet`);
-          const others = (await onNode(sentinel.port, (c) => c.call("SENTINEL", "sentinels", name))) as unknown[];
-          if (others.length < 2) throw new Error(`sentinel ${sentinel.port} does not know the other sentinels yet`);
-        }
-      },
-      { timeout: 30_000, interval: 200 },
-    )
-    .catch(async (error) => {
-      await stop();
-      throw error;
-    });
+  await waitFor(
+    async () => {
+      const info = String(await onNode(replica.port, (c) => c.info("replication")));
+      if (!/master_link_status:up/.test(info)) throw new Error("replica not in sync yet");
+      for (const sentinel of sentinels) {
+        const replicas = (await onNode(sentinel.port, (c) => c.call("SENTINEL", "replicas", name))) as unknown[];
+        if (replicas.length < 1) throw new Error(`sentinel ${sentinel.port} does not know the replica yet`);
+        const others = (await onNode(sentinel.port, (c) => c.call("SENTINEL", "sentinels", name))) as unknown[];
+        if (others.length < 2) throw new Error(`sentinel ${sentinel.port} does not know the other sentinels yet`);
+      }
+    },
+    { timeout: 30_000, interval: 200 },
+  ).catch(async (error) => {
+    await stop();
+    throw error;
+  });
   return { master, replica, sentinels, sentinelList: sentinels.map((s) => `127.0.0.1:${s.port}`).join(","), name, currentMasterPort, stop };
 }
