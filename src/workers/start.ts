@@ -116,8 +116,9 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
           concurrency: opts.concurrency?.[channel] ?? defaults[channel],
           lockMs: config.HERALD_LOCK_MS,
           stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
-          // BullMQ limits each queue: the channel's rate is shared out over its shards.
-          ratePerSecond: rate === undefined ? undefined : Math.max(1, Math.ceil(rate / prefixes.length)),
+          // BullMQ limits each queue: the channel's rate is shared out over its shards (the unsharded queue,
+          // empty once drained, gets a shard's share too).
+          ratePerSecond: rate === undefined ? undefined : Math.max(1, Math.ceil(rate / config.HERALD_SHARDS)),
           logger,
         },
       );
