@@ -170,7 +170,10 @@ describe(".dockerignore", () => {
 
 describe("docker-compose.yml, profile cluster", () => {
   const compose = parse(read("docker-compose.yml"));
-  const services = compose.services as Record<string, { profiles?: string[]; command?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> }>;
+  const services = compose.services as Record<
+    string,
+    { profiles?: string[]; command?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> }
+  >;
   const nodes = Object.keys(services).filter((name) => /^redis-node-\d$/.test(name));
 
   it("six Redis 7 nodes in Cluster mode with AOF and noeviction, joined by a one-shot redis-cli --cluster create with one replica each", () => {
