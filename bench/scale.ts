@@ -86,7 +86,13 @@ async function ackLatency() {
     });
   const none = await measure("0");
   const one = await measure("1");
-  return { jobs: LATENCY_JOBS, replicasAck0: none, replicasAck1: one, p50Ratio: +(one.p50Ms / none.p50Ms).toFixed(2), p95Ratio: +(one.p95Ms / none.p95Ms).toFixed(2) };
+  return {
+    jobs: LATENCY_JOBS,
+    replicasAck0: none,
+    replicasAck1: one,
+    p50Ratio: +(one.p50Ms / none.p50Ms).toFixed(2),
+    p95Ratio: +(one.p95Ms / none.p95Ms).toFixed(2),
+  };
 }
 
 /** Many producers enqueueing at once, into 1 or 3 shards. */
@@ -108,7 +114,9 @@ async function deliveryThroughput(shards: number) {
   const config = loadConfig(env({ HERALD_SHARDS: String(shards) }));
   await withProducer(config, async (herald) => {
     for (let start = 0; start < DELIVERY_JOBS; start += 500) {
-      await herald.enqueueBulk(Array.from({ length: Math.min(500, DELIVERY_JOBS - start) }, (_, i) => ({ kind: "password-reset" as const, job: jobFor(start + i) })));
+      await herald.enqueueBulk(
+        Array.from({ length: Math.min(500, DELIVERY_JOBS - start) }, (_, i) => ({ kind: "password-reset" as const, job: jobFor(start + i) })),
+      );
     }
   });
   const start = performance.now();
@@ -142,7 +150,13 @@ try {
         node: process.version,
         topology: "Redis Cluster, 3 masters + 3 replicas, all on this machine",
         replicasAck: latency,
-        enqueue: { producers: PRODUCERS, jobs: PRODUCERS * ENQUEUES_PER_PRODUCER, shards1PerSec: enqueue1, shards3PerSec: enqueue3, ratio: +(enqueue3 / enqueue1).toFixed(2) },
+        enqueue: {
+          producers: PRODUCERS,
+          jobs: PRODUCERS * ENQUEUES_PER_PRODUCER,
+          shards1PerSec: enqueue1,
+          shards3PerSec: enqueue3,
+          ratio: +(enqueue3 / enqueue1).toFixed(2),
+        },
         delivery: {
           jobs: DELIVERY_JOBS,
           totalConcurrency: TOTAL_CONCURRENCY,

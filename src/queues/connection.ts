@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { parseHostPortList, redisTlsOn, type RedisVariables } from "../config/redis.js";
+import { hashSlot } from "./names.js";
 
 /** One server or Sentinel-managed master (`Redis`), or a Redis Cluster: what every part of Herald talks to. */
 export type RedisClient = Redis | Cluster;
@@ -193,23 +194,14 @@ export async function redisAnswers(url: string | RedisTarget, timeoutMs = 1000):
   }
 }
 
-const slotOfKey = new WeakMap<Cluster, Map<string, number>>();
-
 /**
  * Redis WAIT: how many replicas confirmed every write this client sent so far, waiting up to `timeoutMs`
  * for `replicas` of them. WAIT counts the writes of its own connection, so on a Cluster it goes to the
- * connection ioredis keeps to the master of `key`'s slot (where the job was written). The slot of each
- * key is asked of Redis once (CLUSTER KEYSLOT) and remembered: a sharded Herald has a few hash tags.
+ * connection ioredis keeps to the master of `key`'s slot (where the job was written).
  */
 export async function waitForReplicas(client: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> {
   if (!isCluster(client)) return client.wait(replicas, timeoutMs);
-  const slots = slotOfKey.get(client) ?? new Map<string, number>();
-  slotOfKey.set(client, slots);
-  let slot = slots.get(key);
-  if (slot === undefined) {
-    slot = Number(await client.cluster("KEYSLOT", key));
-    slots.set(key, slot);
-  }
+  const slot = hashSlot(key);
   const master = client.slots[slot]?.[0];
   const node = client.nodes("master").find((n) => `${n.options.host}:${n.options.port}` === master);
   if (!node) throw new Error(`no connection to the master of slot ${slot} (${master ?? "unknown"}); the Cluster is changing its masters`);

@@ -32,10 +32,51 @@ export function assertPrefix(prefix: string): string {
  * one queue, in order. The dead-letter queue and the replay trail stay under the prefix itself: dead
  * letters are few, and one queue keeps listing, replay and purge as they were. Job ids are UUIDs, unique
  * across shards: a look-up by id asks every shard (see status.ts), ids carry no shard.
+ *
+ * Shard i's hash tag is placed in the i-th of N equal slices of the 16384 Cluster slots: `{herald:i}` if
+ * its slot falls there, else `{herald:i:s}` with the smallest salt s that does. A Cluster whose masters own
+ * equal slot ranges (what `redis-cli --cluster create` and `rebalance` make) then has one shard on each
+ * master when N is the number of masters; plain hashing would put two of three shards on one master more
+ * often than not. The names depend on the prefix and N only: every process computes the same.
  */
 export function shardPrefix(prefix: string, shard: number, shards: number): string {
   if (shards <= 1) return prefix;
-  return prefix.replace(HASH_TAGGED, (tag) => `${tag.slice(0, -1)}:${shard}}`);
+  const key = `${prefix}|${shard}|${shards}`;
+  let sharded = placed.get(key);
+  if (sharded === undefined) {
+    const tag = HASH_TAGGED.exec(prefix)?.[0] ?? "{herald}";
+    const inner = tag.slice(1, -1);
+    const [from, to] = [Math.floor((shard * SLOTS) / shards), Math.floor(((shard + 1) * SLOTS) / shards)];
+    for (let salt = 0; ; salt++) {
+      const candidate = salt === 0 ? `${inner}:${shard}` : `${inner}:${shard}:${salt}`;
+      const slot = crc16(candidate) % SLOTS;
+      if (slot >= from && slot < to) {
+        sharded = `{${candidate}}${prefix.slice(tag.length)}`;
+        break;
+      }
+    }
+    placed.set(key, sharded);
+  }
+  return sharded;
+}
+
+const placed = new Map<string, string>();
+const SLOTS = 16_384;
+
+/** The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag, or of the whole key without one, modulo 16384 (the Cluster specification). */
+export function hashSlot(key: string): number {
+  const open = key.indexOf("{");
+  const close = open < 0 ? -1 : key.indexOf("}", open + 1);
+  return crc16(close > open + 1 ? key.slice(open + 1, close) : key) % SLOTS;
+}
+
+function crc16(text: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(text, "utf8")) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
 }
 
 /** The prefixes producers write to: one per shard. */
@@ -69,8 +110,8 @@ export function prefixOfJob(job: { queueQualifiedName: string; queueName: string
   return job.queueQualifiedName.slice(0, job.queueQualifiedName.length - job.queueName.length - 1);
 }
 
-/** `{herald:1}` of 3 → "1"; the prefix itself → undefined. For labels (Bull Board) only. */
+/** `{herald:1}` or `{herald:1:4}` → "1"; the prefix itself → undefined. For labels (Bull Board) only. */
 export function shardLabel(prefix: string, base: string): string | undefined {
   if (prefix === base) return undefined;
-  return /^\{[^{}]*:(\d+)\}/.exec(prefix)?.[1];
+  return /:(\d+)(?::\d+)?\}/.exec(prefix)?.[1];
 }

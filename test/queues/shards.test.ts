@@ -1,19 +1,33 @@
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deliveryPrefixes, recipientKey, shardOf, shardPrefix, shardPrefixes } from "../../src/queues/names.js";
+import { deliveryPrefixes, hashSlot, recipientKey, shardOf, shardPrefix, shardPrefixes } from "../../src/queues/names.js";
 import { Herald } from "../../src/queues/producer.js";
 import { lookupStatus } from "../../src/queues/status.js";
 import { runCli } from "../support/cli.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
 
 describe("shard names and the choice of shard", () => {
-  it("one shard keeps the prefix itself (today's key names); more put the shard number into the hash tag", () => {
+  it("one shard keeps the prefix itself (today's key names); more put the shard number into the hash tag, one slice of the slots each", () => {
     expect(shardPrefixes("{herald}", 1)).toEqual(["{herald}"]);
-    expect(shardPrefixes("{herald}", 3)).toEqual(["{herald:0}", "{herald:1}", "{herald:2}"]);
-    expect(shardPrefix("{acme}:notify", 2, 4)).toBe("{acme:2}:notify");
+    const three = shardPrefixes("{herald}", 3);
+    three.forEach((prefix, i) => {
+      expect(prefix).toMatch(new RegExp(`^\\{herald:${i}(:\\d+)?\\}$`));
+      // Shard i's slot lies in the i-th third of the 16384 slots: on three equal masters, one shard each.
+      expect(Math.floor((hashSlot(prefix) * 3) / 16_384)).toBe(i);
+    });
+    expect(three).toEqual(["{herald:0:2}", "{herald:1:3}", "{herald:2:2}"]); // the same in every process, for ever
+    expect(shardPrefix("{acme}:notify", 2, 4)).toMatch(/^\{acme:2(:\d+)?\}:notify$/);
+    expect(Math.floor((hashSlot(shardPrefix("{acme}:notify", 2, 4)) * 4) / 16_384)).toBe(2);
     // Sharded workers also work the unsharded queues, so jobs from before sharding are delivered.
     expect(deliveryPrefixes("{herald}", 1)).toEqual(["{herald}"]);
-    expect(deliveryPrefixes("{herald}", 3)).toEqual(["{herald:0}", "{herald:1}", "{herald:2}", "{herald}"]);
+    expect(deliveryPrefixes("{herald}", 3)).toEqual([...three, "{herald}"]);
+  });
+
+  it("computes slots as Redis Cluster does (the specification's examples)", () => {
+    expect(hashSlot("foo")).toBe(12_182);
+    expect(hashSlot("123456789")).toBe(0x31c3);
+    expect(hashSlot("{user1000}.following")).toBe(hashSlot("{user1000}.followers"));
+    expect(hashSlot("{user1000}.following")).toBe(3443);
   });
 
   it("a recipient's shard is stable (SHA-256 of the channel's address), case-insensitive for email, and spread evenly", () => {

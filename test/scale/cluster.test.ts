@@ -5,10 +5,11 @@ import { loadConfig } from "../../src/config/index.js";
 import { KIND_NAMES, kindDefinition, type KindName } from "../../src/contracts/index.js";
 import { createLogger } from "../../src/logger.js";
 import { createRedis, redisTarget, type RedisClient } from "../../src/queues/connection.js";
-import { shardOf, shardPrefix, recipientKey } from "../../src/queues/names.js";
+import { hashSlot, shardOf, shardPrefix, recipientKey } from "../../src/queues/names.js";
 import { Herald } from "../../src/queues/producer.js";
 import { sampleJob } from "../../src/templates/samples.js";
 import { ADMIN_TOKEN, TOKENS } from "../support/harness.js";
+import { runCli } from "../support/cli.js";
 import { testEnv } from "../support/herald.js";
 import { onNode, startRedisCluster, type RedisClusterProcesses } from "../support/redis-cluster.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
@@ -25,10 +26,11 @@ describe("Redis Cluster (3 masters, 3 replicas) with HERALD_SHARDS=3: the servic
   let herald: Herald;
   let producer: RedisClient;
   let prefix: string;
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     [cluster, smtp, twilio] = await Promise.all([startRedisCluster(), startSmtpServer(), startTwilioServer()]);
-    const env = testEnv({
+    env = testEnv({
       REDIS_CLUSTER_NODES: cluster.seeds,
       HERALD_SHARDS: String(SHARDS),
       HERALD_REPLICAS_ACK: "1",
@@ -105,6 +107,7 @@ describe("Redis Cluster (3 masters, 3 replicas) with HERALD_SHARDS=3: the servic
       if (onThis.length > 0) holders.add(master.port);
       for (const tag of onThis) {
         const slot = Number(await onNode(master.port, (c) => c.cluster("KEYSLOT", tag)));
+        expect(hashSlot(tag)).toBe(slot); // Herald's slot arithmetic agrees with the Cluster's
         expect((await cluster.masterOf(slot)).port).toBe(master.port);
       }
     }
@@ -150,6 +153,32 @@ describe("Redis Cluster (3 masters, 3 replicas) with HERALD_SHARDS=3: the servic
       await queue.close();
     }
   }, 90_000);
+
+  it("the SDK and the CLI find the Cluster from the environment alone (REDIS_CLUSTER_NODES, HERALD_SHARDS)", async () => {
+    vi.stubEnv("REDIS_CLUSTER_NODES", cluster.seeds);
+    vi.stubEnv("HERALD_SHARDS", String(SHARDS));
+    const fromEnv = new Herald({ prefix, encryptionKey: env.HERALD_ENCRYPTION_KEY });
+    try {
+      expect(fromEnv.shards).toBe(SHARDS);
+      const { id } = await fromEnv.emailVerification({
+        recipient: { userId: "env", email: "env@example.com" },
+        code: "ENV123",
+        url: "https://login.example.com/verify",
+      });
+      const mail = await vi.waitFor(() => {
+        const found = smtp.mails.find((m) => m.parsed.text?.includes("ENV123"));
+        if (!found) throw new Error("not delivered yet");
+        return found;
+      });
+      expect(mail.envelope.to).toEqual(["env@example.com"]);
+      const cli = await runCli(["status", id, "--json"], { ...env, REDIS_URL: "redis://127.0.0.1:1" });
+      expect(cli.stderr).toBe("");
+      expect(JSON.parse(cli.stdout)).toMatchObject({ id, status: "delivered" });
+    } finally {
+      await fromEnv.close();
+      vi.unstubAllEnvs();
+    }
+  }, 60_000);
 });
 
 function channelOfSample(kind: KindName, job: Record<string, unknown>) {

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
-import { type RedisProcess, type RedisServerOptions, startRedisServer } from "./redis-server.js";
+import { freePort, type RedisProcess, type RedisServerOptions, startRedisServer } from "./redis-server.js";
 
 const run = promisify(execFile);
 
@@ -50,20 +50,24 @@ export async function onNode<T>(port: number, fn: (client: Redis) => Promise<T>)
 
 /** 3 masters + 3 replicas, `cluster-node-timeout` 1500 ms (a dead master is replaced within about 3 s). */
 export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): Promise<RedisClusterProcesses> {
-  const nodeOptions: RedisServerOptions = {
+  // The cluster bus would listen on port + 10000, which may be taken: each node gets a free one of its own.
+  const nodeOptions = (busPort: number): RedisServerOptions => ({
     args: () => [
       "--cluster-enabled",
       "yes",
       "--cluster-config-file",
       "nodes.conf",
+      "--cluster-port",
+      String(busPort),
       "--cluster-node-timeout",
       String(opts.nodeTimeoutMs ?? 1500),
       // A replica that was cut off takes over anyway: the test kills the master it replicates.
       "--cluster-replica-validity-factor",
       "0",
     ],
-  };
-  const nodes = await Promise.all(Array.from({ length: 6 }, () => startRedisServer(nodeOptions)));
+  });
+  const nodes: RedisProcess[] = [];
+  for (let i = 0; i < 6; i++) nodes.push(await startRedisServer(nodeOptions(await freePort())));
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
   };

@@ -36,8 +36,8 @@ export function problemErrorHandler(bodyLimit: number) {
         error instanceof ReplicationTimeoutError
           ? `The notification reached Redis, but fewer replicas than HERALD_REPLICAS_ACK confirmed it in time, so a failover could lose it. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId} and it is queued at most once.`
           : error.queued === false
-          ? `Redis could not be reached; the notification was not queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId}.`
-          : `Redis did not answer in time; the notification may or may not have been queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId} and it is queued at most once.`;
+            ? `Redis could not be reached; the notification was not queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId}.`
+            : `Redis did not answer in time; the notification may or may not have been queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId} and it is queued at most once.`;
       return sendProblem(reply, { type: PROBLEM_TYPES.unavailable, title: "Service unavailable", status: 503, detail, id: error.jobId, queued: error.queued });
     }
     if (error instanceof DeadlineError || isRedisUnavailable(error)) {
