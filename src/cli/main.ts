@@ -125,7 +125,8 @@ export function buildProgram(): Command {
         const counts: Record<string, Record<string, number>> = {};
         // The shards of a queue (HERALD_SHARDS) share its name and add up.
         for (const queue of [...queues, deadLetters.queue]) {
-          const total = (counts[queue.name] ??= {});
+          const total = counts[queue.name] ?? {};
+          counts[queue.name] = total;
           for (const [state, n] of Object.entries(await queue.getJobCounts(...QUEUE_STATES))) total[state] = (total[state] ?? 0) + n;
         }
         process.stdout.write(opts.json ? JSON.stringify(counts) + "\n" : formatCounts(counts) + "\n");
