@@ -4,6 +4,7 @@ import { deliveryPrefixes, hashSlot, recipientKey, shardOf, shardPrefix, shardPr
 import { Herald } from "../../src/queues/producer.js";
 import { lookupStatus } from "../../src/queues/status.js";
 import { runCli } from "../support/cli.js";
+import { ADMIN_TOKEN, startApiHarness } from "../support/harness.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
 
 describe("shard names and the choice of shard", () => {
@@ -80,4 +81,24 @@ describe("HERALD_SHARDS raised from 1 to 3 on a live queue: no migration", () =>
     expect(cli.stderr).toBe("");
     expect(JSON.parse(cli.stdout).email.completed).toBe(4);
   }, 60_000);
+});
+
+describe("Bull Board with HERALD_SHARDS=3", () => {
+  it("lists each shard of a queue as its own entry, email #0 … #2, beside the unsharded queues and the dead letters", async () => {
+    const h = await startApiHarness({ workers: false, server: { shards: 3 } });
+    try {
+      const res = await h.app.inject({
+        method: "GET",
+        url: "/admin/queues/api/queues?page=1&jobsPerPage=1",
+        headers: { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString("base64")}` },
+      });
+      expect(res.statusCode).toBe(200);
+      const queues = (res.json() as { queues: { name: string; displayName?: string }[] }).queues;
+      const shown = queues.map((q) => q.displayName || q.name).sort();
+      expect(shown).toEqual(["dead-letter", "email", "email #0", "email #1", "email #2", "sms", "sms #0", "sms #1", "sms #2"]);
+      expect(new Set(queues.map((q) => q.name)).size).toBe(queues.length);
+    } finally {
+      await h.close();
+    }
+  });
 });

@@ -76,6 +76,8 @@ describe("Redis Cluster: kill -9 a master under load (HERALD_SHARDS=3, HERALD_RE
     await victim.restart();
 
     const result = await waitForDrain({ texts: () => smtp.mails.map((m) => m.parsed.text ?? ""), production, probe, timeoutMs: 90_000 });
+    // In flight: what the workers can hold at once over all their queues (only the failed shard's are at
+    // risk, plus those started and finished within the replication lag the promoted replica missed).
     const inFlight = config.HERALD_EMAIL_CONCURRENCY * prefixes.length;
     console.info(
       "cluster master kill -9:",
