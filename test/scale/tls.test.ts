@@ -7,6 +7,7 @@ import { createRedis, redisAnswers, redisTarget } from "../../src/queues/connect
 import { Herald } from "../../src/queues/producer.js";
 import { startWorkers } from "../../src/workers/start.js";
 import { testEnv } from "../support/herald.js";
+import { type RedisClusterProcesses, startRedisCluster } from "../support/redis-cluster.js";
 import { type RedisProcess, startRedisServer } from "../support/redis-server.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { makeTestCa, type TestCa } from "../support/tls-certs.js";
@@ -98,4 +99,41 @@ describe("Redis over TLS: a CA made in the test, rediss:// and REDIS_TLS_CA_FILE
     expect(() => loadConfig(testEnv({ REDIS_SENTINELS: "127.0.0.1:26379" }))).toThrow(/REDIS_SENTINEL_NAME is required/);
     expect(() => loadConfig(testEnv({ REDIS_CLUSTER_NODES: "127.0.0.1" }))).toThrow(/REDIS_CLUSTER_NODES must be a comma-separated list of host:port/);
   });
+});
+
+describe("Redis Cluster over TLS (REDIS_CLUSTER_NODES + REDIS_TLS=1 + REDIS_TLS_CA_FILE)", () => {
+  let ca: TestCa;
+  let cluster: RedisClusterProcesses;
+  let smtp: SmtpTestServer;
+
+  beforeAll(async () => {
+    ca = makeTestCa();
+    const server = ca.issue("node", "IP:127.0.0.1,DNS:localhost");
+    [cluster, smtp] = await Promise.all([startRedisCluster({ tls: { ...server, ca: ca.ca } }), startSmtpServer()]);
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all([cluster?.stop(), smtp?.close()]);
+    if (ca) rmSync(ca.dir, { recursive: true, force: true });
+  });
+
+  it("enqueues over three shards and delivers through TLS-only nodes; without REDIS_TLS the nodes do not answer", async () => {
+    const base = { REDIS_CLUSTER_NODES: cluster.seeds, HERALD_SHARDS: "3", SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>" };
+    const config = loadConfig(testEnv({ ...base, REDIS_TLS: "1", REDIS_TLS_CA_FILE: ca.ca, HERALD_REPLICAS_ACK: "1" }));
+    const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"] });
+    const connection = createRedis(redisTarget(config), "producer");
+    const herald = new Herald({ redis: connection, prefix: config.HERALD_PREFIX, shards: 3, replicasAck: 1, encryptionKey: config.HERALD_ENCRYPTION_KEY });
+    try {
+      for (const [i, email] of ["ada@example.com", "dan@example.com", "eve@example.com"].entries()) {
+        await herald.emailVerification({ recipient: { userId: `u${i}`, email }, code: `TLSC${i}`, url: "https://login.example.com/verify" });
+      }
+      const mails = await smtp.waitForMails(3, 30_000);
+      expect(mails.map((m) => /TLSC\d/.exec(m.parsed.text ?? "")?.[0]).sort()).toEqual(["TLSC0", "TLSC1", "TLSC2"]);
+    } finally {
+      await herald.close();
+      connection.disconnect();
+      await workers.close();
+    }
+    const plain = redisTarget(loadConfig(testEnv(base)));
+    await expect(connectRedis(plain, 1500)).rejects.toThrow(/REDIS_CLUSTER_NODES=127\.0\.0\.1:\d+,.* does not answer/);
+  }, 90_000);
 });

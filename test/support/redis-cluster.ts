@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { freePort, type RedisProcess, type RedisServerOptions, startRedisServer } from "./redis-server.js";
@@ -37,8 +38,15 @@ export interface RedisClusterProcesses {
 }
 
 /** Runs a command on one node with a short-lived client. */
-export async function onNode<T>(port: number, fn: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
+export async function onNode<T>(port: number, fn: (client: Redis) => Promise<T>, tls?: { ca: string }): Promise<T> {
+  const client = new Redis({
+    port,
+    host: "127.0.0.1",
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+    lazyConnect: true,
+    ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}),
+  });
   client.on("error", () => {});
   try {
     await client.connect();
@@ -49,7 +57,9 @@ export async function onNode<T>(port: number, fn: (client: Redis) => Promise<T>)
 }
 
 /** 3 masters + 3 replicas, `cluster-node-timeout` 1500 ms (a dead master is replaced within about 3 s). */
-export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): Promise<RedisClusterProcesses> {
+export async function startRedisCluster(
+  opts: { nodeTimeoutMs?: number; tls?: { cert: string; key: string; ca: string } } = {},
+): Promise<RedisClusterProcesses> {
   // The cluster bus would listen on port + 10000, which may be taken: each node gets a free one of its own.
   const nodeOptions = (busPort: number): RedisServerOptions => ({
     args: () => [
@@ -64,7 +74,10 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
       // A replica that was cut off takes over anyway: the test kills the master it replicates.
       "--cluster-replica-validity-factor",
       "0",
+      // TLS only: clients, the cluster bus and replication alike.
+      ...(opts.tls ? ["--tls-cluster", "yes", "--tls-replication", "yes"] : []),
     ],
+    ...(opts.tls ? { tls: opts.tls } : {}),
   });
   const nodes: RedisProcess[] = [];
   for (let i = 0; i < 6; i++) nodes.push(await startRedisServer(nodeOptions(await freePort())));
@@ -72,17 +85,18 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
     await Promise.all(nodes.map((n) => n.stop()));
   };
   try {
-    await run("redis-cli", ["--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", "1", "--cluster-yes"], {
+    const tlsArgs = opts.tls ? ["--tls", "--cacert", opts.tls.ca] : [];
+    await run("redis-cli", [...tlsArgs, "--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", "1", "--cluster-yes"], {
       timeout: 30_000,
     });
     // Every node must agree the cluster is whole before a client connects.
     await waitFor(
       async () => {
         for (const node of nodes) {
-          const info = await onNode(node.port, (c) => c.cluster("INFO"));
+          const info = await onNode(node.port, (c) => c.cluster("INFO"), opts.tls);
           if (!/cluster_state:ok/.test(String(info))) throw new Error(`node ${node.port} not ok yet`);
           // …and every replica has its master's data, or a WAIT right after start would count none.
-          const replication = String(await onNode(node.port, (c) => c.info("replication")));
+          const replication = String(await onNode(node.port, (c) => c.info("replication"), opts.tls));
           if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) throw new Error(`replica ${node.port} not in sync yet`);
           if (/role:master/.test(replication) && !/connected_slaves:1/.test(replication)) throw new Error(`master ${node.port} has no replica yet`);
         }
@@ -95,7 +109,7 @@ export async function startRedisCluster(opts: { nodeTimeoutMs?: number } = {}): 
   }
   const byPort = new Map(nodes.map((n) => [n.port, n]));
   const alive = () => nodes.find((n) => n.pid > 0 && isRunning(n.pid))!;
-  const slotsTable = async () => (await onNode(alive().port, (c) => c.cluster("SLOTS"))) as unknown as [number, number, [string, number]][];
+  const slotsTable = async () => (await onNode(alive().port, (c) => c.cluster("SLOTS"), opts.tls)) as unknown as [number, number, [string, number]][];
   return {
     nodes,
     seeds: nodes.map((n) => `127.0.0.1:${n.port}`).join(","),
