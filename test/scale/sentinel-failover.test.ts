@@ -3,8 +3,9 @@ import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/logger.js";
 import { createRedis, redisTarget } from "../../src/queues/connection.js";
 import { Herald } from "../../src/queues/producer.js";
-import { startWorkers } from "../../src/workers/start.js";
+import { startService } from "../../src/cli/service.js";
 import { Cleanups, emailItems, produce, QueueProbe, untilProducedHalf, waitForDrain } from "../faults/rig.js";
+import { ENQUEUE_TOKEN, TOKENS } from "../support/harness.js";
 import { testEnv } from "../support/herald.js";
 import { startRedisSentinels } from "../support/redis-cluster.js";
 import { startSmtpServer } from "../support/smtp-server.js";
@@ -31,12 +32,23 @@ describe("Sentinel (1 master, 1 replica, 3 sentinels): kill -9 the master under 
         HERALD_BACKOFF_MS: "300",
         HERALD_LOCK_MS: "3000",
         HERALD_STALLED_INTERVAL_MS: "1000",
+        HERALD_API_TOKENS: TOKENS,
+        HERALD_HTTP_PORT: "0",
+        HERALD_HTTP_HOST: "127.0.0.1",
       }),
     );
     const target = redisTarget(config);
     expect(target.mode).toBe("sentinel");
-    const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"] });
-    cleanups.add(() => workers.close());
+    // The service as deployed: workers and the HTTP API in one process, started once, never restarted.
+    const service = await startService({
+      config,
+      logger: createLogger({ level: "silent" }),
+      redisExplicit: true,
+      workers: true,
+      http: true,
+      channels: ["email"],
+    });
+    cleanups.add(() => service.close());
     const producerRedis = createRedis(target, "producer");
     producerRedis.on("error", () => {}); // failed enqueues are counted and retried by `produce`
     cleanups.add(() => producerRedis.disconnect());
@@ -81,5 +93,20 @@ describe("Sentinel (1 master, 1 replica, 3 sentinels): kill -9 the master under 
     expect(result.lost).toEqual([]);
     expect(result.duplicates).toBeLessThanOrEqual(inFlight);
     expect(await probe.deadLettered()).toBe(0);
+
+    // The API's own connection followed the failover too: an enqueue over HTTP is acknowledged (by the
+    // new master and its new replica) and delivered.
+    const res = await fetch(`${service.url}/v1/notifications/email-verification`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ENQUEUE_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ recipient: { userId: "api", email: "api@example.com" }, code: "API777", url: "https://login.example.com/verify" }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    await vi.waitFor(async () => {
+      const status = await fetch(`${service.url}/v1/notifications/${id}`, { headers: { authorization: `Bearer ${ENQUEUE_TOKEN}` } });
+      expect(((await status.json()) as { status: string }).status).toBe("delivered");
+    });
+    expect(smtp.mails.some((m) => m.parsed.text?.includes("API777"))).toBe(true);
   });
 });
