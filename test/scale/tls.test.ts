@@ -7,7 +7,7 @@ import { createRedis, redisAnswers, redisTarget } from "../../src/queues/connect
 import { Herald } from "../../src/queues/producer.js";
 import { startWorkers } from "../../src/workers/start.js";
 import { testEnv } from "../support/herald.js";
-import { type RedisClusterProcesses, startRedisCluster } from "../support/redis-cluster.js";
+import { type RedisClusterProcesses, type RedisSentinelProcesses, startRedisCluster, startRedisSentinels } from "../support/redis-cluster.js";
 import { type RedisProcess, startRedisServer } from "../support/redis-server.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { makeTestCa, type TestCa } from "../support/tls-certs.js";
@@ -136,4 +136,46 @@ describe("Redis Cluster over TLS (REDIS_CLUSTER_NODES + REDIS_TLS=1 + REDIS_TLS_
     const plain = redisTarget(loadConfig(testEnv(base)));
     await expect(connectRedis(plain, 1500)).rejects.toThrow(/REDIS_CLUSTER_NODES=127\.0\.0\.1:\d+,.* does not answer/);
   }, 90_000);
+});
+
+describe("Sentinel over TLS (REDIS_SENTINELS + REDIS_TLS=1 + REDIS_TLS_CA_FILE)", () => {
+  let ca: TestCa;
+  let topology: RedisSentinelProcesses;
+  let smtp: SmtpTestServer;
+
+  beforeAll(async () => {
+    ca = makeTestCa();
+    const server = ca.issue("node", "IP:127.0.0.1,DNS:localhost");
+    [topology, smtp] = await Promise.all([startRedisSentinels("herald-tls", { tls: { ...server, ca: ca.ca } }), startSmtpServer()]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([topology?.stop(), smtp?.close()]);
+    if (ca) rmSync(ca.dir, { recursive: true, force: true });
+  });
+
+  it("asks the sentinels over TLS, connects to the master over TLS, enqueues (replicated) and delivers", async () => {
+    const config = loadConfig(
+      testEnv({
+        REDIS_SENTINELS: topology.sentinelList,
+        REDIS_SENTINEL_NAME: topology.name,
+        REDIS_TLS: "1",
+        REDIS_TLS_CA_FILE: ca.ca,
+        HERALD_REPLICAS_ACK: "1",
+        SMTP_URL: smtp.url,
+        SMTP_FROM: "Acme <no-reply@acme.test>",
+      }),
+    );
+    const workers = await startWorkers({ config, logger: createLogger({ level: "silent" }), channels: ["email"] });
+    const connection = createRedis(redisTarget(config), "producer");
+    const herald = new Herald({ redis: connection, prefix: config.HERALD_PREFIX, replicasAck: 1, encryptionKey: config.HERALD_ENCRYPTION_KEY });
+    try {
+      await herald.emailVerification({ recipient: { userId: "u1", email: "ada@example.com" }, code: "TLSS01", url: "https://login.example.com/verify" });
+      const [mail] = await smtp.waitForMails(1, 30_000);
+      expect(mail!.parsed.text).toContain("TLSS01");
+    } finally {
+      await herald.close();
+      connection.disconnect();
+      await workers.close();
+    }
+  }, 60_000);
 });

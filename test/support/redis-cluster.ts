@@ -147,14 +147,19 @@ export interface RedisSentinelProcesses {
 }
 
 /** One master, one replica, three sentinels (quorum 2, down-after 1000 ms, failover-timeout 5000 ms). */
-export async function startRedisSentinels(name = "herald"): Promise<RedisSentinelProcesses> {
-  const master = await startRedisServer();
-  const replica = await startRedisServer({ args: () => ["--replicaof", "127.0.0.1", String(master.port)] });
+export async function startRedisSentinels(name = "herald", opts: { tls?: { cert: string; key: string; ca: string } } = {}): Promise<RedisSentinelProcesses> {
+  // With TLS every link is TLS: clients, replication, and the sentinels' own.
+  const tls = opts.tls ? { tls: opts.tls } : {};
+  const tlsReplication = opts.tls ? ["--tls-replication", "yes"] : [];
+  const master = await startRedisServer({ ...tls, args: () => tlsReplication });
+  const replica = await startRedisServer({ ...tls, args: () => ["--replicaof", "127.0.0.1", String(master.port), ...tlsReplication] });
   const sentinels = await Promise.all(
     Array.from({ length: 3 }, () =>
       startRedisServer({
         sentinel: true,
         appendOnly: false,
+        ...tls,
+        args: () => tlsReplication,
         config: (port, dir) =>
           [
             `port ${port}`,
@@ -175,7 +180,7 @@ export async function startRedisSentinels(name = "herald"): Promise<RedisSentine
   const currentMasterPort = async () => {
     for (const sentinel of sentinels) {
       try {
-        const answer = (await onNode(sentinel.port, (c) => c.call("SENTINEL", "get-master-addr-by-name", name))) as [string, string];
+        const answer = (await onNode(sentinel.port, (c) => c.call("SENTINEL", "get-master-addr-by-name", name), opts.tls)) as [string, string];
         return Number(answer[1]);
       } catch {
         // this sentinel is not answering; ask the next
@@ -186,12 +191,12 @@ export async function startRedisSentinels(name = "herald"): Promise<RedisSentine
   // The replica is in sync and every sentinel sees it, before the test relies on a failover.
   await waitFor(
     async () => {
-      const info = String(await onNode(replica.port, (c) => c.info("replication")));
+      const info = String(await onNode(replica.port, (c) => c.info("replication"), opts.tls));
       if (!/master_link_status:up/.test(info)) throw new Error("replica not in sync yet");
       for (const sentinel of sentinels) {
-        const replicas = (await onNode(sentinel.port, (c) => c.call("SENTINEL", "replicas", name))) as unknown[];
+        const replicas = (await onNode(sentinel.port, (c) => c.call("SENTINEL", "replicas", name), opts.tls)) as unknown[];
         if (replicas.length < 1) throw new Error(`sentinel ${sentinel.port} does not know the replica yet`);
-        const others = (await onNode(sentinel.port, (c) => c.call("SENTINEL", "sentinels", name))) as unknown[];
+        const others = (await onNode(sentinel.port, (c) => c.call("SENTINEL", "sentinels", name), opts.tls)) as unknown[];
         if (others.length < 2) throw new Error(`sentinel ${sentinel.port} does not know the other sentinels yet`);
       }
     },
