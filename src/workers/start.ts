@@ -103,32 +103,28 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
 
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
-  const workers = channels
-    .flatMap((channel) => prefixes.map((prefix) => ({ channel, prefix })))
-    .map(({ channel, prefix }) => {
-      const rate = channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND;
-      const worker = createDeliveryWorker(
-        channel,
-        { key, renderer, email, sms },
-        {
-          connection,
-          prefix,
-          concurrency: opts.concurrency?.[channel] ?? defaults[channel],
-          lockMs: config.HERALD_LOCK_MS,
-          stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
-          // BullMQ limits each queue: the channel's rate is shared out over its shards (the unsharded queue,
-          // empty once drained, gets a shard's share too).
-          ratePerSecond: rate === undefined ? undefined : Math.max(1, Math.ceil(rate / config.HERALD_SHARDS)),
-          logger,
-        },
-      );
-      mover.attach(worker);
-      worker.on("completed", (job, result) => events.emit("delivered", job, result));
-      worker.on("failed", (job, error) => {
-        if (job && !job.finishedOn) events.emit("retrying", job, error);
-      });
-      return worker;
+  const channelShards = channels.flatMap((channel) => prefixes.map((prefix) => ({ channel, prefix })));
+  const workers = channelShards.map(({ channel, prefix }) => {
+    const worker = createDeliveryWorker(
+      channel,
+      { key, renderer, email, sms },
+      {
+        connection,
+        prefix,
+        concurrency: opts.concurrency?.[channel] ?? defaults[channel],
+        lockMs: config.HERALD_LOCK_MS,
+        stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
+        ratePerSecond: shareOfRate(channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND, config.HERALD_SHARDS),
+        logger,
+      },
+    );
+    mover.attach(worker);
+    worker.on("completed", (job, result) => events.emit("delivered", job, result));
+    worker.on("failed", (job, error) => {
+      if (job && !job.finishedOn) events.emit("retrying", job, error);
     });
+    return worker;
+  });
   const swept = channels.flatMap((c) => prefixes.map((prefix) => new Queue(QUEUE_OF_CHANNEL[c], { connection, prefix })));
   swept.forEach((queue) => reportErrors(queue, logError(`${queue.name} queue (dead-letter sweep)`)));
   mover.watch(swept);
@@ -141,13 +137,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const providerChecks: RunningWorkers["providerChecks"] = {};
   if (channels.includes("email") && email.verify) providerChecks.email = checkProvider(email, logger, PROVIDER_CHECK_TIMEOUT_MS);
   logger.info(
-    {
-      queues: channels.map((c) => QUEUE_OF_CHANNEL[c]),
-      emailProvider: email.provider,
-      smsProvider: sms.provider,
-      prefix: config.HERALD_PREFIX,
-      shards: config.HERALD_SHARDS,
-    },
+    { queues: channels.map((c) => QUEUE_OF_CHANNEL[c]), emailProvider: email.provider, smsProvider: sms.provider, prefix: config.HERALD_PREFIX },
     "workers started",
   );
 
@@ -170,4 +160,12 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
       return closing;
     },
   };
+}
+
+/**
+ * BullMQ limits each queue: a channel's rate is shared out over its shards (the unsharded queue, empty
+ * once drained, gets a shard's share too).
+ */
+function shareOfRate(rate: number | undefined, shards: number): number | undefined {
+  return rate === undefined ? undefined : Math.max(1, Math.ceil(rate / shards));
 }
