@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import type { Logger } from "../logger.js";
 import { Redis } from "ioredis";
 import { redisAnswers, type RedisTarget } from "../queues/connection.js";
+import { connectRedis } from "./redis.js";
 
 export interface PrivateRedis {
   stop(): Promise<void>;
@@ -32,6 +33,8 @@ export async function ensureRedis(opts: {
     return undefined;
   }
   const where = new URL(opts.url);
+  // Over TLS the reason matters (a certificate refused is not a server missing): say it, naming the variable.
+  if (opts.explicit && opts.target?.tls) (await connectRedis(opts.target)).disconnect();
   if (opts.explicit || !onPath("redis-server")) {
     throw new Error(`no Redis answers at ${where.host}${opts.explicit ? " (REDIS_URL)" : "; install redis-server or set REDIS_URL"}`);
   }

@@ -6,6 +6,7 @@ import { createLogger } from "../../src/logger.js";
 import { createRedis, redisAnswers, redisTarget } from "../../src/queues/connection.js";
 import { Herald } from "../../src/queues/producer.js";
 import { startWorkers } from "../../src/workers/start.js";
+import { runCli } from "../support/cli.js";
 import { testEnv } from "../support/herald.js";
 import { type RedisClusterProcesses, type RedisSentinelProcesses, startRedisCluster, startRedisSentinels } from "../support/redis-cluster.js";
 import { type RedisProcess, startRedisServer } from "../support/redis-server.js";
@@ -73,6 +74,12 @@ describe("Redis over TLS: a CA made in the test, rediss:// and REDIS_TLS_CA_FILE
     expect(error?.message).toMatch(/REDIS_URL=rediss:\/\/127\.0\.0\.1:\d+ does not answer/);
     expect(error?.message).toMatch(/self-signed certificate in certificate chain\): its TLS certificate was refused; check REDIS_TLS_CA_FILE/);
   });
+
+  it("herald worker stops at start with that reason, not a bare 'no Redis answers'", async () => {
+    const result = await runCli(["worker"], testEnv({ REDIS_URL: redis.url, REDIS_TLS_CA_FILE: otherCa.ca }));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/its TLS certificate was refused; check REDIS_TLS_CA_FILE/);
+  }, 60_000);
 
   it("refuses a server whose certificate names another host", async () => {
     const config = loadConfig(testEnv({ REDIS_URL: wrongHost.url, REDIS_TLS_CA_FILE: ca.ca }));
