@@ -12,6 +12,7 @@ import { KeyError, loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
 import { ensureRedis } from "./private-redis.js";
+import { connectRedis } from "./redis.js";
 
 export interface Service {
   workers?: RunningWorkers;
@@ -66,6 +67,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const privateRedis = single
     ? await ensureRedis({ url: config.REDIS_URL, target: redisTarget(config), explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger })
     : undefined;
+  // Fails within seconds naming REDIS_CLUSTER_NODES or REDIS_SENTINELS (the workers would wait for ever).
+  if (!single) (await connectRedis(redisTarget(config))).disconnect();
   const closers: (() => Promise<unknown>)[] = [];
   if (privateRedis) closers.push(() => privateRedis.stop());
   const close = async () => {

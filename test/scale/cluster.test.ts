@@ -189,3 +189,16 @@ function withRecipient(job: Record<string, unknown>, i: number, email = `user${i
   const recipient = job.recipient as Record<string, unknown>;
   return { ...job, recipient: { ...recipient, userId: `u${i}`, email, phone: `+1201555${String(100 + (i % 100)).padStart(4, "0")}` } };
 }
+
+describe("a Cluster or Sentinel that does not answer stops start-up, naming the variable", () => {
+  it("herald worker exits 1 within seconds instead of waiting for ever", async () => {
+    const [cluster, sentinel] = await Promise.all([
+      runCli(["worker"], testEnv({ REDIS_CLUSTER_NODES: "127.0.0.1:1,127.0.0.1:2" })),
+      runCli(["worker"], testEnv({ REDIS_SENTINELS: "127.0.0.1:1", REDIS_SENTINEL_NAME: "mymaster" })),
+    ]);
+    expect(cluster.code).toBe(1);
+    expect(cluster.stderr).toMatch(/Redis at REDIS_CLUSTER_NODES=127\.0\.0\.1:1,127\.0\.0\.1:2 does not answer .*check REDIS_CLUSTER_NODES/);
+    expect(sentinel.code).toBe(1);
+    expect(sentinel.stderr).toMatch(/Redis at REDIS_SENTINELS=127\.0\.0\.1:1 \(REDIS_SENTINEL_NAME=mymaster\) does not answer .*check REDIS_SENTINELS/);
+  }, 60_000);
+});
