@@ -4,8 +4,8 @@ import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, DEFAULT_REDIS_URL, DEFAULT_RETRY, HAS
 import { describeEnvIssues, flag, int, optionalText, urlWith } from "./env.js";
 import { checkRedisVariables, redisVariables } from "./redis.js";
 
-/** More shards than this spread a queue thinner than any Cluster has masters. */
-export const MAX_SHARDS = 256;
+/** Each shard is a BullMQ worker with its own blocking connection per channel in every worker process: 64 at most. */
+export const MAX_SHARDS = 64;
 
 /** A check that throws a KeyError with the variable named (the key itself never appears in it). */
 const keyCheck = (check: (v: string) => unknown) => (value: string | undefined, ctx: z.RefinementCtx) => {
