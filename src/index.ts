@@ -5,6 +5,7 @@ export {
   EnqueueError,
   EnqueueTimeoutError,
   NotQueuedError,
+  ReplicationTimeoutError,
   type HeraldOptions,
   type EnqueueOptions,
   type EnqueueResult,

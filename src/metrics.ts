@@ -188,7 +188,14 @@ export class HeraldMetrics {
             "metrics scrape",
           );
           this.reset();
-          for (const { name, counts } of perQueue) for (const state of QUEUE_STATES) this.set({ queue: name, state }, counts[state] ?? 0);
+          // The shards of a queue (HERALD_SHARDS) share its name: their counts add up to the queue's.
+          const total = new Map<string, number>();
+          for (const { name, counts } of perQueue)
+            for (const state of QUEUE_STATES) total.set(`${name}\n${state}`, (total.get(`${name}\n${state}`) ?? 0) + (counts[state] ?? 0));
+          for (const [key, value] of total) {
+            const [name, state] = key.split("\n");
+            this.set({ queue: name, state }, value);
+          }
           redisUp.set(1);
         } catch (error) {
           this.reset();

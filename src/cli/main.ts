@@ -126,7 +126,12 @@ export function buildProgram(): Command {
     .action(async (opts: { json?: boolean }) => {
       await withRedis(config(), async ({ queues, deadLetters }) => {
         const counts: Record<string, Record<string, number>> = {};
-        for (const queue of [...queues, deadLetters.queue]) counts[queue.name] = await queue.getJobCounts(...QUEUE_STATES);
+        // The shards of a queue (HERALD_SHARDS) share its name and add up.
+        for (const queue of [...queues, deadLetters.queue]) {
+          const total = counts[queue.name] ?? {};
+          counts[queue.name] = total;
+          for (const [state, n] of Object.entries(await queue.getJobCounts(...QUEUE_STATES))) total[state] = (total[state] ?? 0) + n;
+        }
         process.stdout.write(opts.json ? JSON.stringify(counts) + "\n" : formatCounts(counts) + "\n");
       });
     });

@@ -58,6 +58,9 @@ export function heraldFor(ops: Pick<OpsContext, "config" | "connection">, warn: 
   return new Herald({
     redis: ops.connection,
     prefix: config.HERALD_PREFIX,
+    shards: config.HERALD_SHARDS,
+    replicasAck: config.HERALD_REPLICAS_ACK,
+    replicasAckTimeoutMs: config.HERALD_REPLICAS_ACK_TIMEOUT_MS,
     encryptionKey: config.HERALD_ENCRYPTION_KEY,
     encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
     dev: config.HERALD_DEV,

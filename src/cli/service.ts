@@ -4,7 +4,7 @@ import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import { createHttpServer, HttpConfigError, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
 import { isLoopback, openApiExposureIssue } from "../config/http.js";
 import type { Logger } from "../logger.js";
-import { createRedis } from "../queues/connection.js";
+import { createRedis, redisTarget } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { Herald } from "../queues/producer.js";
@@ -14,6 +14,7 @@ import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
 import { ensureRedis } from "./private-redis.js";
 import { limitsOption } from "./send.js";
+import { connectRedis } from "./redis.js";
 
 export interface Service {
   workers?: RunningWorkers;
@@ -69,7 +70,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       "!!! HERALD_SMS_ALLOWED_COUNTRIES is not set: SMS may go to every country, which is how SMS-pumping fraud runs up a bill. Set it to the countries your users live in, e.g. HERALD_SMS_ALLOWED_COUNTRIES=CH,DE,AT !!!",
     );
   }
-  const privateRedis = await ensureRedis({ url: config.REDIS_URL, explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger });
+  // A Cluster or Sentinel is never replaced by a private server: it must answer as configured.
+  const single = !config.REDIS_CLUSTER_NODES && !config.REDIS_SENTINELS;
+  const privateRedis = single
+    ? await ensureRedis({ url: config.REDIS_URL, target: redisTarget(config), explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger })
+    : undefined;
+  // Fails within seconds naming REDIS_CLUSTER_NODES or REDIS_SENTINELS (the workers would wait for ever).
+  if (!single) (await connectRedis(redisTarget(config))).disconnect();
   const closers: (() => Promise<unknown>)[] = [];
   if (privateRedis) closers.push(() => privateRedis.stop());
   const close = async () => {
@@ -96,12 +103,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       return { workers, close };
     }
 
-    const connection = createRedis(config.REDIS_URL, "producer");
+    const connection = createRedis(redisTarget(config), "producer");
     connection.on("error", () => {}); // reported by the queues' own listeners and /readyz
     closers.push(async () => connection.quit().catch(() => connection.disconnect()));
     const herald = new Herald({
       redis: connection,
       prefix: config.HERALD_PREFIX,
+      shards: config.HERALD_SHARDS,
+      replicasAck: config.HERALD_REPLICAS_ACK,
+      replicasAckTimeoutMs: config.HERALD_REPLICAS_ACK_TIMEOUT_MS,
       encryptionKey: config.HERALD_ENCRYPTION_KEY,
       encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
       dev: config.HERALD_DEV,
@@ -129,6 +139,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       connection,
       prefix: config.HERALD_PREFIX,
       suppressions: new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS),
+      shards: config.HERALD_SHARDS,
       events: workers?.events,
       ready,
       logger,

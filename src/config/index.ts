@@ -5,6 +5,7 @@ import { httpEnvShape } from "./http.js";
 import { providerEnvIssues, providerEnvShape } from "./providers.js";
 import { describeEnvIssues, flag, int, optionalText, urlWith } from "./env.js";
 import { producerVariables } from "./producer.js";
+import { checkRedisVariables } from "./redis.js";
 import { closestName } from "./names.js";
 
 /** `Name <local@domain>`, `"Name, Inc." <local@domain>` or `local@domain`: nodemailer sends no From header for anything else. */
@@ -93,6 +94,7 @@ const smsChannelOf = (env: { HERALD_SMS_CHANNEL?: "twilio" | "outbox" | "http"; 
 export const configSchema = z
   .object(variables)
   .superRefine((env, ctx) => {
+    checkRedisVariables(env, ctx);
     if (env.HERALD_ENCRYPTION_KEY && env.HERALD_ENCRYPTION_KEYS) {
       ctx.addIssue({
         code: "custom",

@@ -12,6 +12,10 @@ import {
   type RetryPolicy,
 } from "./defaults.js";
 import { describeEnvIssues, flag, int, optionalText, urlWith } from "./env.js";
+import { checkRedisVariables, redisVariables } from "./redis.js";
+
+/** Each shard is a BullMQ worker with its own blocking connection per channel in every worker process: 64 at most. */
+export const MAX_SHARDS = 64;
 
 /** A check that throws a KeyError with the variable named (the key itself never appears in it). */
 const keyCheck = (check: (v: string) => unknown) => (value: string | undefined, ctx: z.RefinementCtx) => {
@@ -33,6 +37,7 @@ export const producerVariables = {
   REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/)
     .refine((v) => /^\/?(\d{1,5})?$/.test(new URL(v).pathname), "REDIS_URL: the path may only be a database number, e.g. redis://host:6379/0")
     .default(DEFAULT_REDIS_URL),
+  ...redisVariables,
   HERALD_PREFIX: z.string().regex(HASH_TAGGED, "HERALD_PREFIX must start with a Redis Cluster hash tag such as {herald}").default(DEFAULT_PREFIX),
   // Exponential backoff doubles each time: 20 tries from 5 s already span about 60 days.
   HERALD_ATTEMPTS: int("HERALD_ATTEMPTS", 1, 20).default(DEFAULT_RETRY.attempts),
@@ -66,9 +71,12 @@ export const producerVariables = {
     }
     return codes;
   }),
+  HERALD_SHARDS: int("HERALD_SHARDS", 1, MAX_SHARDS).default(1),
+  HERALD_REPLICAS_ACK: int("HERALD_REPLICAS_ACK", 0, 16).default(0),
+  HERALD_REPLICAS_ACK_TIMEOUT_MS: int("HERALD_REPLICAS_ACK_TIMEOUT_MS", 1, 60_000).default(1000),
 };
 
-const producerSchema = z.object(producerVariables);
+const producerSchema = z.object(producerVariables).superRefine(checkRedisVariables);
 
 export type ProducerConfig = z.output<typeof producerSchema>;
 

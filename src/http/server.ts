@@ -1,13 +1,13 @@
 import type { EventEmitter } from "node:events";
 import { Queue } from "bullmq";
 import Fastify, { LogController, type FastifyInstance, type onResponseAsyncHookHandler } from "fastify";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../queues/connection.js";
 import { HttpConfigError, type HttpConfig } from "../config/http.js";
 import type { Logger } from "../logger.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
 import type { Suppressions } from "../queues/suppressions.js";
-import { DELIVERY_QUEUES } from "../queues/names.js";
+import { DELIVERY_QUEUES, deliveryPrefixes } from "../queues/names.js";
 import type { Herald } from "../queues/producer.js";
 import type { Renderer } from "../templates/renderer.js";
 import { adapters, mountedAdapters, type AdapterConfig } from "./adapters/index.js";
@@ -60,9 +60,11 @@ export interface HttpServerOptions {
   /** The suppression list, for its admin routes (/v1/suppressions); without it they are not served. Left open on close. */
   suppressions?: Suppressions;
   /** Redis connection for the status look-ups, the board and the queue-depth metrics. Left open on close. */
-  connection: Redis;
+  connection: RedisClient;
   /** Queue prefix, e.g. `{herald}`. */
   prefix: string;
+  /** HERALD_SHARDS: how many shards each delivery queue has (default 1). */
+  shards?: number;
   /** RunningWorkers.events, when workers run in this process: feeds the delivery metrics. */
   events?: EventEmitter;
   /**
@@ -179,7 +181,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   if (mounted.length > 0) logger.info({ adapters: mounted }, "identity-server adapters mounted");
   await app.register(health, { checks: opts.ready ?? { redis: redisCheck(opts.connection) }, readyTimeoutMs: opts.readyTimeoutMs ?? 2000 });
   await app.register(metricsRoute, { metrics, auth, protect: opts.protectMetrics ?? false });
-  await app.register(board, { queues: queues.all, readOnly: config.HERALD_BOARD_READONLY, auth });
+  await app.register(board, { queues: queues.all, basePrefix: opts.prefix, readOnly: config.HERALD_BOARD_READONLY, auth });
   await app.register(previews, { auth, renderer: opts.renderer });
 
   const server = app as HeraldHttpServer;
@@ -218,7 +220,10 @@ function apiAuth(config: HttpServerOptions["config"], logger: Logger): ApiAuth {
 
 /** The delivery queues (opened here, closed with the server) and the dead-letter queue (the caller's). */
 function openQueues(opts: HttpServerOptions) {
-  const delivery = DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }));
+  // Every shard's queues (HERALD_SHARDS): status look-ups ask them all, metrics add them up, the board lists each.
+  const delivery = deliveryPrefixes(opts.prefix, opts.shards ?? 1).flatMap((prefix) =>
+    DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix })),
+  );
   const all = [...delivery, opts.deadLetters.queue];
   // Without a listener BullMQ prints every connection error to the console; log them, once a minute at most.
   const lastLogged = new Map<string, number>();

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import { type RedisClient, scanKeys } from "./connection.js";
 import { KIND_NAMES, ValidationError, type ChannelName, type KindName } from "../contracts/index.js";
 import type { LimitPolicy } from "../config/defaults.js";
 import { RateLimitedError, type LimitName } from "../errors/index.js";
@@ -114,7 +114,7 @@ export class Limits {
   private readonly hasher: RecipientHasher;
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly prefix: string,
     key: KeyMaterial,
     readonly settings: LimitSettings,
@@ -228,16 +228,11 @@ export class Limits {
   /** Countries whose breaker is open now, with the seconds it stays open. */
   async openBreakers(): Promise<{ country: string; retryAfter: number }[]> {
     const out: { country: string; retryAfter: number }[] = [];
-    let cursor = "0";
     const prefix = this.key("breaker", "");
-    do {
-      const [next, keys] = await this.connection.scan(cursor, "MATCH", `${escapeGlob(prefix)}*`, "COUNT", "1000");
-      cursor = next;
-      for (const key of keys) {
-        const ttl = await this.connection.pttl(key);
-        if (ttl > 0) out.push({ country: key.slice(prefix.length), retryAfter: Math.ceil(ttl / 1000) });
-      }
-    } while (cursor !== "0");
+    for (const key of await scanKeys(this.connection, prefix)) {
+      const ttl = await this.connection.pttl(key);
+      if (ttl > 0) out.push({ country: key.slice(prefix.length), retryAfter: Math.ceil(ttl / 1000) });
+    }
     return out.sort((a, b) => a.country.localeCompare(b.country));
   }
 
@@ -293,8 +288,4 @@ function describe(limit: LimitName, kind: KindName, retryAfter: number, policy: 
     case "sms-country":
       return `SMS to ${country} are paused: more than ${policy.smsCountryPerHour} in an hour opened the country's breaker (SMS-pumping guard); try again in ${retryAfter} s`;
   }
-}
-
-function escapeGlob(value: string): string {
-  return value.replace(/[*?[\]\\]/g, "\\$&");
 }

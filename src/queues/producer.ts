@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import {
   channelOf,
   KIND_NAMES,
@@ -13,16 +12,19 @@ import {
   type LooseJob,
 } from "../contracts/index.js";
 import { decodeKey, loadKey, parseKeyList, type KeyMaterial, type Keyring } from "../secrets/key.js";
-import { createRedis, type RedisInput } from "./connection.js";
+import { createRedis, redisTarget, waitForReplicas, type RedisClient, type RedisInput } from "./connection.js";
 import { DeadlineError, withDeadline } from "./deadline.js";
 import { toEnvelope } from "./envelope.js";
 import { limitPolicyOf, loadProducerConfig, retryPolicyOf, type ProducerConfig } from "../config/producer.js";
 import { Limits, type LimitedJob, type LimitPolicy, type LimitSettings } from "./limits.js";
 import { IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
-import { DEAD_LETTER_QUEUE, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
+import { DEAD_LETTER_QUEUE, QUEUE_OF_CHANNEL, assertPrefix, recipientKey, shardOf, shardPrefix } from "./names.js";
 
 export interface HeraldOptions {
-  /** A Redis URL or an ioredis client (Herald then leaves closing it to you). Default: REDIS_URL or redis://127.0.0.1:6379. */
+  /**
+   * A Redis URL or an ioredis client, Redis or Cluster (Herald then leaves closing it to you). Default: the
+   * environment's REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL (redis://127.0.0.1:6379), with its TLS settings.
+   */
   redis?: RedisInput;
   /** Queue key prefix; must start with a hash tag. Default `{herald}`. */
   prefix?: string;
@@ -38,6 +40,15 @@ export interface HeraldOptions {
   /** Default: HERALD_DATA_DIR or ./.herald */
   dataDir?: string;
   retry?: Partial<RetryPolicy>;
+  /** Shards per channel queue; producers and workers must agree. Default: HERALD_SHARDS or 1. */
+  shards?: number;
+  /**
+   * Replicas that must hold a job before its enqueue resolves (Redis WAIT); 0 = the master's answer is
+   * enough. Default: HERALD_REPLICAS_ACK or 0.
+   */
+  replicasAck?: number;
+  /** How long to wait for them before a ReplicationTimeoutError. Default: HERALD_REPLICAS_ACK_TIMEOUT_MS or 1000. */
+  replicasAckTimeoutMs?: number;
   /** How long an enqueue may wait for Redis before it fails (BullMQ itself would wait for a lost connection forever). Default 10 s. */
   timeoutMs?: number;
   /** Told once when the dev key file is used instead of HERALD_ENCRYPTION_KEY. */
@@ -101,6 +112,28 @@ export class EnqueueTimeoutError extends EnqueueError {
   }
 }
 
+/**
+ * The job reached the Redis master, but fewer replicas than HERALD_REPLICAS_ACK confirmed it in time: a
+ * failover now could lose it. Enqueueing again with the same id (or idempotency key) creates it at most once.
+ */
+export class ReplicationTimeoutError extends EnqueueError {
+  override readonly name: string = "ReplicationTimeoutError";
+  readonly queued = "maybe" as const;
+  constructor(
+    jobIds: [string, ...string[]],
+    readonly wanted: number,
+    readonly confirmed: number,
+    readonly ms: number,
+    cause?: Error,
+  ) {
+    super(
+      `the job reached the Redis master but ${confirmed} of ${wanted} replica(s) confirmed it within ${ms} ms (HERALD_REPLICAS_ACK); a failover now could lose it. Enqueue again with the same id (${jobIds[0]}) or idempotency key: it is created at most once.`,
+      jobIds,
+      { cause },
+    );
+  }
+}
+
 export interface EnqueueOptions {
   /**
    * The job's id, a UUID. Give the `jobId` of an EnqueueError to retry that enqueue without risking a
@@ -149,9 +182,12 @@ export interface Herald extends KindMethods {}
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above
 export class Herald {
-  private readonly connection: Redis;
+  private readonly connection: RedisClient;
   private readonly ownsConnection: boolean;
-  private readonly queues = new Map<ChannelName, Queue>();
+  private readonly queues = new Map<string, Queue>();
+  readonly shards: number;
+  private readonly replicasAck: number;
+  private readonly replicasAckTimeoutMs: number;
   private readonly key: KeyMaterial;
   readonly prefix: string;
   private readonly retry: RetryPolicy;
@@ -168,9 +204,12 @@ export class Herald {
     this.retry = { ...retryPolicyOf(env), ...opts.retry };
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.key = resolveKey(opts, env);
-    const redis = opts.redis ?? env.REDIS_URL;
-    this.ownsConnection = typeof redis === "string";
-    this.connection = typeof redis === "string" ? createRedis(redis, "producer") : redis;
+    this.shards = opts.shards ?? env.HERALD_SHARDS;
+    this.replicasAck = opts.replicasAck ?? env.HERALD_REPLICAS_ACK;
+    this.replicasAckTimeoutMs = opts.replicasAckTimeoutMs ?? env.HERALD_REPLICAS_ACK_TIMEOUT_MS;
+    const redis = opts.redis ?? redisTarget(env);
+    this.ownsConnection = typeof redis === "string" || !("status" in redis);
+    this.connection = typeof redis === "string" || !("status" in redis) ? createRedis(redis, "producer") : redis;
     // Ours to report: without a listener ioredis prints every reconnect failure to the console.
     if (this.ownsConnection) this.connection.on("error", (error) => (this.lastRedisError = error));
     const limits = opts.limits || {};
@@ -191,7 +230,7 @@ export class Herald {
     const [prepared] = this.prepare([{ kind, job: input, id: options.id }]);
     if (!prepared) throw new Error("Herald: preparing one job gave none"); // prepare() returns one per item or throws
     const { jobId } = prepared.opts;
-    const queue = this.queue(prepared.channel);
+    const queue = this.queue(prepared.channel, prepared.shard);
     const job = await this.write([jobId], options.timeoutMs, async () => {
       // A job that failed for good was removed from its queue; its id lives on as a dead letter, and
       // adding it again would send it a second time. Only a caller's own id can name one.
@@ -200,6 +239,7 @@ export class Herald {
       await this.checkLimits({ kind, channel: prepared.channel, jobId, job: prepared.job });
       return queue.add(prepared.kind, prepared.data, prepared.opts);
     });
+    if (job) await this.replicated(queue, [jobId]);
     if (!job) return { id: jobId, kind, channel: prepared.channel, deduplicated: true };
     return { id: job.id!, kind, channel: prepared.channel, deduplicated: job.id !== jobId };
   }
@@ -214,9 +254,10 @@ export class Herald {
     if (firstId === undefined) return []; // an empty bulk writes nothing
     const ids: [string, ...string[]] = [firstId, ...otherIds];
     const results: EnqueueResult[] = new Array(prepared.length);
-    for (const channel of new Set(prepared.map((p) => p.channel))) {
-      const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => p.channel === channel);
-      const queue = this.queue(channel);
+    for (const target of new Set(prepared.map((p) => `${p.channel}:${p.shard}`))) {
+      const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => `${p.channel}:${p.shard}` === target);
+      const { channel, shard } = batch[0]!.p;
+      const queue = this.queue(channel, shard);
       const { live, jobs } = await this.write(ids, options.timeoutMs, async () => {
         const dead = await this.deadLettered(
           queue.name,
@@ -227,6 +268,7 @@ export class Herald {
         for (const { p } of live) await this.checkLimits({ kind: p.kind, channel, jobId: p.opts.jobId, job: p.job });
         return { live, jobs: live.length > 0 ? await queue.addBulk(live.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))) : [] };
       });
+      if (jobs.length > 0) await this.replicated(queue, ids);
       for (const { p, index } of batch) results[index] = { id: p.opts.jobId, kind: p.kind, channel, deduplicated: true };
       jobs.forEach((job, i) => {
         const added = live[i];
@@ -269,7 +311,8 @@ export class Herald {
           jobId: id?.toLowerCase() ?? randomUUID(),
           ...(job.idempotencyKey ? { deduplication: { id: `${kind}:${job.idempotencyKey}`, ttl: IDEMPOTENCY_TTL_MS } } : {}),
         };
-        return { kind, channel, opts, job, data: toEnvelope(kind, job, this.key, now) };
+        const shard = shardOf(recipientKey(channel, job), this.shards);
+        return { kind, channel, shard, opts, job, data: toEnvelope(kind, job, this.key, now) };
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
         issues.push(...error.issues.map((i) => ({ field: prefix + i.field, message: i.message })));
@@ -330,13 +373,29 @@ export class Herald {
     });
   }
 
-  private queue(channel: ChannelName): Queue {
-    let queue = this.queues.get(channel);
+  /**
+   * With HERALD_REPLICAS_ACK: resolves once that many replicas of the node holding the queue confirm
+   * every write so far on this connection (Redis WAIT), else ReplicationTimeoutError.
+   */
+  private async replicated(queue: Queue, ids: [string, ...string[]]): Promise<void> {
+    if (this.replicasAck <= 0) return;
+    let confirmed = 0;
+    try {
+      confirmed = await waitForReplicas(this.connection, queue.keys.id!, this.replicasAck, this.replicasAckTimeoutMs);
+    } catch (error) {
+      throw new ReplicationTimeoutError(ids, this.replicasAck, 0, this.replicasAckTimeoutMs, error as Error);
+    }
+    if (confirmed < this.replicasAck) throw new ReplicationTimeoutError(ids, this.replicasAck, confirmed, this.replicasAckTimeoutMs);
+  }
+
+  private queue(channel: ChannelName, shard: number): Queue {
+    const name = `${channel}:${shard}`;
+    let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(QUEUE_OF_CHANNEL[channel], { connection: this.connection, prefix: this.prefix });
+      queue = new Queue(QUEUE_OF_CHANNEL[channel], { connection: this.connection, prefix: shardPrefix(this.prefix, shard, this.shards) });
       // Kept for the timeout message instead of BullMQ printing every reconnect failure to the console.
       queue.on("error", (error) => (this.lastRedisError = error));
-      this.queues.set(channel, queue);
+      this.queues.set(name, queue);
     }
     return queue;
   }
@@ -353,7 +412,11 @@ export function isConnectionError(error: unknown): boolean {
   return (
     e.name === "MaxRetriesPerRequestError" ||
     ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH"].includes(e.code ?? "") ||
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET/.test(e.message ?? "")
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET/.test(e.message ?? "") ||
+    // A Cluster or Sentinel failover under way: the write is retried (same ids) once a new master answers.
+    /^(CLUSTERDOWN|TRYAGAIN|READONLY|LOADING|MASTERDOWN)|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes/.test(
+      e.message ?? "",
+    )
   );
 }
 

@@ -1,5 +1,5 @@
-import type { Redis } from "ioredis";
 import { normalizeRecipient, RecipientHasher } from "../secrets/hash.js";
+import { type RedisClient, scanKeys } from "./connection.js";
 import type { KeyMaterial } from "../secrets/key.js";
 import { scrub } from "../redact.js";
 
@@ -36,7 +36,7 @@ export class Suppressions {
   readonly ttlSeconds: number;
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly prefix: string,
     key: KeyMaterial,
     ttlDays = DEFAULT_SUPPRESSION_TTL_DAYS,
@@ -87,15 +87,10 @@ export class Suppressions {
   async list(): Promise<SuppressionRecord[]> {
     const out: SuppressionRecord[] = [];
     const start = this.key("");
-    let cursor = "0";
-    do {
-      const [next, keys] = await this.connection.scan(cursor, "MATCH", `${start.replace(/[*?[\]\\]/g, "\\$&")}*`, "COUNT", "1000");
-      cursor = next;
-      for (const key of keys) {
-        const record = await this.byId(key.slice(start.length));
-        if (record) out.push(record);
-      }
-    } while (cursor !== "0");
+    for (const key of await scanKeys(this.connection, start)) {
+      const record = await this.byId(key.slice(start.length));
+      if (record) out.push(record);
+    }
     return out.sort((a, b) => b.at.localeCompare(a.at));
   }
 

@@ -1,18 +1,17 @@
 import { EventEmitter } from "node:events";
 import { Queue, type Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import type { EmailProvider, SmsProvider } from "../channels/provider.js";
 import { providersFromConfig, type FailoverEvent } from "../channels/index.js";
 import { ConfigError, providerIssues, type Config } from "../config/index.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
-import { createRedis, reportErrors } from "../queues/connection.js";
+import { createRedis, redisTarget, reportErrors, type RedisClient } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { Suppressions } from "../queues/suppressions.js";
 import { Limits } from "../queues/limits.js";
 import { limitPolicyOf, limitSettingsOf } from "../config/producer.js";
 import { retryPolicyOf } from "../queues/job-options.js";
-import { QUEUE_OF_CHANNEL } from "../queues/names.js";
+import { deliveryPrefixes, QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { scrub } from "../redact.js";
 import { loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
@@ -106,7 +105,9 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     }
   }
 
-  const connection: Redis = createRedis(config.REDIS_URL, "worker");
+  const connection: RedisClient = createRedis(redisTarget(config), "worker");
+  // One BullMQ worker per channel and shard (HERALD_SHARDS), each with its own blocking connection.
+  const prefixes = deliveryPrefixes(config.HERALD_PREFIX, config.HERALD_SHARDS);
   const logError = (what: string) => (error: Error, suppressed: number) =>
     logger.error(
       { error: scrub(error.message), errorCode: (error as { code?: string }).code, suppressed },
@@ -127,17 +128,18 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
         })
       : undefined;
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
-  const workers = channels.map((channel) => {
+  const channelShards = channels.flatMap((channel) => prefixes.map((prefix) => ({ channel, prefix })));
+  const workers = channelShards.map(({ channel, prefix }) => {
     const worker = createDeliveryWorker(
       channel,
       { key, renderer, email, sms, suppressions, limits },
       {
         connection,
-        prefix: config.HERALD_PREFIX,
+        prefix,
         concurrency: opts.concurrency?.[channel] ?? defaults[channel],
         lockMs: config.HERALD_LOCK_MS,
         stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
-        ratePerSecond: channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND,
+        ratePerSecond: shareOfRate(channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND, config.HERALD_SHARDS),
         logger,
       },
     );
@@ -148,7 +150,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     });
     return worker;
   });
-  const swept = channels.map((c) => new Queue(QUEUE_OF_CHANNEL[c], { connection, prefix: config.HERALD_PREFIX }));
+  const swept = channels.flatMap((c) => prefixes.map((prefix) => new Queue(QUEUE_OF_CHANNEL[c], { connection, prefix })));
   swept.forEach((queue) => reportErrors(queue, logError(`${queue.name} queue (dead-letter sweep)`)));
   mover.watch(swept);
   for (const worker of workers) {
@@ -183,4 +185,12 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
       return closing;
     },
   };
+}
+
+/**
+ * BullMQ limits each queue: a channel's rate is shared out over its shards (the unsharded queue, empty
+ * once drained, gets a shard's share too).
+ */
+function shareOfRate(rate: number | undefined, shards: number): number | undefined {
+  return rate === undefined ? undefined : Math.max(1, Math.ceil(rate / shards));
 }

@@ -2,10 +2,9 @@ import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { vi } from "vitest";
 import { ValidationError } from "../../src/contracts/index.js";
-import { createRedis } from "../../src/queues/connection.js";
+import { createRedis, type RedisClient, type RedisTarget } from "../../src/queues/connection.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";
 import { type BulkItem, Herald } from "../../src/queues/producer.js";
 import { type Config, loadConfig } from "../../src/config/index.js";
@@ -126,16 +125,18 @@ export function tally(texts: string[], acknowledged: Set<string>): Tally {
 
 /** A view of one Herald's queues in a Redis, read with its own connection (it must survive the faults). */
 export class QueueProbe {
-  private readonly connection: Redis;
+  private readonly connection: RedisClient;
   private readonly queues: Queue[];
   private readonly deadLetters: DeadLetters;
 
-  constructor(url: string, prefix: string, queueNames: string[]) {
+  /** `prefix`: the dead-letter queue's; `queuePrefixes`: the delivery queues' (every shard), default the same. */
+  constructor(url: string | RedisTarget, prefix: string, queueNames: string[], queuePrefixes: string[] = [prefix]) {
     this.connection = createRedis(url, "worker");
     this.connection.on("error", () => {});
-    this.queues = queueNames.map((name) => new Queue(name, { connection: this.connection, prefix }));
+    this.queues = queuePrefixes.flatMap((p) => queueNames.map((name) => new Queue(name, { connection: this.connection, prefix: p })));
     for (const q of this.queues) q.on("error", () => {});
     this.deadLetters = new DeadLetters(this.connection, prefix);
+    this.deadLetters.queue.on("error", () => {});
   }
 
   /** Jobs not yet finished (waiting, delayed, active, prioritized) plus failed ones not yet moved. */
@@ -163,7 +164,7 @@ export class QueueProbe {
  * Waits until every acknowledged code was delivered and the queues are empty. The queues are read
  * between deliveries because no event says "a Redis in another process is empty".
  */
-export async function waitForDrain(opts: { rig: FaultRigBase; production: Production; timeoutMs: number }): Promise<Tally> {
+export async function waitForDrain(opts: { rig: Pick<FaultRigBase, "texts" | "probe">; production: Production; timeoutMs: number }): Promise<Tally> {
   const { rig, production } = opts;
   await production.done;
   await vi.waitFor(

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,12 +50,22 @@ export interface RedisServerOptions {
    * for up to 2 s, so even a killed *process* can lose acknowledged writes. Only `always` rules that out.
    */
   appendFsync?: "everysec" | "always";
+  /** More arguments, e.g. `--cluster-enabled yes` or `--replicaof 127.0.0.1 6380`. */
+  args?: (port: number, dir: string) => string[];
+  /** A configuration file's text (written to the folder and given first): what a sentinel needs, it rewrites it. */
+  config?: (port: number, dir: string) => string;
+  /** Run as a sentinel (`--sentinel`). */
+  sentinel?: boolean;
+  /** Listen with TLS on this port instead of plain TCP (`--port 0 --tls-port`); the URL is then rediss://. */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "herald-redis-"));
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `${opts.tls ? "rediss" : "redis"}://127.0.0.1:${port}`;
+  const configFile = join(dir, "redis.conf");
+  if (opts.config) writeFileSync(configFile, opts.config(port, dir));
   let child: ChildProcess | undefined;
   let stopped = false;
   const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
@@ -64,8 +74,24 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     child = spawn(
       "redis-server",
       [
-        "--port",
-        String(port),
+        ...(opts.config ? [configFile] : []),
+        ...(opts.sentinel ? ["--sentinel"] : []),
+        ...(opts.tls
+          ? [
+              "--port",
+              "0",
+              "--tls-port",
+              String(port),
+              "--tls-cert-file",
+              opts.tls.cert,
+              "--tls-key-file",
+              opts.tls.key,
+              "--tls-ca-cert-file",
+              opts.tls.ca,
+              "--tls-auth-clients",
+              "no",
+            ]
+          : ["--port", String(port)]),
         "--bind",
         "127.0.0.1",
         "--dir",
@@ -78,6 +104,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
         "",
         "--maxmemory-policy",
         "noeviction",
+        ...(opts.args?.(port, dir) ?? []),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
@@ -90,7 +117,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     // "Ready to accept connections" is printed once the append-only file is loaded.
     const ready = new Promise<void>((done) => {
       const onData = () => {
-        if (/Ready to accept connections/.test(log)) {
+        if (/Ready to accept connections|\+monitor master/.test(log)) {
           child!.stdout!.off("data", onData);
           done();
         }
