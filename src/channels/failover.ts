@@ -118,7 +118,13 @@ export function withFailover<M>(
           const text = `${provider.provider}: ${(error as Error)?.message ?? String(error)}`;
           if (classified.permanent) {
             breaker.succeeded();
-            throw new FailoverError(text, classified, { cause: error });
+            // The first provider tried gives the verdict on the message. A fallback that refuses what an
+            // earlier provider could not try (relay access denied, a sender it does not know) is a
+            // problem of that fallback: the job waits for a retry instead of the dead letters, unless
+            // the recipient itself bounced.
+            if (failures.length === 0 || classified.hardBounce) throw new FailoverError(text, classified, { cause: error });
+            failures.push(`${text} (refused by a fallback: retried later)`);
+            continue;
           }
           breaker.failed();
           failures.push(text);

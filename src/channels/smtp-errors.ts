@@ -17,18 +17,21 @@ export function classifySmtpError(error: unknown): Classified {
   };
 }
 
-/** Enhanced status codes about the recipient's address (RFC 3463 X.1.Y) — except 5.1.7/5.1.8, which are about the sender. */
-const RECIPIENT_ADDRESS_STATUS = /\b5\.1\.(\d{1,3})\b/;
+/**
+ * The enhanced status code (RFC 3463) right after the reply code, e.g. "550 5.1.1 <x>: no such user".
+ * Only that position counts: an IP address or text later in the reply ("[10.5.1.20]") is no status.
+ */
+const ENHANCED_STATUS = /(?:^|\s)\d{3}[ -]([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)/;
 
 /**
  * A hard bounce: the mailbox does not exist or cannot exist. 550/551/553 with an address status
  * (5.1.1 no such user, 5.1.2 no such domain, 5.1.3 bad address, 5.1.6 moved, 5.1.10 null MX), or with
- * no enhanced status at all; any 5xx with a recipient address status. A 550 5.7.1 (policy, spam) is a
- * refusal of this message, not of the address: it is permanent but does not suppress.
+ * no enhanced status at all; any 5xx with a recipient address status (5.1.x except 5.1.7/5.1.8, which
+ * are about the sender). A 550 5.7.1 (policy, spam) is a refusal of this message, not of the address:
+ * it is permanent but does not suppress.
  */
 export function isHardBounce(responseCode: number, response: string): boolean {
-  const status = RECIPIENT_ADDRESS_STATUS.exec(response);
-  if (status) return status[1] !== "7" && status[1] !== "8";
-  if (/\b[245]\.\d{1,3}\.\d{1,3}\b/.test(response)) return false;
+  const status = ENHANCED_STATUS.exec(response);
+  if (status) return status[1] === "5" && status[2] === "1" && status[3] !== "7" && status[3] !== "8";
   return responseCode === 550 || responseCode === 551 || responseCode === 553;
 }

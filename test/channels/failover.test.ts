@@ -144,6 +144,17 @@ describe("SMS failover: a second Twilio sender", () => {
     const letter = await h.workers.deadLetters.get(`sms-${dead.job.id}`);
     expect(letter).toMatchObject({ code: "twilio-21211" });
 
+    // The primary down (503) and the fallback refusing (21408, no permission for the region): a problem of
+    // the fallback, not a verdict on the message. The job is retried, not dead-lettered, and the primary delivers it.
+    primary.failNext(1, { status: 503, code: 20503, message: "Service unavailable" });
+    fallback.failNext(1, { status: 400, code: 21408, message: "Permission to send an SMS has not been enabled for the region" });
+    const retried = h.nextDelivery();
+    await h.herald.phoneVerification(sms("+41791234570"));
+    const { job, result } = await retried;
+    expect(result.provider).toBe("twilio");
+    expect(job.attemptsMade).toBeGreaterThanOrEqual(1);
+    expect(primary.messages.map((m) => m.To)).toContain("+41791234570");
+
     // Healthy again: the primary delivers.
     await h.herald.phoneVerification(sms("+41791234569"));
     expect((await h.nextDelivery()).result.provider).toBe("twilio");

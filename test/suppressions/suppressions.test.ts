@@ -88,6 +88,10 @@ describe("the suppression list", () => {
     expect(isHardBounce(550, "550 5.1.8 bad sender's system address")).toBe(false);
     expect(isHardBounce(554, "554 5.1.2 no such domain")).toBe(true);
     expect(isHardBounce(552, "552 5.2.2 mailbox full")).toBe(false);
+    // Only the status right after the reply code counts, not an address later in the text.
+    expect(isHardBounce(550, "550 5.7.1 Service unavailable; client [10.5.1.20] blocked")).toBe(false);
+    expect(isHardBounce(550, "Can't send mail - all recipients were rejected: 550 5.1.10 null MX")).toBe(true);
+    expect(isHardBounce(550, "550-5.1.1 The email account that you tried to reach does not exist")).toBe(true);
     expect(classifyTwilioError({ status: 400, code: 30003 })).toEqual({ permanent: true, code: "twilio-30003" });
     expect(classifyTwilioError({ status: 400, code: 21610 })).toMatchObject({ hardBounce: true });
   });
