@@ -10,15 +10,18 @@ export interface TwilioOptions {
   messagingServiceSid?: string;
   /** Where the API lives, for tests and egress proxies. Default: Twilio's own hosts. */
   baseUrl?: string;
+  /** Sent as StatusCallback with every message: where Twilio reports sent, delivered, undelivered. */
+  statusCallback?: string;
 }
 
 export function createTwilioProvider(opts: TwilioOptions): SmsProvider {
   const client = createTwilioClient(opts);
   const sender = opts.messagingServiceSid ? { messagingServiceSid: opts.messagingServiceSid } : { from: opts.from! };
+  const callback = opts.statusCallback ? { statusCallback: opts.statusCallback } : {};
   return {
     provider: "twilio",
     async send(message): Promise<Receipt> {
-      const sent = await client.messages.create({ to: message.to, body: message.body, ...sender });
+      const sent = await client.messages.create({ to: message.to, body: message.body, ...sender, ...callback });
       return { provider: "twilio", messageId: sent.sid, acceptedAt: new Date().toISOString() };
     },
     classify: classifyTwilioError,

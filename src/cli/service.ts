@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { ConfigError, providerIssues, type Config } from "../config/index.js";
+import { ConfigError, providerIssues, twilioCallbackUrl, type Config } from "../config/index.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import { createHttpServer, HttpConfigError, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
 import { isLoopback, openApiExposureIssue } from "../config/http.js";
@@ -125,6 +125,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       renderer,
       // Loopback (a sidecar, a node agent) may scrape freely; beyond it /metrics needs a metrics or admin token.
       protectMetrics: !isLoopback(config.httpHost) && config.HERALD_API_TOKENS.length > 0,
+      twilioCallbacks:
+        config.HERALD_PUBLIC_URL && config.TWILIO_AUTH_TOKEN
+          ? { url: twilioCallbackUrl(config.HERALD_PUBLIC_URL), authToken: config.TWILIO_AUTH_TOKEN, onError: (error) => logger.error({ err: error }, "twilio status callback: event not published") }
+          : undefined,
     });
     // The API closes first on the way down: no new work is accepted while the workers finish theirs.
     closers.push(() => http.close());

@@ -65,6 +65,12 @@ const variables = {
       .optional(),
   ),
   TWILIO_API_BASE_URL: optionalText.pipe(urlWith("TWILIO_API_BASE_URL", /^(http|https):$/).optional()),
+  /** Where providers reach this Herald's API from outside (Twilio status callbacks); none sent when unset. */
+  HERALD_PUBLIC_URL: optionalText.pipe(
+    urlWith("HERALD_PUBLIC_URL", /^(http|https):$/)
+      .refine((v) => !/[?#]/.test(v), "HERALD_PUBLIC_URL must be a base URL without query or fragment, e.g. https://herald.example.com")
+      .optional(),
+  ),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_METRICS_PORT: int("HERALD_METRICS_PORT", 0, 65_535).optional(),
   HERALD_METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),
@@ -121,6 +127,14 @@ export const configSchema = z
   }));
 
 export type Config = z.output<typeof configSchema>;
+
+/** The path Twilio posts message status callbacks to (served by the HTTP API, outside the bearer-token check). */
+export const TWILIO_CALLBACK_PATH = "/v1/callbacks/twilio";
+
+/** `HERALD_PUBLIC_URL` + the callback path: what Twilio is given as StatusCallback and what its signature covers. */
+export function twilioCallbackUrl(publicUrl: string): string {
+  return publicUrl.replace(/\/+$/, "") + TWILIO_CALLBACK_PATH;
+}
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

@@ -17,6 +17,8 @@ import { notFoundHandler, problemErrorHandler } from "./plugins/errors.js";
 import { health } from "./plugins/health.js";
 import { metricsRoute } from "./plugins/metrics.js";
 import { previews } from "./previews.js";
+import { ProviderReports } from "../queues/provider-reports.js";
+import { twilioCallbacks, type TwilioCallbackOptions } from "./plugins/twilio-callbacks.js";
 import { redisCheck, type ReadyCheck } from "./ready.js";
 
 /** 64 KiB: a notification is a few hundred bytes; anything near this is a mistake or an attack. */
@@ -90,6 +92,11 @@ export interface HttpServerOptions {
    * loopback; default false (the caller decides, since only it knows the address it will listen on).
    */
   protectMetrics?: boolean;
+  /**
+   * Serve Twilio's status callbacks at /v1/callbacks/twilio (signature-checked, no bearer token): set when
+   * HERALD_PUBLIC_URL and a Twilio auth token are configured. Absent: no such route.
+   */
+  twilioCallbacks?: Omit<TwilioCallbackOptions, "reports">;
 }
 
 export interface HeraldHttpServer extends FastifyInstance {
@@ -155,8 +162,11 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   app.setNotFoundHandler(notFoundHandler);
 
   await docs(app);
-  const status = { queues: queues.delivery, deadLetters: opts.deadLetters, connection: opts.connection };
+  const reports = new ProviderReports(opts.connection, opts.prefix);
+  const status = { queues: queues.delivery, deadLetters: opts.deadLetters, connection: opts.connection, reports };
   await app.register(api, { prefix: "/v1", auth, herald: opts.herald, status, deadLetters: opts.deadLetters, metrics, bodyLimit, redisTimeoutMs });
+  // Beside /v1, not inside it: Twilio signs its callbacks and sends no bearer token.
+  if (opts.twilioCallbacks) await app.register(twilioCallbacks, { prefix: "/v1", ...opts.twilioCallbacks, reports });
   await app.register(health, { checks: opts.ready ?? { redis: redisCheck(opts.connection) }, readyTimeoutMs: opts.readyTimeoutMs ?? 2000 });
   await app.register(metricsRoute, { metrics, auth, protect: opts.protectMetrics ?? false });
   await app.register(board, { queues: queues.all, readOnly: config.HERALD_BOARD_READONLY, auth });

@@ -14,6 +14,21 @@ export interface PipelineDeps {
   email: EmailProvider;
   sms: SmsProvider;
   now?: () => number;
+  /**
+   * Told once the provider accepted a message, before the job completes (so a provider's status callback
+   * can find its notification). Its failure never fails the job: the message is already sent.
+   */
+  onAccepted?: (accepted: AcceptedMessage) => Promise<void>;
+}
+
+/** A message the provider took, as onAccepted hears of it: ids and times only. */
+export interface AcceptedMessage {
+  job: Job;
+  receipt: Receipt;
+  channel: ChannelName;
+  kind: KindName;
+  tenant?: string;
+  enqueuedAt: number;
 }
 
 /** What a delivered job returns (stored by BullMQ as the job's result). No personal data. */
@@ -72,13 +87,15 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
       throw new PermanentDeliveryError(`rendering failed: ${scrub((error as Error).message, secrets)}`, "render");
     }
 
+    let receipt: Receipt;
     try {
-      const receipt = await send();
-      return { ...receipt, channel, kind, locale, enqueuedAt };
+      receipt = await send();
     } catch (error) {
       const { permanent, code } = provider.classify(error);
       const message = `${provider.provider}: ${scrub((error as Error)?.message ?? String(error), secrets)}`;
       throw permanent ? new PermanentDeliveryError(message, code) : new TransientDeliveryError(message, code);
     }
+    await deps.onAccepted?.({ job, receipt, channel, kind, tenant: parsed.tenant?.id, enqueuedAt }).catch(() => {});
+    return { ...receipt, channel, kind, locale, enqueuedAt };
   };
 }

@@ -8,6 +8,7 @@ import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
 import { createRedis, reportErrors } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
+import { ProviderReports } from "../queues/provider-reports.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { scrub } from "../redact.js";
@@ -17,6 +18,7 @@ import type { Renderer } from "../templates/renderer.js";
 import { DeadLetterMover } from "./dead-letter-mover.js";
 import { checkProvider, type ProviderCheck } from "./provider-check.js";
 import { createDeliveryWorker } from "./delivery-worker.js";
+import type { AcceptedMessage } from "./pipeline.js";
 
 /** How long the start-up SMTP check may take before it counts as failed. */
 export const PROVIDER_CHECK_TIMEOUT_MS = 10_000;
@@ -101,11 +103,29 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const events: WorkerEvents = new EventEmitter();
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
 
+  // With status callbacks on (HERALD_PUBLIC_URL), the provider's message id must lead back to the notification.
+  const reports = config.HERALD_PUBLIC_URL ? new ProviderReports(connection, config.HERALD_PREFIX) : undefined;
+  const onAccepted = async ({ job, receipt, channel, kind, tenant, enqueuedAt }: AcceptedMessage) => {
+    if (!reports || receipt.provider !== "twilio") return;
+    await reports
+      .remember(receipt.provider, receipt.messageId, {
+        id: job.id!,
+        kind,
+        channel,
+        ...(tenant ? { tenant } : {}),
+        provider: receipt.provider,
+        attempts: job.attemptsMade + 1,
+        enqueuedAt: new Date(enqueuedAt).toISOString(),
+        acceptedAt: receipt.acceptedAt,
+      })
+      .catch((error: Error) => logger.warn({ jobId: job.id, error: scrub(error.message) }, "could not record the message id for status callbacks"));
+  };
+
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
   const workers = channels.map((channel) => {
     const worker = createDeliveryWorker(
       channel,
-      { key, renderer, email, sms },
+      { key, renderer, email, sms, onAccepted },
       {
         connection,
         prefix: config.HERALD_PREFIX,
