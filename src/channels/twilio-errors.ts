@@ -40,3 +40,8 @@ export function classifyTwilioError(error: unknown): Classified {
   // Any other 400 is a request Twilio will refuse again.
   return { permanent: e.status === 400, code };
 }
+
+/** Whether a Twilio error code (an API error, or a status callback's ErrorCode) means the number will never take a message. */
+export function isPermanentTwilioCode(code: number): boolean {
+  return TWILIO_PERMANENT.has(code) && !TWILIO_TRANSIENT.has(code);
+}

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { createRedis } from "../queues/connection.js";
 import { DeadlineError, withDeadline } from "../queues/deadline.js";
 import { DeadLetters } from "../queues/dead-letter.js";
+import { replayedEvent, WebhookOutbox, webhookPolicyOf } from "../queues/notification-events.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { DELIVERY_QUEUES } from "../queues/names.js";
 import type { StatusSources } from "../queues/status.js";
@@ -87,16 +88,18 @@ export interface OpsContext extends StatusSources {
  */
 export async function withRedis<T>(config: Config, work: (ops: OpsContext) => Promise<T>): Promise<T> {
   const connection = await connectRedis(config.REDIS_URL);
-  const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
+  // A replay from the CLI is a delivery event like one from the API.
+  const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
+  const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config), outbox && ((letter, id) => outbox.publish(replayedEvent(letter, id))));
   const queues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection, prefix: config.HERALD_PREFIX }));
-  for (const queue of [deadLetters.queue, ...queues]) queue.on("error", () => {});
+  for (const queue of [deadLetters.queue, ...queues, ...(outbox ? [outbox.queue] : [])]) queue.on("error", () => {});
   try {
     return await work({ config, connection, deadLetters, queues });
   } catch (error) {
     if (isConnectionTrouble(error)) throw unavailable(config.REDIS_URL, error as Error, "stopped answering");
     throw error;
   } finally {
-    await Promise.all([...queues.map((q) => q.close()), deadLetters.close()]).catch(() => {});
+    await Promise.all([...queues.map((q) => q.close()), deadLetters.close(), outbox?.close()]).catch(() => {});
     connection.disconnect();
   }
 }

@@ -85,6 +85,8 @@ export class DeadLetters {
     readonly connection: Redis,
     readonly prefix: string,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    /** Told after each replay (delivery events); its failure is its own, never the replay's. */
+    private readonly onReplayed?: (letter: DeadLetterRecord, newId: string) => Promise<void>,
   ) {
     this.queue = new Queue(DEAD_LETTER_QUEUE, { connection, prefix });
   }
@@ -140,6 +142,7 @@ export class DeadLetters {
     await this.connection.set(this.replayKey(id), added.id!, "EX", REPLAY_TRAIL_SECONDS);
     // Added first, removed second: a crash in between leaves the letter to replay again (as the same job), never a lost job.
     await job.remove();
+    await this.onReplayed?.(letter, added.id!).catch(() => {});
     return added.id!;
   }
 

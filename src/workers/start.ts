@@ -9,8 +9,11 @@ import type { Logger } from "../logger.js";
 import { createRedis, reportErrors } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { ProviderReports } from "../queues/provider-reports.js";
+import { envelopeFacts, notificationEvent, WebhookOutbox, webhookPolicyOf } from "../queues/notification-events.js";
+import { startWebhookDelivery, type BreakerPolicy, type WebhookDelivery } from "./webhook-worker.js";
 import { retryPolicyOf } from "../queues/job-options.js";
-import { QUEUE_OF_CHANNEL } from "../queues/names.js";
+import { channelOfQueue, QUEUE_OF_CHANNEL } from "../queues/names.js";
+import type { DeliveryResult } from "./pipeline.js";
 import { scrub } from "../redact.js";
 import { loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
@@ -32,6 +35,10 @@ export interface WorkersOptions {
   /** Providers to use instead of the configured ones. */
   providers?: { email?: EmailProvider; sms?: SmsProvider };
   renderer?: Renderer;
+  /** Run the webhook worker when HERALD_WEBHOOKS names endpoints; default true. */
+  webhooks?: boolean;
+  /** The webhook endpoints' breaker (tests shorten it). */
+  webhookBreaker?: BreakerPolicy;
 }
 
 /**
@@ -47,6 +54,10 @@ export interface RunningWorkers {
   renderer: Renderer;
   /** The start-up check of each provider that has one (SMTP), for /readyz; it never stops the workers. */
   providerChecks: Partial<Record<ChannelName, ProviderCheck>>;
+  /** Publishes delivery events to the webhook queue, when endpoints are configured. */
+  outbox?: WebhookOutbox;
+  /** The webhook worker, when endpoints are configured. */
+  webhookDelivery?: WebhookDelivery;
   /** Stops taking jobs, lets active ones finish, moves pending dead letters, closes providers and Redis. */
   close(): Promise<void>;
 }
@@ -101,7 +112,30 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
   reportErrors(deadLetters.queue, logError("dead-letter queue"));
   const events: WorkerEvents = new EventEmitter();
-  const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
+  const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
+  if (outbox) reportErrors(outbox.queue, logError("webhook queue"));
+  // A lost event is logged, never a failed delivery: the notification itself went out.
+  const publish = (what: string, build: () => Parameters<WebhookOutbox["publish"]>[0]) =>
+    outbox?.publish(build()).catch((error: Error) => logger.error({ error: scrub(error.message), event: what }, "could not publish a delivery event"));
+  const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => {
+    events.emit("dead-lettered", job, failureClass, code);
+    if (!outbox?.wants("notification.dead_lettered")) return;
+    void publish("notification.dead_lettered", () => {
+      const { tenant, enqueuedAt } = envelopeFacts(job.data);
+      return notificationEvent("notification.dead_lettered", {
+        id: job.id!,
+        kind: job.name,
+        channel: channelOfQueue(job.queueName) ?? (job.queueName as ChannelName),
+        tenant,
+        status: "dead-lettered",
+        provider: null,
+        attempts: job.attemptsMade,
+        times: { enqueuedAt, deadLetteredAt: new Date(job.finishedOn ?? Date.now()).toISOString() },
+        failureClass,
+        ...(code ? { errorCode: code } : {}),
+      });
+    });
+  });
 
   // With status callbacks on (HERALD_PUBLIC_URL), the provider's message id must lead back to the notification.
   const reports = config.HERALD_PUBLIC_URL ? new ProviderReports(connection, config.HERALD_PREFIX) : undefined;
@@ -137,7 +171,22 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
       },
     );
     mover.attach(worker);
-    worker.on("completed", (job, result) => events.emit("delivered", job, result));
+    worker.on("completed", (job, result: DeliveryResult) => {
+      events.emit("delivered", job, result);
+      if (!outbox?.wants("notification.accepted")) return;
+      void publish("notification.accepted", () =>
+        notificationEvent("notification.accepted", {
+          id: job.id!,
+          kind: result.kind,
+          channel: result.channel,
+          tenant: envelopeFacts(job.data).tenant,
+          status: "accepted",
+          provider: result.provider,
+          attempts: job.attemptsMade,
+          times: { enqueuedAt: new Date(result.enqueuedAt).toISOString(), acceptedAt: result.acceptedAt },
+        }),
+      );
+    });
     worker.on("failed", (job, error) => {
       if (job && !job.finishedOn) events.emit("retrying", job, error);
     });
@@ -149,7 +198,21 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   for (const worker of workers) {
     void worker.run().catch((error) => logger.error({ err: error }, "worker stopped"));
   }
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const webhookDelivery =
+    (opts.webhooks ?? true) && config.webhooks.length > 0
+      ? startWebhookDelivery({
+          connection,
+          prefix: config.HERALD_PREFIX,
+          endpoints: config.webhooks,
+          concurrency: config.HERALD_WEBHOOK_CONCURRENCY,
+          timeoutMs: config.HERALD_WEBHOOK_TIMEOUT_MS,
+          lockMs: config.HERALD_LOCK_MS,
+          stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
+          breaker: opts.webhookBreaker,
+          logger,
+        })
+      : undefined;
+  await Promise.all([...workers, ...(webhookDelivery ? [webhookDelivery.worker] : [])].map((w) => w.waitUntilReady()));
   // In the background: a relay that is down or misconfigured at start is a warning and a /readyz detail,
   // not a crash loop; its jobs wait and retry like during any other outage.
   const providerChecks: RunningWorkers["providerChecks"] = {};
@@ -166,10 +229,14 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     deadLetters,
     renderer,
     providerChecks,
+    outbox,
+    webhookDelivery,
     close() {
       closing ??= (async () => {
         await Promise.all(workers.map((w) => w.close()));
         await mover.close();
+        await webhookDelivery?.close();
+        await outbox?.close();
         await Promise.all(swept.map((q) => q.close()));
         await deadLetters.close();
         await Promise.all([email.close(), sms.close()]);

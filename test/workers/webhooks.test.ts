@@ -1,0 +1,241 @@
+import { once } from "node:events";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Queue, QueueEvents } from "bullmq";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DeadLetters } from "../../src/queues/dead-letter.js";
+import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../../src/queues/names.js";
+import { replayedEvent, WebhookOutbox, webhookPolicyOf } from "../../src/queues/notification-events.js";
+import { newSecret } from "../../src/webhooks/standard-webhooks.js";
+import { startTestHerald, type TestHerald } from "../support/herald.js";
+import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  answered: number;
+  /** The payload as the standardwebhooks package verified it, with the endpoint's newest secret. */
+  payload?: { type: string; timestamp: string; data: Record<string, unknown> & { id: string; times: Record<string, string> } };
+}
+
+/** A producer's webhook receiver: verifies every request with the standardwebhooks package. */
+async function startReceiver(secrets: Record<string, string>, answer: (path: string, nth: number) => number | "hang") {
+  const received: Received[] = [];
+  const counts = new Map<string, number>();
+  const waiting: { test: (r: Received) => boolean; resolve: (r: Received) => void }[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const path = req.url ?? "/";
+      // The how-many-th request of this message at this endpoint.
+      const message = `${path} ${String(req.headers["webhook-id"])}`;
+      const nth = (counts.get(message) ?? 0) + 1;
+      counts.set(message, nth);
+      const body = Buffer.concat(chunks).toString("utf8");
+      const how = answer(path, nth);
+      const entry: Received = { path, headers: req.headers, body, answered: how === "hang" ? 0 : how };
+      try {
+        entry.payload = new Webhook(secrets[path]!).verify(body, req.headers as Record<string, string>) as Received["payload"];
+      } catch {
+        entry.answered = 401;
+      }
+      received.push(entry);
+      for (const w of waiting.filter((w) => w.test(entry))) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(entry);
+      }
+      if (how !== "hang") res.writeHead(entry.answered).end();
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    next(test: (r: Received) => boolean): Promise<Received> {
+      const seen = received.find(test);
+      return seen ? Promise.resolve(seen) : new Promise((resolve) => waiting.push({ test, resolve }));
+    },
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A port nothing listens on: an endpoint that is down for good. */
+async function closedPort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe("outbound webhooks: signed (Standard Webhooks), their own queue, retries and dead letters", () => {
+  const [oldSecret, newSecretOfOk] = [newSecret(), newSecret()];
+  const secrets = { "/ok": newSecretOfOk, "/flaky": newSecret(), "/slow": newSecret() };
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let tw: TwilioServer;
+  let h: TestHerald;
+  let webhookDead: Queue;
+
+  beforeAll(async () => {
+    receiver = await startReceiver(secrets, (path, nth) => (path === "/flaky" && nth === 1 ? 500 : path === "/slow" ? "hang" : 200));
+    tw = await startTwilioServer();
+    const down = `http://127.0.0.1:${await closedPort()}/down`;
+    const endpoints = [
+      { id: "ok", url: `${receiver.url}/ok`, events: ["notification.accepted", "notification.dead_lettered", "notification.replayed"], secrets: [oldSecret, newSecretOfOk] },
+      { id: "flaky", url: `${receiver.url}/flaky`, events: ["notification.accepted"], secrets: [secrets["/flaky"]] },
+      { id: "slow", url: `${receiver.url}/slow`, events: ["notification.accepted"], secrets: [secrets["/slow"]] },
+      { id: "down", url: down, events: ["notification.accepted"], secrets: [newSecret()] },
+    ];
+    h = await startTestHerald(
+      {
+        TWILIO_ACCOUNT_SID: tw.accountSid,
+        TWILIO_AUTH_TOKEN: tw.authToken,
+        TWILIO_FROM: "+15005550006",
+        TWILIO_API_BASE_URL: tw.url,
+        HERALD_WEBHOOKS: JSON.stringify(endpoints),
+        HERALD_WEBHOOK_ATTEMPTS: "3",
+        HERALD_WEBHOOK_BACKOFF_MS: "20",
+        HERALD_WEBHOOK_TIMEOUT_MS: "300",
+      },
+      // The breaker has its own test below; here every failure must spend an attempt.
+      { webhookBreaker: { failures: 1000, openMs: 1000 } },
+    );
+    webhookDead = new Queue(WEBHOOK_DEAD_LETTER_QUEUE, { connection: h.redis, prefix: h.config.HERALD_PREFIX });
+  });
+  afterAll(async () => {
+    await webhookDead?.close();
+    await h?.close();
+    await receiver?.close();
+    await tw?.close();
+  });
+
+  const passwordReset = (n: number) =>
+    h.herald.passwordReset({
+      recipient: { userId: `u${n}`, email: `person${n}@example.com` },
+      code: `RST${n}X`,
+      url: `https://id.example.com/reset?token=secret-token-${n}`,
+      tenant: { id: "tenant-1" },
+    });
+
+  it("notification.accepted reaches the endpoint signed with every secret of a rotation, and carries no personal data", async () => {
+    const { id } = await passwordReset(1);
+    const delivery = await receiver.next((r) => r.path === "/ok" && r.payload?.data.id === id);
+    expect(delivery.answered).toBe(200);
+    // Either secret of the rotation verifies it.
+    expect(() => new Webhook(oldSecret).verify(delivery.body, delivery.headers as Record<string, string>)).not.toThrow();
+    expect(String(delivery.headers["webhook-signature"]).split(" ")).toHaveLength(2);
+    expect(delivery.headers["webhook-id"]).toMatch(/^msg_/);
+    expect(delivery.payload).toMatchObject({
+      type: "notification.accepted",
+      data: { id, kind: "password-reset", channel: "email", tenant: "tenant-1", status: "accepted", provider: "outbox", attempts: 1 },
+    });
+    expect(Object.keys(delivery.payload!.data.times).sort()).toEqual(["acceptedAt", "enqueuedAt"]);
+    expect(delivery.body).not.toMatch(/person1|example\.com|secret-token|reset\?|RST1X/);
+  });
+
+  it("an endpoint answering 500 then 200 gets the event once more, with the same webhook-id, and is then done", async () => {
+    const { id } = await passwordReset(2);
+    const success = await receiver.next((r) => r.path === "/flaky" && r.payload?.data.id === id && r.answered === 200);
+    const attempts = receiver.received.filter((r) => r.path === "/flaky" && r.payload?.data.id === id);
+    expect(attempts.map((r) => r.answered)).toEqual([500, 200]);
+    expect(attempts[0]!.headers["webhook-id"]).toBe(success.headers["webhook-id"]);
+    // Publishing the same event again (a sweep after a crash) adds no second message.
+    const queue = new Queue(WEBHOOK_QUEUE, { connection: h.redis, prefix: h.config.HERALD_PREFIX });
+    const jobId = `${success.headers["webhook-id"]}-flaky`;
+    expect(await (await queue.getJob(jobId))?.getState()).toBe("completed");
+    await h.workers.outbox!.publish(success.payload as never);
+    expect(await queue.getJobCountByTypes("wait", "delayed", "active")).toBeLessThanOrEqual(4);
+    expect(await (await queue.getJob(jobId))?.getState()).toBe("completed");
+    await queue.close();
+    expect(receiver.received.filter((r) => r.path === "/flaky" && r.payload?.data.id === id && r.answered === 200)).toHaveLength(1);
+  });
+
+  it("an endpoint down for good ends in the webhook dead letters, while mail flows at full speed past a hanging one", async () => {
+    const started = Date.now();
+    const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => passwordReset(100 + i)));
+    const ids = new Set(sent.map((s) => s.id));
+    const delivered = new Set<string>();
+    while (delivered.size < ids.size) {
+      const { job } = await h.nextDelivery();
+      if (ids.has(job.id!)) delivered.add(job.id!);
+    }
+    // 40 mails while one endpoint refuses connections and another never answers (0.3 s timeout, 3 tries):
+    // the mails do not wait for either.
+    expect(Date.now() - started).toBeLessThan(5000);
+    const last = sent.at(-1)!.id;
+    for (;;) {
+      const letters = await webhookDead.getWaiting(0, 1000);
+      const mine = letters.filter((l) => l.data.endpointId === "down" && l.data.event.data.id === last);
+      if (mine.length > 0) {
+        expect(mine[0]!.data).toMatchObject({ endpointId: "down", attempts: 3, event: { type: "notification.accepted" } });
+        expect(mine[0]!.data.reason).toMatch(/ECONNREFUSED|fetch failed/);
+        break;
+      }
+      await once(h.workers.webhookDelivery!.worker, "failed");
+    }
+  }, 30_000);
+
+  it("notification.dead_lettered, then notification.replayed with the new id", async () => {
+    tw.failFor("+15005550001", { status: 400, code: 21211, message: "The 'To' number +15005550001 is not a valid phone number." });
+    const { id } = await h.herald.phoneVerification({ recipient: { userId: "u9", phone: "+15005550001" }, code: "775533" });
+    const dead = await receiver.next((r) => r.path === "/ok" && r.payload?.type === "notification.dead_lettered" && r.payload.data.id === id);
+    expect(dead.payload!.data).toMatchObject({ id, kind: "phone-verification", channel: "sms", status: "dead-lettered", failureClass: "permanent", errorCode: "twilio-21211" });
+    expect(dead.payload!.data.times.deadLetteredAt).toBeDefined();
+    expect(dead.body).not.toMatch(/775533|15005550001/);
+
+    const outbox = new WebhookOutbox(h.redis, h.config.HERALD_PREFIX, h.config.webhooks, webhookPolicyOf(h.config));
+    const deadLetters = new DeadLetters(h.redis, h.config.HERALD_PREFIX, undefined, (letter, newId) => outbox.publish(replayedEvent(letter, newId)));
+    const newId = await deadLetters.replay(`sms-${id}`);
+    const replayed = await receiver.next((r) => r.path === "/ok" && r.payload?.type === "notification.replayed" && r.payload.data.id === id);
+    expect(replayed.payload!.data).toMatchObject({ id, status: "replayed", replayedAs: newId });
+    await deadLetters.close();
+    await outbox.close();
+  });
+});
+
+describe("webhook breaker: an endpoint that keeps failing is left alone for a while, without spending attempts", () => {
+  it("after 2 failures in a row the next messages wait instead of being sent", async () => {
+    const secret = newSecret();
+    const receiver = await startReceiver({ "/broken": secret }, () => 503);
+    const h = await startTestHerald(
+      {
+        HERALD_WEBHOOKS: JSON.stringify([{ id: "broken", url: `${receiver.url}/broken`, events: ["notification.accepted"], secrets: [secret] }]),
+        HERALD_WEBHOOK_BACKOFF_MS: "60000",
+        HERALD_WEBHOOK_CONCURRENCY: "1",
+      },
+      { webhookBreaker: { failures: 2, openMs: 60_000 } },
+    );
+    const blocking = h.redis.duplicate({ maxRetriesPerRequest: null });
+    const events = new QueueEvents(WEBHOOK_QUEUE, { connection: blocking, prefix: h.config.HERALD_PREFIX });
+    const queue = new Queue(WEBHOOK_QUEUE, { connection: h.redis, prefix: h.config.HERALD_PREFIX });
+    try {
+      await events.waitUntilReady();
+      let delayed = 0;
+      const allDelayed = new Promise<void>((resolve) =>
+        events.on("delayed", () => {
+          if (++delayed === 5) resolve();
+        }),
+      );
+      for (let i = 0; i < 5; i++) {
+        await h.herald.emailVerification({ recipient: { userId: `b${i}`, email: `b${i}@example.com` }, code: `B${i}`, url: "https://x.test/v" });
+      }
+      await allDelayed;
+      expect(receiver.received).toHaveLength(2);
+      const jobs = await queue.getDelayed();
+      expect(jobs.map((j) => j.attemptsMade).sort()).toEqual([0, 0, 0, 1, 1]);
+    } finally {
+      await events.close();
+      blocking.disconnect();
+      await queue.close();
+      await h.close();
+      await receiver.close();
+    }
+  });
+});
