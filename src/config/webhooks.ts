@@ -2,17 +2,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { NOTIFICATION_EVENT_TYPES, type NotificationEventType } from "../contracts/events.js";
 import { secretKey, WebhookSecretError } from "../webhooks/standard-webhooks.js";
 
-/** What a producer can subscribe to. */
-export const NOTIFICATION_EVENT_TYPES = [
-  "notification.accepted",
-  "notification.delivered",
-  "notification.undelivered",
-  "notification.dead_lettered",
-  "notification.replayed",
-] as const;
-export type NotificationEventType = (typeof NOTIFICATION_EVENT_TYPES)[number];
 
 /** One producer endpoint that receives signed delivery events. */
 export interface WebhookEndpoint {

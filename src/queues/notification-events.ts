@@ -1,13 +1,11 @@
 import { createHash } from "node:crypto";
-import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
-import type { NotificationEventType, WebhookEndpoint } from "../config/webhooks.js";
+import type { NotificationEventType } from "../contracts/events.js";
 import type { ChannelName } from "../contracts/index.js";
 import type { DeadLetterRecord } from "./dead-letter.js";
 import type { NotificationRef } from "./provider-reports.js";
-import { channelOfQueue, WEBHOOK_QUEUE } from "./names.js";
+import { channelOfQueue } from "./names.js";
 
-export { NOTIFICATION_EVENT_TYPES, type NotificationEventType, type WebhookEndpoint } from "../config/webhooks.js";
+export { NOTIFICATION_EVENT_TYPES, type NotificationEventType } from "../contracts/events.js";
 
 /**
  * What happened to a notification, as producers hear of it (webhooks, `herald.events()`): ids, kind,
@@ -51,11 +49,6 @@ export interface WebhookJobData {
   event: NotificationEvent;
 }
 
-export interface WebhookPolicy {
-  attempts: number;
-  backoffMs: number;
-}
-
 /**
  * The message id of an event: derived from what happened (type, notification, and the discriminating
  * detail), so the same event published twice (a sweep after a crash, a repeated callback) is one message.
@@ -64,53 +57,6 @@ export function eventMessageId(event: NotificationEvent): string {
   const detail = event.data.replayedAs ?? event.data.times.deadLetteredAt ?? "";
   const hash = createHash("sha256").update(`${event.type}|${event.data.id}|${detail}`).digest("hex").slice(0, 24);
   return `msg_${hash}`;
-}
-
-/**
- * Publishes delivery events: one job per subscribed endpoint on the webhook queue, whose own worker
- * signs and posts them. Publishing is one Redis round trip; with no endpoint subscribed, none.
- */
-export class WebhookOutbox {
-  readonly queue: Queue;
-
-  constructor(
-    connection: Redis,
-    prefix: string,
-    private readonly endpoints: readonly WebhookEndpoint[],
-    private readonly policy: WebhookPolicy,
-  ) {
-    this.queue = new Queue(WEBHOOK_QUEUE, { connection, prefix });
-  }
-
-  /** Whether any endpoint wants this type (callers may skip building the event otherwise). */
-  wants(type: NotificationEventType): boolean {
-    return this.endpoints.some((e) => e.events.includes(type));
-  }
-
-  async publish(event: NotificationEvent): Promise<void> {
-    const targets = this.endpoints.filter((e) => e.events.includes(event.type));
-    if (targets.length === 0) return;
-    const messageId = eventMessageId(event);
-    await this.queue.addBulk(
-      targets.map((endpoint) => ({
-        name: event.type,
-        data: { endpointId: endpoint.id, messageId, event } satisfies WebhookJobData,
-        opts: {
-          // One job per message and endpoint: publishing the same event again adds nothing.
-          jobId: `${messageId}-${endpoint.id}`,
-          attempts: this.policy.attempts,
-          backoff: { type: "exponential", delay: this.policy.backoffMs, jitter: 0.2 },
-          removeOnComplete: { age: 86_400, count: 10_000 },
-          // A failure for good is moved to the webhook dead letters by the worker; kept here until it is.
-          removeOnFail: false,
-        },
-      })),
-    );
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close();
-  }
 }
 
 /** Builds an event; `times` keeps only the known ones. */
@@ -127,11 +73,6 @@ export function envelopeFacts(data: unknown): { tenant: string | null; enqueuedA
     tenant: typeof tenant === "string" ? tenant : null,
     ...(typeof envelope.enqueuedAt === "number" ? { enqueuedAt: new Date(envelope.enqueuedAt).toISOString() } : {}),
   };
-}
-
-/** The webhook queue's retry policy from the configuration. */
-export function webhookPolicyOf(config: { HERALD_WEBHOOK_ATTEMPTS: number; HERALD_WEBHOOK_BACKOFF_MS: number }): WebhookPolicy {
-  return { attempts: config.HERALD_WEBHOOK_ATTEMPTS, backoffMs: config.HERALD_WEBHOOK_BACKOFF_MS };
 }
 
 /** `notification.replayed`: a dead letter was sent back to its queue as job `newId`. */

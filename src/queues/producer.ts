@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import {
+  CHANNELS,
   channelOf,
   KIND_NAMES,
   parseJob,
@@ -16,6 +17,10 @@ import { decodeKey, loadKey, parseKeyList, type KeyMaterial, type Keyring } from
 import { createRedis, type RedisInput } from "./connection.js";
 import { DeadlineError, withDeadline } from "./deadline.js";
 import { toEnvelope } from "./envelope.js";
+import { DeadLetters } from "./dead-letter.js";
+import type { NotificationEvent } from "./notification-events.js";
+import type { NotificationStatus } from "./status.js";
+import { NotificationWatch } from "./watch.js";
 import { loadProducerConfig, retryPolicyOf, type ProducerConfig } from "../config/producer.js";
 import { IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
 import { DEAD_LETTER_QUEUE, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
@@ -150,6 +155,8 @@ export class Herald {
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private lastRedisError?: Error;
+  private watcher?: NotificationWatch;
+  private deadLetterQueue?: DeadLetters;
 
   constructor(opts: HeraldOptions = {}) {
     // Unset options come from the environment, read and checked exactly as the service reads it.
@@ -211,7 +218,37 @@ export class Herald {
     return results;
   }
 
+  /**
+   * Delivery events as they happen (`notification.accepted`, `notification.dead_lettered`), over BullMQ's
+   * queue events in Redis, without HTTP: `for await (const event of herald.events()) …`. Events are
+   * buffered from this call on; leave the loop (or abort `signal`) to stop.
+   */
+  events(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<NotificationEvent> {
+    return this.watch().events(options.signal);
+  }
+
+  /**
+   * Resolves with the notification's status once the provider accepted it (`delivered`) or it was
+   * dead-lettered (a replay is followed to its new job); rejects with WaitTimeoutError after `timeoutMs`
+   * (default 30 s).
+   */
+  waitFor(id: string, options: { timeoutMs?: number } = {}): Promise<NotificationStatus> {
+    return this.watch().waitFor(id, options.timeoutMs ?? 30_000);
+  }
+
+  private watch(): NotificationWatch {
+    this.watcher ??= new NotificationWatch({
+      connection: this.connection,
+      prefix: this.prefix,
+      queues: CHANNELS.map((channel) => this.queue(channel)),
+      deadLetters: (this.deadLetterQueue ??= new DeadLetters(this.connection, this.prefix, this.retry)),
+    });
+    return this.watcher;
+  }
+
   async close(): Promise<void> {
+    await this.watcher?.close();
+    await this.deadLetterQueue?.close();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     if (this.ownsConnection) await this.connection.quit().catch(() => this.connection.disconnect());
   }

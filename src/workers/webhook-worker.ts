@@ -3,7 +3,8 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../logger.js";
 import { reportErrors } from "../queues/connection.js";
 import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../queues/names.js";
-import type { WebhookEndpoint, WebhookJobData } from "../queues/notification-events.js";
+import type { WebhookJobData } from "../queues/notification-events.js";
+import type { WebhookEndpoint } from "../queues/webhook-outbox.js";
 import { scrub } from "../redact.js";
 import { signWebhook } from "../webhooks/standard-webhooks.js";
 

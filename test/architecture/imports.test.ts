@@ -17,7 +17,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // Standard Webhooks signing: pure crypto, shared by the HTTP provider, delivery events and adapters.
   webhooks: [],
   // Webhook endpoints' secrets are checked with the signing code's own decoder.
-  config: ["secrets", "webhooks"],
+  config: ["contracts", "secrets", "webhooks"],
   logger: ["redact"],
   queues: ["config", "contracts", "errors", "redact", "secrets"],
   // Templates are pure: they render and send nothing, and know no queue.
