@@ -16,6 +16,7 @@ import { KeyError, loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
 import { ensureRedis } from "./private-redis.js";
+import { tracingWanted } from "../telemetry/tracing.js";
 
 export interface Service {
   workers?: RunningWorkers;
@@ -73,6 +74,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const privateRedis = await ensureRedis({ url: config.REDIS_URL, explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger });
   const closers: (() => Promise<unknown>)[] = [];
   if (privateRedis) closers.push(() => privateRedis.stop());
+  // Before any queue or worker is created: they check once whether a tracer is registered.
+  if (tracingWanted(config.HERALD_OTEL, process.env)) {
+    const { startTracing } = await import("../telemetry/sdk.js");
+    const tracing = await startTracing(process.env);
+    closers.push(() => tracing.shutdown());
+    logger.info({ endpoint: tracing.endpoint }, "OpenTelemetry: traces exported over OTLP");
+  }
   const close = async () => {
     for (const closer of closers.splice(0).reverse()) {
       await closer().catch((error) => logger.error({ err: error }, "error while shutting down"));

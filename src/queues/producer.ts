@@ -21,6 +21,7 @@ import { DeadLetters } from "./dead-letter.js";
 import type { NotificationEvent } from "./notification-events.js";
 import type { NotificationStatus } from "./status.js";
 import { NotificationWatch } from "./watch.js";
+import { bullmqTelemetry, inSpan, tracingActive } from "../telemetry/tracing.js";
 import { loadProducerConfig, retryPolicyOf, type ProducerConfig } from "../config/producer.js";
 import { IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
 import { DEAD_LETTER_QUEUE, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
@@ -44,6 +45,11 @@ export interface HeraldOptions {
   retry?: Partial<RetryPolicy>;
   /** How long an enqueue may wait for Redis before it fails (BullMQ itself would wait for a lost connection forever). Default 10 s. */
   timeoutMs?: number;
+  /**
+   * OpenTelemetry spans for enqueues, with the trace context carried in the job to the worker's spans.
+   * Default: on when an OpenTelemetry SDK is registered in this process when the Herald is created.
+   */
+  tracing?: boolean;
   /** Told once when the dev key file is used instead of HERALD_ENCRYPTION_KEY. */
   onWarning?: (message: string) => void;
 }
@@ -156,6 +162,7 @@ export class Herald {
   private readonly timeoutMs: number;
   private lastRedisError?: Error;
   private watcher?: NotificationWatch;
+  private readonly tracing: boolean;
   private deadLetterQueue?: DeadLetters;
 
   constructor(opts: HeraldOptions = {}) {
@@ -164,6 +171,7 @@ export class Herald {
     this.prefix = assertPrefix(opts.prefix ?? env.HERALD_PREFIX);
     this.retry = { ...retryPolicyOf(env), ...opts.retry };
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.tracing = opts.tracing ?? tracingActive();
     this.key = resolveKey(opts, env);
     const redis = opts.redis ?? env.REDIS_URL;
     this.ownsConnection = typeof redis === "string";
@@ -177,6 +185,14 @@ export class Herald {
    * NotQueuedError or EnqueueTimeoutError (both with the job's id) when Redis does not take it in time.
    */
   async enqueue<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    return inSpan(this.tracing, "herald.enqueue", { "herald.kind": kind }, async (span) => {
+      const result = await this.enqueueOne(kind, input, options);
+      span?.setAttributes({ "herald.notification_id": result.id, "herald.channel": result.channel, "herald.deduplicated": result.deduplicated });
+      return result;
+    });
+  }
+
+  private async enqueueOne<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions): Promise<EnqueueResult> {
     const [prepared] = this.prepare([{ kind, job: input, id: options.id }]);
     const { jobId } = prepared.opts;
     const queue = this.queue(prepared.channel);
@@ -195,6 +211,10 @@ export class Herald {
    * then adds them per queue in one atomic batch each.
    */
   async enqueueBulk(items: BulkItem[], options: Omit<EnqueueOptions, "id"> = {}): Promise<EnqueueResult[]> {
+    return inSpan(this.tracing, "herald.enqueue_bulk", { "herald.count": items.length }, () => this.enqueueMany(items, options));
+  }
+
+  private async enqueueMany(items: BulkItem[], options: Omit<EnqueueOptions, "id">): Promise<EnqueueResult[]> {
     const prepared = this.prepare(items);
     const ids = prepared.map((p) => p.opts.jobId);
     const results: EnqueueResult[] = new Array(prepared.length);
@@ -337,7 +357,8 @@ export class Herald {
   private queue(channel: ChannelName): Queue {
     let queue = this.queues.get(channel);
     if (!queue) {
-      queue = new Queue(QUEUE_OF_CHANNEL[channel], { connection: this.connection, prefix: this.prefix });
+      const telemetry = bullmqTelemetry(this.tracing);
+      queue = new Queue(QUEUE_OF_CHANNEL[channel], { connection: this.connection, prefix: this.prefix, ...(telemetry ? { telemetry } : {}) });
       // Kept for the timeout message instead of BullMQ printing every reconnect failure to the console.
       queue.on("error", (error) => (this.lastRedisError = error));
       this.queues.set(channel, queue);

@@ -7,6 +7,7 @@ import { scrub } from "../redact.js";
 import { DecryptError } from "../secrets/cipher.js";
 import type { KeyMaterial } from "../secrets/key.js";
 import type { Renderer } from "../templates/renderer.js";
+import { inSpan } from "../telemetry/tracing.js";
 
 export interface PipelineDeps {
   key: KeyMaterial;
@@ -19,6 +20,8 @@ export interface PipelineDeps {
    * can find its notification). Its failure never fails the job: the message is already sent.
    */
   onAccepted?: (accepted: AcceptedMessage) => Promise<void>;
+  /** Spans for render and send (OpenTelemetry), inside the job's span; off: none. */
+  tracing?: boolean;
 }
 
 /** A message the provider took, as onAccepted hears of it: ids and times only. */
@@ -68,28 +71,27 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
     const secrets = [parsed.code, parsed.codeId, parsed.url, parsed.urlTemplate, parsed.recipient.email, parsed.recipient.phone];
     const provider = channel === "email" ? deps.email : deps.sms;
 
-    let send: () => Promise<Receipt>;
-    let locale: string;
-    try {
-      const link = resolveLink(parsed);
-      if (channel === "email") {
-        const mail = deps.renderer.email({ kind, job: parsed, link, now: now() });
-        locale = mail.locale;
-        const to = { address: parsed.recipient.email!, name: parsed.recipient.displayName };
-        send = () => deps.email.send({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text });
-      } else {
+    const tracing = deps.tracing ?? false;
+    const attributes = { "herald.kind": kind, "herald.channel": channel, "herald.notification_id": String(job.id) };
+    const { send, locale } = await inSpan(tracing, "herald.render", attributes, async () => {
+      try {
+        const link = resolveLink(parsed);
+        if (channel === "email") {
+          const mail = deps.renderer.email({ kind, job: parsed, link, now: now() });
+          const to = { address: parsed.recipient.email!, name: parsed.recipient.displayName };
+          return { locale: mail.locale, send: () => deps.email.send({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text }) };
+        }
         const sms = deps.renderer.sms({ kind, job: parsed, now: now() });
-        locale = sms.locale;
-        send = () => deps.sms.send({ to: parsed.recipient.phone!, body: sms.body });
+        return { locale: sms.locale, send: () => deps.sms.send({ to: parsed.recipient.phone!, body: sms.body }) };
+      } catch (error) {
+        // A template that cannot render this job will not render it on the next try either.
+        throw new PermanentDeliveryError(`rendering failed: ${scrub((error as Error).message, secrets)}`, "render");
       }
-    } catch (error) {
-      // A template that cannot render this job will not render it on the next try either.
-      throw new PermanentDeliveryError(`rendering failed: ${scrub((error as Error).message, secrets)}`, "render");
-    }
+    });
 
     let receipt: Receipt;
     try {
-      receipt = await send();
+      receipt = await inSpan(tracing, "herald.send", { ...attributes, "herald.provider": provider.provider }, send);
     } catch (error) {
       const { permanent, code } = provider.classify(error);
       const message = `${provider.provider}: ${scrub((error as Error)?.message ?? String(error), secrets)}`;

@@ -11,6 +11,7 @@ import { DeadLetters } from "../queues/dead-letter.js";
 import { ProviderReports } from "../queues/provider-reports.js";
 import { envelopeFacts, notificationEvent } from "../queues/notification-events.js";
 import { WebhookOutbox, webhookPolicyOf } from "../queues/webhook-outbox.js";
+import { bullmqTelemetry, tracingActive } from "../telemetry/tracing.js";
 import { startWebhookDelivery, type BreakerPolicy, type WebhookDelivery } from "./webhook-worker.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { channelOfQueue, QUEUE_OF_CHANNEL } from "../queues/names.js";
@@ -156,11 +157,13 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
       .catch((error: Error) => logger.warn({ jobId: job.id, error: scrub(error.message) }, "could not record the message id for status callbacks"));
   };
 
+  // Traced only if an OpenTelemetry SDK was registered before start (herald's own with HERALD_OTEL, or the embedding app's).
+  const tracing = tracingActive();
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
   const workers = channels.map((channel) => {
     const worker = createDeliveryWorker(
       channel,
-      { key, renderer, email, sms, onAccepted },
+      { key, renderer, email, sms, onAccepted, tracing },
       {
         connection,
         prefix: config.HERALD_PREFIX,
@@ -169,6 +172,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
         stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
         ratePerSecond: channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND,
         logger,
+        telemetry: bullmqTelemetry(tracing),
       },
     );
     mover.attach(worker);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WaitTimeoutError } from "../../src/index.js";
+import { type NotificationEvent, WaitTimeoutError } from "../../src/index.js";
 import { startHeraldBase, startTestHerald, type TestHerald } from "../support/herald.js";
 import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
 
@@ -24,7 +24,7 @@ describe("SDK: herald.events() and herald.waitFor() over BullMQ queue events (no
     const events = h.herald.events();
     const { id } = await verification(1);
     const bad = await h.herald.phoneVerification({ recipient: { userId: "u2", phone: "+15005550001" }, code: "909090" });
-    const seen = new Map<string, { type: string; data: Record<string, unknown> }>();
+    const seen = new Map<string, NotificationEvent>();
     for await (const event of events) {
       if (event.data.id === id || event.data.id === bad.id) seen.set(event.type, event);
       if (seen.size === 2) break;
