@@ -91,7 +91,12 @@ export async function withRedis<T>(config: Config, work: (ops: OpsContext) => Pr
   const connection = await connectRedis(config.REDIS_URL);
   // A replay from the CLI is a delivery event like one from the API.
   const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
-  const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config), outbox && ((letter, id) => outbox.publish(replayedEvent(letter, id))));
+  const deadLetters = new DeadLetters(
+    connection,
+    config.HERALD_PREFIX,
+    retryPolicyOf(config),
+    outbox && ((letter, id) => outbox.publish(replayedEvent(letter, id))),
+  );
   const queues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection, prefix: config.HERALD_PREFIX }));
   for (const queue of [deadLetters.queue, ...queues, ...(outbox ? [outbox.queue] : [])]) queue.on("error", () => {});
   try {

@@ -165,7 +165,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       protectMetrics: !isLoopback(config.httpHost) && config.HERALD_API_TOKENS.length > 0,
       twilioCallbacks:
         config.HERALD_PUBLIC_URL && config.TWILIO_AUTH_TOKEN
-          ? { url: twilioCallbackUrl(config.HERALD_PUBLIC_URL), authToken: config.TWILIO_AUTH_TOKEN, onReport, onError: (error) => logger.error({ err: error }, "twilio status callback: event not published") }
+          ? {
+              url: twilioCallbackUrl(config.HERALD_PUBLIC_URL),
+              authToken: config.TWILIO_AUTH_TOKEN,
+              onReport,
+              onError: (error) => logger.error({ err: error }, "twilio status callback: event not published"),
+            }
           : undefined,
     });
     // The API closes first on the way down: no new work is accepted while the workers finish theirs.

@@ -5,7 +5,6 @@ import { z } from "zod";
 import { NOTIFICATION_EVENT_TYPES, type NotificationEventType } from "../contracts/events.js";
 import { secretKey, WebhookSecretError } from "../webhooks/standard-webhooks.js";
 
-
 /** One producer endpoint that receives signed delivery events. */
 export interface WebhookEndpoint {
   /** Stable name: in job ids, logs, metrics and the breaker; default derived from the URL. */
@@ -24,16 +23,14 @@ const endpointSchema = (dev: boolean) =>
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, "id must be 1-64 letters, digits, _ or -")
       .optional(),
-    url: z
-      .string()
-      .refine((v) => {
-        try {
-          const url = new URL(v);
-          return url.protocol === "https:" || (url.protocol === "http:" && (dev || loopback(url)));
-        } catch {
-          return false;
-        }
-      }, "url must be an https URL (http only to localhost, or with HERALD_DEV=1)"),
+    url: z.string().refine((v) => {
+      try {
+        const url = new URL(v);
+        return url.protocol === "https:" || (url.protocol === "http:" && (dev || loopback(url)));
+      } catch {
+        return false;
+      }
+    }, "url must be an https URL (http only to localhost, or with HERALD_DEV=1)"),
     events: z
       .array(z.enum(NOTIFICATION_EVENT_TYPES, { error: `events may be ${NOTIFICATION_EVENT_TYPES.join(", ")}` }))
       .min(1, "events must name at least one event type"),

@@ -96,10 +96,7 @@ export function replayedEvent(letter: DeadLetterRecord, newId: string, at: Date 
 }
 
 /** `notification.delivered` / `notification.undelivered`: the provider's final word about the handset. */
-export function handsetEvent(
-  ref: NotificationRef,
-  report: { status: "delivered" | "undelivered"; at: Date; errorCode?: string },
-): NotificationEvent {
+export function handsetEvent(ref: NotificationRef, report: { status: "delivered" | "undelivered"; at: Date; errorCode?: string }): NotificationEvent {
   const type = report.status === "delivered" ? "notification.delivered" : "notification.undelivered";
   return notificationEvent(type, {
     id: ref.id,

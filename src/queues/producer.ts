@@ -261,9 +261,14 @@ export class Herald {
       connection: this.connection,
       prefix: this.prefix,
       queues: CHANNELS.map((channel) => this.queue(channel)),
-      deadLetters: (this.deadLetterQueue ??= new DeadLetters(this.connection, this.prefix, this.retry)),
+      deadLetters: this.deadLetters(),
     });
     return this.watcher;
+  }
+
+  private deadLetters(): DeadLetters {
+    this.deadLetterQueue ??= new DeadLetters(this.connection, this.prefix, this.retry);
+    return this.deadLetterQueue;
   }
 
   async close(): Promise<void> {

@@ -63,4 +63,3 @@ export class WebhookOutbox {
 export function webhookPolicyOf(config: { HERALD_WEBHOOK_ATTEMPTS: number; HERALD_WEBHOOK_BACKOFF_MS: number }): WebhookPolicy {
   return { attempts: config.HERALD_WEBHOOK_ATTEMPTS, backoffMs: config.HERALD_WEBHOOK_BACKOFF_MS };
 }
-

@@ -23,6 +23,8 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
   const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] });
   // Also installs the AsyncLocalStorage context manager and the W3C trace-context propagator.
   provider.register();
-  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces` : "http://localhost:4318/v1/traces");
+  const endpoint =
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces` : "http://localhost:4318/v1/traces");
   return { endpoint, shutdown: () => provider.shutdown() };
 }

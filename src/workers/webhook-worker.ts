@@ -102,7 +102,9 @@ export function startWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeliv
     } catch (error) {
       breaker.failed(Date.now());
       const e = error as Error;
-      throw new Error(e.name === "TimeoutError" ? `no answer within ${opts.timeoutMs} ms` : scrub(`${e.message}${e.cause ? `: ${(e.cause as Error).message}` : ""}`));
+      throw new Error(
+        e.name === "TimeoutError" ? `no answer within ${opts.timeoutMs} ms` : scrub(`${e.message}${e.cause ? `: ${(e.cause as Error).message}` : ""}`),
+      );
     }
     if (status < 200 || status >= 300) {
       breaker.failed(Date.now());

@@ -29,7 +29,22 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   metrics: ["contracts", "errors", "logger", "queues"],
   workers: ["channels", "config", "contracts", "errors", "logger", "queues", "redact", "secrets", "telemetry", "templates", "webhooks"],
   http: ["config", "contracts", "errors", "logger", "metrics", "queues", "redact", "templates", "webhooks"],
-  cli: ["channels", "config", "contracts", "errors", "http", "logger", "metrics", "queues", "redact", "secrets", "telemetry", "templates", "webhooks", "workers"],
+  cli: [
+    "channels",
+    "config",
+    "contracts",
+    "errors",
+    "http",
+    "logger",
+    "metrics",
+    "queues",
+    "redact",
+    "secrets",
+    "telemetry",
+    "templates",
+    "webhooks",
+    "workers",
+  ],
   // The producer SDK's entry.
   index: ["config", "contracts", "errors", "queues", "secrets", "telemetry"],
 };

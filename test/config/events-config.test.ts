@@ -6,7 +6,12 @@ import { ConfigError, loadConfig, twilioCallbackUrl, unknownVariables } from "..
 import { newSecret } from "../../src/webhooks/standard-webhooks.js";
 import { testEnv } from "../support/herald.js";
 
-const endpoint = (extra: Record<string, unknown> = {}) => ({ url: "https://hooks.example.com/herald", events: ["notification.delivered"], secrets: [newSecret()], ...extra });
+const endpoint = (extra: Record<string, unknown> = {}) => ({
+  url: "https://hooks.example.com/herald",
+  events: ["notification.delivered"],
+  secrets: [newSecret()],
+  ...extra,
+});
 
 describe("event settings: HERALD_PUBLIC_URL, HERALD_WEBHOOKS(_FILE), OTEL_*", () => {
   it("HERALD_PUBLIC_URL must be an http(s) base URL; the callback URL is built from it", () => {
@@ -45,8 +50,13 @@ describe("event settings: HERALD_PUBLIC_URL, HERALD_WEBHOOKS(_FILE), OTEL_*", ()
   it("HERALD_WEBHOOKS_FILE takes YAML (or JSON); a missing file is named", () => {
     const dir = mkdtempSync(join(tmpdir(), "herald-hooks-"));
     const file = join(dir, "webhooks.yaml");
-    writeFileSync(file, `- id: crm\n  url: https://crm.example.com/hooks\n  events: [notification.accepted, notification.dead_lettered]\n  secrets:\n    - ${newSecret()}\n`);
-    expect(loadConfig(testEnv({ HERALD_WEBHOOKS_FILE: file })).webhooks).toMatchObject([{ id: "crm", events: ["notification.accepted", "notification.dead_lettered"] }]);
+    writeFileSync(
+      file,
+      `- id: crm\n  url: https://crm.example.com/hooks\n  events: [notification.accepted, notification.dead_lettered]\n  secrets:\n    - ${newSecret()}\n`,
+    );
+    expect(loadConfig(testEnv({ HERALD_WEBHOOKS_FILE: file })).webhooks).toMatchObject([
+      { id: "crm", events: ["notification.accepted", "notification.dead_lettered"] },
+    ]);
     expect(() => loadConfig(testEnv({ HERALD_WEBHOOKS_FILE: join(dir, "nope.yaml") }))).toThrow(/HERALD_WEBHOOKS_FILE there is no file/);
     expect(() => loadConfig(testEnv({ HERALD_WEBHOOKS_FILE: file, HERALD_WEBHOOKS: "[]" }))).toThrow(/not both/);
   });

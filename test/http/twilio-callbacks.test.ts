@@ -48,7 +48,13 @@ describe("Twilio status callbacks: StatusCallback sent, X-Twilio-Signature check
   beforeAll(async () => {
     tw = await startTwilioServer();
     h = await startApiHarness({
-      env: { TWILIO_ACCOUNT_SID: tw.accountSid, TWILIO_AUTH_TOKEN: tw.authToken, TWILIO_FROM: "+15005550006", TWILIO_API_BASE_URL: tw.url, HERALD_PUBLIC_URL: PUBLIC_URL },
+      env: {
+        TWILIO_ACCOUNT_SID: tw.accountSid,
+        TWILIO_AUTH_TOKEN: tw.authToken,
+        TWILIO_FROM: "+15005550006",
+        TWILIO_API_BASE_URL: tw.url,
+        HERALD_PUBLIC_URL: PUBLIC_URL,
+      },
       server: { twilioCallbacks: { url: twilioCallbackUrl(PUBLIC_URL), authToken: tw.authToken, onReport: (report) => void applied.push(report) } },
     });
   });
@@ -140,7 +146,12 @@ describe("Twilio status callbacks: StatusCallback sent, X-Twilio-Signature check
   it("the route takes no bearer token and is absent without HERALD_PUBLIC_URL", async () => {
     const other = await startApiHarness({ workers: false });
     try {
-      const response = await other.app.inject({ method: "POST", url: "/v1/callbacks/twilio", headers: { "content-type": "application/x-www-form-urlencoded" }, payload: "" });
+      const response = await other.app.inject({
+        method: "POST",
+        url: "/v1/callbacks/twilio",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        payload: "",
+      });
       expect(response.statusCode).not.toBe(204);
       expect([401, 404]).toContain(response.statusCode);
     } finally {

@@ -18,7 +18,12 @@ describe("SDK: herald.events() and herald.waitFor() over BullMQ queue events (no
   });
 
   const verification = (n: number) =>
-    h.herald.emailVerification({ recipient: { userId: `u${n}`, email: `p${n}@example.com` }, code: `CODE${n}`, url: `https://x.test/v?c=CODE${n}`, tenant: { id: "t-9" } });
+    h.herald.emailVerification({
+      recipient: { userId: `u${n}`, email: `p${n}@example.com` },
+      code: `CODE${n}`,
+      url: `https://x.test/v?c=CODE${n}`,
+      tenant: { id: "t-9" },
+    });
 
   it("events() yields notification.accepted and notification.dead_lettered, without personal data", async () => {
     const events = h.herald.events();
@@ -29,7 +34,9 @@ describe("SDK: herald.events() and herald.waitFor() over BullMQ queue events (no
       if (event.data.id === id || event.data.id === bad.id) seen.set(event.type, event);
       if (seen.size === 2) break;
     }
-    expect(seen.get("notification.accepted")).toMatchObject({ data: { id, kind: "email-verification", channel: "email", tenant: "t-9", status: "accepted", provider: "outbox", attempts: 1 } });
+    expect(seen.get("notification.accepted")).toMatchObject({
+      data: { id, kind: "email-verification", channel: "email", tenant: "t-9", status: "accepted", provider: "outbox", attempts: 1 },
+    });
     expect(seen.get("notification.dead_lettered")).toMatchObject({
       data: { id: bad.id, kind: "phone-verification", channel: "sms", status: "dead-lettered", failureClass: "permanent", errorCode: "twilio-21211" },
     });

@@ -36,7 +36,11 @@ describe("herald's own OTLP export, switched on by the standard OTEL_* variables
     const service = await startService({ config, logger: createLogger({ level: "silent" }), redisExplicit: true, workers: true, http: false });
     const herald = new Herald({ redis: config.REDIS_URL, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY });
     try {
-      const { id } = await herald.emailVerification({ recipient: { userId: "u", email: "otlp.person@example.org" }, code: "OTLP-CODE-1", url: "https://x.test/v?c=OTLP-CODE-1" });
+      const { id } = await herald.emailVerification({
+        recipient: { userId: "u", email: "otlp.person@example.org" },
+        code: "OTLP-CODE-1",
+        url: "https://x.test/v?c=OTLP-CODE-1",
+      });
       await herald.waitFor(id, { timeoutMs: 10_000 });
     } finally {
       await herald.close();

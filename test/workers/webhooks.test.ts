@@ -89,7 +89,12 @@ describe("outbound webhooks: signed (Standard Webhooks), their own queue, retrie
     tw = await startTwilioServer();
     const down = `http://127.0.0.1:${await closedPort()}/down`;
     const endpoints = [
-      { id: "ok", url: `${receiver.url}/ok`, events: ["notification.accepted", "notification.dead_lettered", "notification.replayed"], secrets: [oldSecret, newSecretOfOk] },
+      {
+        id: "ok",
+        url: `${receiver.url}/ok`,
+        events: ["notification.accepted", "notification.dead_lettered", "notification.replayed"],
+        secrets: [oldSecret, newSecretOfOk],
+      },
       { id: "flaky", url: `${receiver.url}/flaky`, events: ["notification.accepted"], secrets: [secrets["/flaky"]] },
       { id: "slow", url: `${receiver.url}/slow`, events: ["notification.accepted"], secrets: [secrets["/slow"]] },
       { id: "down", url: down, events: ["notification.accepted"], secrets: [newSecret()] },
@@ -187,7 +192,14 @@ describe("outbound webhooks: signed (Standard Webhooks), their own queue, retrie
     tw.failFor("+15005550001", { status: 400, code: 21211, message: "The 'To' number +15005550001 is not a valid phone number." });
     const { id } = await h.herald.phoneVerification({ recipient: { userId: "u9", phone: "+15005550001" }, code: "775533" });
     const dead = await receiver.next((r) => r.path === "/ok" && r.payload?.type === "notification.dead_lettered" && r.payload.data.id === id);
-    expect(dead.payload!.data).toMatchObject({ id, kind: "phone-verification", channel: "sms", status: "dead-lettered", failureClass: "permanent", errorCode: "twilio-21211" });
+    expect(dead.payload!.data).toMatchObject({
+      id,
+      kind: "phone-verification",
+      channel: "sms",
+      status: "dead-lettered",
+      failureClass: "permanent",
+      errorCode: "twilio-21211",
+    });
     expect(dead.payload!.data.times.deadLetteredAt).toBeDefined();
     expect(dead.body).not.toMatch(/775533|15005550001/);
 

@@ -48,7 +48,7 @@ type FormParams = Record<string, string[]>;
 
 function parseForm(body: string): FormParams {
   const params: FormParams = {};
-  for (const [key, value] of new URLSearchParams(body)) (params[key] ??= []).push(value);
+  for (const [key, value] of new URLSearchParams(body)) params[key] = [...(params[key] ?? []), value];
   return params;
 }
 
@@ -96,7 +96,10 @@ export const twilioCallbacks: FastifyPluginAsync<TwilioCallbackOptions> = async 
         description:
           "Where Twilio reports what became of an SMS (StatusCallback, sent with every message when HERALD_PUBLIC_URL is set). Authenticated by X-Twilio-Signature with TWILIO_AUTH_TOKEN, not by a bearer token.",
         consumes: ["application/x-www-form-urlencoded"],
-        response: { 204: { description: "Taken (or a repeat, or older than what is known: ignored)" }, 403: problemResponse("Missing or wrong X-Twilio-Signature") },
+        response: {
+          204: { description: "Taken (or a repeat, or older than what is known: ignored)" },
+          403: problemResponse("Missing or wrong X-Twilio-Signature"),
+        },
       },
     },
     async (request, reply) => {
