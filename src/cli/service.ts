@@ -163,6 +163,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       renderer,
       // Loopback (a sidecar, a node agent) may scrape freely; beyond it /metrics needs a metrics or admin token.
       protectMetrics: !isLoopback(config.httpHost) && config.HERALD_API_TOKENS.length > 0,
+      webhookQueues: config.webhooks.length > 0,
       twilioCallbacks:
         config.HERALD_PUBLIC_URL && config.TWILIO_AUTH_TOKEN
           ? {

@@ -6,7 +6,7 @@ import { HttpConfigError, type HttpConfig } from "../config/http.js";
 import type { Logger } from "../logger.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
-import { DELIVERY_QUEUES } from "../queues/names.js";
+import { DELIVERY_QUEUES, WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../queues/names.js";
 import type { Herald } from "../queues/producer.js";
 import type { Renderer } from "../templates/renderer.js";
 import { ApiAuth } from "./auth.js";
@@ -97,6 +97,8 @@ export interface HttpServerOptions {
    * HERALD_PUBLIC_URL and a Twilio auth token are configured. Absent: no such route.
    */
   twilioCallbacks?: Omit<TwilioCallbackOptions, "reports">;
+  /** Show the `webhooks` and `webhook-dead-letter` queues in Bull Board and /metrics (when endpoints are configured). */
+  webhookQueues?: boolean;
 }
 
 export interface HeraldHttpServer extends FastifyInstance {
@@ -200,7 +202,10 @@ function apiAuth(config: HttpServerOptions["config"], logger: Logger): ApiAuth {
 /** The delivery queues (opened here, closed with the server) and the dead-letter queue (the caller's). */
 function openQueues(opts: HttpServerOptions) {
   const delivery = DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }));
-  const all = [...delivery, opts.deadLetters.queue];
+  const webhooks = opts.webhookQueues
+    ? [WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTER_QUEUE].map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }))
+    : [];
+  const all = [...delivery, opts.deadLetters.queue, ...webhooks];
   // Without a listener BullMQ prints every connection error to the console; log them, once a minute at most.
   const lastLogged = new Map<string, number>();
   const onQueueError = (queue: Queue) => (error: Error) => {
@@ -219,7 +224,7 @@ function openQueues(opts: HttpServerOptions) {
     all,
     close: async () => {
       offs.forEach((off) => off());
-      await Promise.all(delivery.map((q) => q.close()));
+      await Promise.all([...delivery, ...webhooks].map((q) => q.close()));
     },
   };
 }

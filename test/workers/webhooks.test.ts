@@ -9,6 +9,7 @@ import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../../src/queues/names
 import { replayedEvent } from "../../src/queues/notification-events.js";
 import { WebhookOutbox, webhookPolicyOf } from "../../src/queues/webhook-outbox.js";
 import { newSecret } from "../../src/webhooks/standard-webhooks.js";
+import { ADMIN_TOKEN, startApiHarness } from "../support/harness.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
 import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
 
@@ -249,6 +250,21 @@ describe("webhook breaker: an endpoint that keeps failing is left alone for a wh
       await queue.close();
       await h.close();
       await receiver.close();
+    }
+  });
+});
+
+describe("webhook queues in Bull Board and /metrics", () => {
+  it("appear when endpoints are configured (webhookQueues), beside the delivery queues", async () => {
+    const board = { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString("base64")}` };
+    const h = await startApiHarness({ workers: false, server: { webhookQueues: true } });
+    try {
+      const queues = (await h.app.inject({ method: "GET", url: "/admin/queues/api/queues", headers: board })).json().queues;
+      expect(queues.map((q: { name: string }) => q.name).sort()).toEqual(["dead-letter", "email", "sms", "webhook-dead-letter", "webhooks"]);
+      const metrics = await h.app.inject({ method: "GET", url: "/metrics" });
+      expect(metrics.body).toMatch(/herald_queue_jobs\{queue="webhook-dead-letter",state="waiting"\} 0/);
+    } finally {
+      await h.close();
     }
   });
 });
