@@ -54,9 +54,14 @@ export class ProviderReports {
     private readonly prefix: string,
   ) {}
 
-  /** Called by the worker right after the provider accepted the message, before the job completes. */
-  async remember(provider: string, messageId: string, ref: NotificationRef): Promise<void> {
+  /**
+   * Called by the worker right after the provider accepted the message, before the job completes.
+   * Returns a report that arrived before the reference was written (a callback faster than the worker),
+   * whose event only the worker can publish now that the notification is known.
+   */
+  async remember(provider: string, messageId: string, ref: NotificationRef): Promise<HandsetReport | undefined> {
     await this.connection.set(this.refKey(provider, messageId), JSON.stringify(ref), "EX", REPORT_TTL_SECONDS);
+    return this.get(provider, messageId);
   }
 
   async lookup(provider: string, messageId: string): Promise<NotificationRef | undefined> {

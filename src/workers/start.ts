@@ -9,7 +9,7 @@ import type { Logger } from "../logger.js";
 import { createRedis, reportErrors } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { ProviderReports } from "../queues/provider-reports.js";
-import { envelopeFacts, notificationEvent } from "../queues/notification-events.js";
+import { envelopeFacts, handsetEvent, notificationEvent } from "../queues/notification-events.js";
 import { WebhookOutbox, webhookPolicyOf } from "../queues/webhook-outbox.js";
 import { bullmqTelemetry, tracingActive } from "../telemetry/tracing.js";
 import { startWebhookDelivery, type BreakerPolicy, type WebhookDelivery } from "./webhook-worker.js";
@@ -143,18 +143,28 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const reports = config.HERALD_PUBLIC_URL ? new ProviderReports(connection, config.HERALD_PREFIX) : undefined;
   const onAccepted = async ({ job, receipt, channel, kind, tenant, enqueuedAt }: AcceptedMessage) => {
     if (!reports || receipt.provider !== "twilio") return;
-    await reports
-      .remember(receipt.provider, receipt.messageId, {
-        id: job.id!,
-        kind,
-        channel,
-        ...(tenant ? { tenant } : {}),
-        provider: receipt.provider,
-        attempts: job.attemptsMade + 1,
-        enqueuedAt: new Date(enqueuedAt).toISOString(),
-        acceptedAt: receipt.acceptedAt,
-      })
-      .catch((error: Error) => logger.warn({ jobId: job.id, error: scrub(error.message) }, "could not record the message id for status callbacks"));
+    const ref = {
+      id: job.id!,
+      kind,
+      channel,
+      ...(tenant ? { tenant } : {}),
+      provider: receipt.provider,
+      attempts: job.attemptsMade + 1,
+      enqueuedAt: new Date(enqueuedAt).toISOString(),
+      acceptedAt: receipt.acceptedAt,
+    };
+    try {
+      const early = await reports.remember(receipt.provider, receipt.messageId, ref);
+      // The callback came first and could not name the notification: its event is published here (the
+      // event's id is derived from what happened, so the callback's own publication, if any, is the same message).
+      if (early && (early.status === "delivered" || early.status === "undelivered")) {
+        void publish(`notification.${early.status}`, () =>
+          handsetEvent(ref, { status: early.status as "delivered" | "undelivered", at: new Date(early.at), errorCode: early.errorCode }),
+        );
+      }
+    } catch (error) {
+      logger.warn({ jobId: job.id, error: scrub((error as Error).message) }, "could not record the message id for status callbacks");
+    }
   };
 
   // Traced only if an OpenTelemetry SDK was registered before start (herald's own with HERALD_OTEL, or the embedding app's).

@@ -11,9 +11,10 @@ import { Redis } from "ioredis";
 
 describe("herald's own OTLP export, switched on by the standard OTEL_* variables", () => {
   const env = testEnv();
-  const redis = new Redis(env.REDIS_URL);
+  const config = loadConfig(env);
+  const redis = new Redis(config.REDIS_URL);
   afterAll(async () => {
-    await deleteKeys(redis, env.HERALD_PREFIX);
+    await deleteKeys(redis, config.HERALD_PREFIX);
     redis.disconnect();
   });
 
@@ -32,7 +33,6 @@ describe("herald's own OTLP export, switched on by the standard OTEL_* variables
     // The exporter reads the standard variables from the process environment itself.
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
     process.env.OTEL_SERVICE_NAME = "herald-under-test";
-    const config = loadConfig(env);
     const service = await startService({ config, logger: createLogger({ level: "silent" }), redisExplicit: true, workers: true, http: false });
     const herald = new Herald({ redis: config.REDIS_URL, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY });
     try {

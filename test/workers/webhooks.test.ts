@@ -1,72 +1,20 @@
 import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Queue, QueueEvents } from "bullmq";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SmsProvider } from "../../src/channels/provider.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";
+import { ProviderReports } from "../../src/queues/provider-reports.js";
 import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../../src/queues/names.js";
 import { replayedEvent } from "../../src/queues/notification-events.js";
 import { WebhookOutbox, webhookPolicyOf } from "../../src/queues/webhook-outbox.js";
 import { newSecret } from "../../src/webhooks/standard-webhooks.js";
 import { ADMIN_TOKEN, startApiHarness } from "../support/harness.js";
+import { startReceiver } from "../support/webhook-receiver.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
 import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
-
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  answered: number;
-  /** The payload as the standardwebhooks package verified it, with the endpoint's newest secret. */
-  payload?: { type: string; timestamp: string; data: Record<string, unknown> & { id: string; times: Record<string, string> } };
-}
-
-/** A producer's webhook receiver: verifies every request with the standardwebhooks package. */
-async function startReceiver(secrets: Record<string, string>, answer: (path: string, nth: number) => number | "hang") {
-  const received: Received[] = [];
-  const counts = new Map<string, number>();
-  const waiting: { test: (r: Received) => boolean; resolve: (r: Received) => void }[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const path = req.url ?? "/";
-      // The how-many-th request of this message at this endpoint.
-      const message = `${path} ${String(req.headers["webhook-id"])}`;
-      const nth = (counts.get(message) ?? 0) + 1;
-      counts.set(message, nth);
-      const body = Buffer.concat(chunks).toString("utf8");
-      const how = answer(path, nth);
-      const entry: Received = { path, headers: req.headers, body, answered: how === "hang" ? 0 : how };
-      try {
-        entry.payload = new Webhook(secrets[path]!).verify(body, req.headers as Record<string, string>) as Received["payload"];
-      } catch {
-        entry.answered = 401;
-      }
-      received.push(entry);
-      for (const w of waiting.filter((w) => w.test(entry))) {
-        waiting.splice(waiting.indexOf(w), 1);
-        w.resolve(entry);
-      }
-      if (how !== "hang") res.writeHead(entry.answered).end();
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    received,
-    next(test: (r: Received) => boolean): Promise<Received> {
-      const seen = received.find(test);
-      return seen ? Promise.resolve(seen) : new Promise((resolve) => waiting.push({ test, resolve }));
-    },
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** A port nothing listens on: an endpoint that is down for good. */
 async function closedPort(): Promise<number> {
@@ -265,6 +213,45 @@ describe("webhook queues in Bull Board and /metrics", () => {
       expect(metrics.body).toMatch(/herald_queue_jobs\{queue="webhook-dead-letter",state="waiting"\} 0/);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe("a status callback faster than the worker", () => {
+  it("is published by the worker once it knows the notification, exactly once", async () => {
+    const secret = newSecret();
+    const receiver = await startReceiver({ "/hooks": secret }, () => 200);
+    let reports: ProviderReports | undefined;
+    let n = 0;
+    // Twilio's callback lands (and is recorded) before the API call has even returned to the worker.
+    const racing: SmsProvider = {
+      provider: "twilio",
+      async send() {
+        const sid = `SM${String(++n).padStart(32, "0")}`;
+        await reports!.apply("twilio", sid, { status: "delivered", at: new Date() });
+        return { provider: "twilio", messageId: sid, acceptedAt: new Date().toISOString() };
+      },
+      classify: () => ({ permanent: false, code: "x" }),
+      async close() {},
+    };
+    const h = await startTestHerald(
+      {
+        HERALD_PUBLIC_URL: "https://herald.example.com",
+        HERALD_WEBHOOKS: JSON.stringify([{ url: `${receiver.url}/hooks`, events: ["notification.delivered"], secrets: [secret] }]),
+      },
+      { providers: { sms: racing } },
+    );
+    reports = new ProviderReports(h.redis, h.config.HERALD_PREFIX);
+    try {
+      const { id } = await h.herald.phoneVerification({ recipient: { userId: "r1", phone: "+41 79 555 02 02" }, code: "135790" });
+      const hook = await receiver.next((r) => r.payload?.data.id === id);
+      expect(hook.payload).toMatchObject({ type: "notification.delivered", data: { id, status: "delivered", provider: "twilio" } });
+      // The callback itself could not name the notification (no reference yet), so nothing else was sent.
+      await h.nextDelivery();
+      expect(receiver.received.filter((r) => r.payload?.data.id === id)).toHaveLength(1);
+    } finally {
+      await h.close();
+      await receiver.close();
     }
   });
 });
