@@ -6,6 +6,7 @@ import { CHANNELS, KIND_NAMES, ValidationError, type ChannelName } from "../cont
 import { createLogger, wantsPrettyLogs } from "../logger.js";
 import { lookupStatus } from "../queues/status.js";
 import { addDlqCommands, formatCounts, formatStatus, QUEUE_STATES } from "./dlq.js";
+import { addWebhookCommands } from "./webhooks.js";
 import { positiveInt } from "./options.js";
 import { RedisUnavailableError, withRedis } from "./redis.js";
 import { checkJob, readJsonOption, send, UsageError } from "./send.js";
@@ -129,6 +130,7 @@ export function buildProgram(): Command {
     });
 
   addDlqCommands(program, config);
+  addWebhookCommands(program, config);
 
   return program;
 }

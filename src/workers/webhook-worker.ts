@@ -4,7 +4,7 @@ import type { Logger } from "../logger.js";
 import { reportErrors } from "../queues/connection.js";
 import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../queues/names.js";
 import type { WebhookJobData } from "../queues/notification-events.js";
-import type { WebhookEndpoint } from "../queues/webhook-outbox.js";
+import type { WebhookDeadLetterRecord, WebhookEndpoint } from "../queues/webhook-outbox.js";
 import { scrub } from "../redact.js";
 import { signWebhook } from "../webhooks/standard-webhooks.js";
 
@@ -30,13 +30,8 @@ export interface WebhookDeliveryOptions {
   logger: Logger;
 }
 
-/** A webhook message that failed for good: what was to be sent, where, and why it was not taken. */
-export interface WebhookDeadLetter extends WebhookJobData {
-  url: string;
-  attempts: number;
-  reason: string;
-  failedAt: string;
-}
+/** A webhook message that failed for good, as the worker moves it. */
+type WebhookDeadLetter = Omit<WebhookDeadLetterRecord, "id">;
 
 export interface WebhookDelivery {
   worker: Worker;

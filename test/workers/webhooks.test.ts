@@ -9,7 +9,7 @@ import { DeadLetters } from "../../src/queues/dead-letter.js";
 import { ProviderReports } from "../../src/queues/provider-reports.js";
 import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../../src/queues/names.js";
 import { replayedEvent } from "../../src/queues/notification-events.js";
-import { WebhookOutbox, webhookPolicyOf } from "../../src/queues/webhook-outbox.js";
+import { WebhookDeadLetters, WebhookOutbox, webhookPolicyOf } from "../../src/queues/webhook-outbox.js";
 import { newSecret } from "../../src/webhooks/standard-webhooks.js";
 import { ADMIN_TOKEN, startApiHarness } from "../support/harness.js";
 import { startReceiver } from "../support/webhook-receiver.js";
@@ -136,6 +136,34 @@ describe("outbound webhooks: signed (Standard Webhooks), their own queue, retrie
       await once(h.workers.webhookDelivery!.worker, "failed");
     }
   }, 30_000);
+
+  it("a webhook dead letter can be replayed: fresh attempts, the same webhook-id, back to the dead letters if the endpoint is still down", async () => {
+    const letters = new WebhookDeadLetters(h.redis, h.config.HERALD_PREFIX, webhookPolicyOf(h.config));
+    try {
+      const { items } = await letters.list(0, 1);
+      const letter = items[0]!;
+      expect(letter).toMatchObject({ endpointId: expect.any(String), attempts: 3 });
+      expect(JSON.stringify(letter)).not.toMatch(/example\.com|secret-token|RST\d+X/);
+      // Told when the letter is dead-lettered again (Redis stream events, from the worker's own queue instance).
+      const blocking = h.redis.duplicate({ maxRetriesPerRequest: null });
+      const events = new QueueEvents(WEBHOOK_DEAD_LETTER_QUEUE, { connection: blocking, prefix: h.config.HERALD_PREFIX });
+      try {
+        await events.waitUntilReady();
+        const deadAgain = new Promise<void>((resolve) => events.on("added", ({ jobId }) => jobId === letter.id && resolve()));
+        expect(await letters.replay(letter.id)).toBe(true);
+        expect(await letters.replay(letter.id)).toBe(false); // gone from the dead letters
+        await deadAgain; // three fresh attempts, all refused
+        const back = await webhookDead.getJob(letter.id);
+        expect(back!.data).toMatchObject({ messageId: letter.messageId, attempts: 3 });
+        expect(Date.parse(back!.data.failedAt)).toBeGreaterThan(Date.parse(letter.failedAt));
+      } finally {
+        await events.close();
+        blocking.disconnect();
+      }
+    } finally {
+      await letters.close();
+    }
+  });
 
   it("notification.dead_lettered, then notification.replayed with the new id", async () => {
     tw.failFor("+15005550001", { status: 400, code: 21211, message: "The 'To' number +15005550001 is not a valid phone number." });
