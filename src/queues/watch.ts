@@ -37,8 +37,8 @@ interface DeliveredValue {
 
 /**
  * What the producer SDK sees of deliveries, over BullMQ's QueueEvents (Redis streams; no HTTP): the
- * delivery queues' `completed` and the dead-letter queue's `added`. One blocking connection for all
- * three, opened on first use.
+ * delivery queues' `completed` and the dead-letter queue's `added`; BullMQ reads each stream over a
+ * blocking connection of its own, opened on first use.
  */
 export class NotificationWatch {
   private readonly emitter = new EventEmitter();
@@ -47,7 +47,8 @@ export class NotificationWatch {
 
   constructor(private readonly sources: WatchSources) {
     this.emitter.setMaxListeners(0);
-    // QueueEvents blocks on XREAD: a connection of its own, which BullMQ wants without a retry limit.
+    // The connection the QueueEvents are given: BullMQ opens its blocking XREAD connection for each from
+    // it (one per queue), and wants it without a retry limit.
     this.blocking = sources.connection.duplicate({ maxRetriesPerRequest: null, connectionName: "herald-watch" });
     this.blocking.on("error", () => {});
     // Read from the moment of creation, however long the connection takes: nothing after it is missed.

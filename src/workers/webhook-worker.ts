@@ -162,14 +162,25 @@ export function startWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeliv
     return moved;
   };
   void worker.run().catch((error) => logger.error({ err: error }, "webhook worker stopped"));
-  void sweep().catch(() => {});
+  // At start and every minute, like the delivery queues' mover: a move cut short (Redis blip, crash) is done later.
+  let sweeping: Promise<unknown> | undefined;
+  const sweepNow = () => {
+    sweeping ??= sweep()
+      .catch((error: Error) => logger.error({ error: scrub(error.message) }, "webhook dead-letter sweep failed; the next one tries again"))
+      .finally(() => (sweeping = undefined));
+  };
+  sweepNow();
+  const timer = setInterval(sweepNow, 60_000);
+  timer.unref();
 
   return {
     worker,
     deadLetters,
     sweep,
     async close() {
+      clearInterval(timer);
       await worker.close();
+      await sweeping;
       while (pending.size > 0) await Promise.allSettled([...pending]);
       await queue.close();
       await deadLetters.close();

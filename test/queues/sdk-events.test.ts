@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NotificationEvent, WaitTimeoutError } from "../../src/index.js";
+import { Herald, type NotificationEvent, WaitTimeoutError } from "../../src/index.js";
 import { startHeraldBase, startTestHerald, type TestHerald } from "../support/herald.js";
 import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
 
@@ -53,8 +53,19 @@ describe("SDK: herald.events() and herald.waitFor() over BullMQ queue events (no
   });
 
   it("waitFor resolves with the dead letter for a job that fails for good", async () => {
-    const { id } = await h.herald.phoneVerification({ recipient: { userId: "u4", phone: "+15005550001" }, code: "111222" });
-    expect(await h.herald.waitFor(id, { timeoutMs: 10_000 })).toMatchObject({ id, status: "dead-lettered", failureClass: "permanent", code: "twilio-21211" });
+    // A producer of its own whose watch starts now, with no email traffic at all: the SMS and dead-letter
+    // events must not wait behind the idle email stream's blocking read (BullMQ blocks 10 s per read).
+    const producer = new Herald({ redis: h.config.REDIS_URL, prefix: h.config.HERALD_PREFIX, encryptionKey: h.config.HERALD_ENCRYPTION_KEY });
+    try {
+      const events = producer.events();
+      const started = Date.now();
+      const { id } = await producer.phoneVerification({ recipient: { userId: "u4", phone: "+15005550001" }, code: "111222" });
+      for await (const event of events) if (event.type === "notification.dead_lettered" && event.data.id === id) break;
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(await producer.waitFor(id, { timeoutMs: 5_000 })).toMatchObject({ id, status: "dead-lettered", failureClass: "permanent", code: "twilio-21211" });
+    } finally {
+      await producer.close();
+    }
   });
 
   it("waitFor rejects with WaitTimeoutError and the last status when no worker takes the job", async () => {
