@@ -8,13 +8,11 @@ import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
 import { createRedis, reportErrors } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
-import { ProviderReports } from "../queues/provider-reports.js";
-import { envelopeFacts, handsetEvent, notificationEvent } from "../queues/notification-events.js";
-import { WebhookOutbox, webhookPolicyOf } from "../queues/webhook-outbox.js";
+import type { WebhookOutbox } from "../queues/webhook-outbox.js";
 import { bullmqTelemetry, tracingActive } from "../telemetry/tracing.js";
 import { startWebhookDelivery, type BreakerPolicy, type WebhookDelivery } from "./webhook-worker.js";
 import { retryPolicyOf } from "../queues/job-options.js";
-import { channelOfQueue, QUEUE_OF_CHANNEL } from "../queues/names.js";
+import { QUEUE_OF_CHANNEL } from "../queues/names.js";
 import type { DeliveryResult } from "./pipeline.js";
 import { scrub } from "../redact.js";
 import { loadKey } from "../secrets/key.js";
@@ -23,7 +21,7 @@ import type { Renderer } from "../templates/renderer.js";
 import { DeadLetterMover } from "./dead-letter-mover.js";
 import { checkProvider, type ProviderCheck } from "./provider-check.js";
 import { createDeliveryWorker } from "./delivery-worker.js";
-import type { AcceptedMessage } from "./pipeline.js";
+import { deliveryEvents } from "./delivery-events.js";
 
 /** How long the start-up SMTP check may take before it counts as failed. */
 export const PROVIDER_CHECK_TIMEOUT_MS = 10_000;
@@ -114,58 +112,11 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
   reportErrors(deadLetters.queue, logError("dead-letter queue"));
   const events: WorkerEvents = new EventEmitter();
-  const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
-  if (outbox) reportErrors(outbox.queue, logError("webhook queue"));
-  // A lost event is logged, never a failed delivery: the notification itself went out.
-  const publish = (what: string, build: () => Parameters<WebhookOutbox["publish"]>[0]) =>
-    outbox?.publish(build()).catch((error: Error) => logger.error({ error: scrub(error.message), event: what }, "could not publish a delivery event"));
+  const delivery = deliveryEvents(config, connection, logger);
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => {
     events.emit("dead-lettered", job, failureClass, code);
-    if (!outbox?.wants("notification.dead_lettered")) return;
-    void publish("notification.dead_lettered", () => {
-      const { tenant, enqueuedAt } = envelopeFacts(job.data);
-      return notificationEvent("notification.dead_lettered", {
-        id: job.id!,
-        kind: job.name,
-        channel: channelOfQueue(job.queueName) ?? (job.queueName as ChannelName),
-        tenant,
-        status: "dead-lettered",
-        provider: null,
-        attempts: job.attemptsMade,
-        times: { enqueuedAt, deadLetteredAt: new Date(job.finishedOn ?? Date.now()).toISOString() },
-        failureClass,
-        ...(code ? { errorCode: code } : {}),
-      });
-    });
+    delivery.deadLettered(job, failureClass, code);
   });
-
-  // With status callbacks on (HERALD_PUBLIC_URL), the provider's message id must lead back to the notification.
-  const reports = config.HERALD_PUBLIC_URL ? new ProviderReports(connection, config.HERALD_PREFIX) : undefined;
-  const onAccepted = async ({ job, receipt, channel, kind, tenant, enqueuedAt }: AcceptedMessage) => {
-    if (!reports || receipt.provider !== "twilio") return;
-    const ref = {
-      id: job.id!,
-      kind,
-      channel,
-      ...(tenant ? { tenant } : {}),
-      provider: receipt.provider,
-      attempts: job.attemptsMade + 1,
-      enqueuedAt: new Date(enqueuedAt).toISOString(),
-      acceptedAt: receipt.acceptedAt,
-    };
-    try {
-      const early = await reports.remember(receipt.provider, receipt.messageId, ref);
-      // The callback came first and could not name the notification: its event is published here (the
-      // event's id is derived from what happened, so the callback's own publication, if any, is the same message).
-      if (early && (early.status === "delivered" || early.status === "undelivered")) {
-        void publish(`notification.${early.status}`, () =>
-          handsetEvent(ref, { status: early.status as "delivered" | "undelivered", at: new Date(early.at), errorCode: early.errorCode }),
-        );
-      }
-    } catch (error) {
-      logger.warn({ jobId: job.id, error: scrub((error as Error).message) }, "could not record the message id for status callbacks");
-    }
-  };
 
   // Traced only if an OpenTelemetry SDK was registered before start (herald's own with HERALD_OTEL, or the embedding app's).
   const tracing = tracingActive();
@@ -173,7 +124,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   const workers = channels.map((channel) => {
     const worker = createDeliveryWorker(
       channel,
-      { key, renderer, email, sms, onAccepted, tracing },
+      { key, renderer, email, sms, onAccepted: delivery.onAccepted, tracing },
       {
         connection,
         prefix: config.HERALD_PREFIX,
@@ -188,19 +139,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     mover.attach(worker);
     worker.on("completed", (job, result: DeliveryResult) => {
       events.emit("delivered", job, result);
-      if (!outbox?.wants("notification.accepted")) return;
-      void publish("notification.accepted", () =>
-        notificationEvent("notification.accepted", {
-          id: job.id!,
-          kind: result.kind,
-          channel: result.channel,
-          tenant: envelopeFacts(job.data).tenant,
-          status: "accepted",
-          provider: result.provider,
-          attempts: job.attemptsMade,
-          times: { enqueuedAt: new Date(result.enqueuedAt).toISOString(), acceptedAt: result.acceptedAt },
-        }),
-      );
+      delivery.delivered(job, result);
     });
     worker.on("failed", (job, error) => {
       if (job && !job.finishedOn) events.emit("retrying", job, error);
@@ -244,14 +183,14 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     deadLetters,
     renderer,
     providerChecks,
-    outbox,
+    outbox: delivery.outbox,
     webhookDelivery,
     close() {
       closing ??= (async () => {
         await Promise.all(workers.map((w) => w.close()));
         await mover.close();
         await webhookDelivery?.close();
-        await outbox?.close();
+        await delivery.close();
         await Promise.all(swept.map((q) => q.close()));
         await deadLetters.close();
         await Promise.all([email.close(), sms.close()]);
