@@ -1,15 +1,13 @@
 import type { FastifyInstance } from "fastify";
-import { ConfigError, providerIssues, twilioCallbackUrl, type Config } from "../config/index.js";
+import { ConfigError, providerIssues, type Config } from "../config/index.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import { createHttpServer, HttpConfigError, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
 import { isLoopback, openApiExposureIssue } from "../config/http.js";
 import type { Logger } from "../logger.js";
 import { createRedis } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
-import { handsetEvent, replayedEvent } from "../queues/notification-events.js";
-import { WebhookOutbox, webhookPolicyOf } from "../queues/webhook-outbox.js";
 import type { AppliedReport } from "../http/plugins/twilio-callbacks.js";
-import { isPermanentTwilioCode } from "../channels/twilio-errors.js";
+import { apiEvents } from "./api-events.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { Herald } from "../queues/producer.js";
 import { KeyError, loadKey } from "../secrets/key.js";
@@ -120,29 +118,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       onWarning: (message) => workers || logger.warn(message),
     });
     closers.push(() => herald.close());
-    // Events the API learns of (replays, Twilio's reports) go to the webhook queue like the workers' own.
-    const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
-    if (outbox) {
-      outbox.queue.on("error", () => {}); // reported by the other queues' listeners and /readyz
-      closers.push(() => outbox.close());
-    }
-    const published = (what: string) => (error: Error) => logger.error({ err: error, event: what }, "could not publish a delivery event");
-    const deadLetters = new DeadLetters(
-      connection,
-      config.HERALD_PREFIX,
-      retryPolicyOf(config),
-      outbox && ((letter, id) => outbox.publish(replayedEvent(letter, id)).catch(published("notification.replayed"))),
-    );
+    const events = apiEvents(config, connection, logger, opts.onUndeliverable);
+    closers.push(() => events.close());
+    const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config), events.onReplayed);
     closers.push(() => deadLetters.close());
-    const onReport = async (report: AppliedReport) => {
-      if (report.status !== "delivered" && report.status !== "undelivered") return;
-      if (report.ref && outbox) await outbox.publish(handsetEvent(report.ref, { ...report, status: report.status }));
-      // The hook for suppression rules: a permanent handset failure (unknown number, landline, opted out).
-      if (report.status === "undelivered" && report.twilioErrorCode && isPermanentTwilioCode(report.twilioErrorCode)) {
-        logger.warn({ jobId: report.ref?.id, errorCode: report.errorCode }, "SMS undeliverable for good (permanent carrier error)");
-        await opts.onUndeliverable?.(report);
-      }
-    };
     const ready = {
       redis: redisCheck(connection),
       ...(workers ? { workers: workersCheck(workers.workers), templates: templatesCheck(workers.renderer) } : {}),
@@ -163,16 +142,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       renderer,
       // Loopback (a sidecar, a node agent) may scrape freely; beyond it /metrics needs a metrics or admin token.
       protectMetrics: !isLoopback(config.httpHost) && config.HERALD_API_TOKENS.length > 0,
-      webhookQueues: config.webhooks.length > 0,
-      twilioCallbacks:
-        config.HERALD_PUBLIC_URL && config.TWILIO_AUTH_TOKEN
-          ? {
-              url: twilioCallbackUrl(config.HERALD_PUBLIC_URL),
-              authToken: config.TWILIO_AUTH_TOKEN,
-              onReport,
-              onError: (error) => logger.error({ err: error }, "twilio status callback: event not published"),
-            }
-          : undefined,
+      webhookQueues: events.webhookQueues,
+      twilioCallbacks: events.twilioCallbacks,
     });
     // The API closes first on the way down: no new work is accepted while the workers finish theirs.
     closers.push(() => http.close());

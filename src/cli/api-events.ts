@@ -1,0 +1,59 @@
+import type { Redis } from "ioredis";
+import { isPermanentTwilioCode } from "../channels/twilio-errors.js";
+import { twilioCallbackUrl, type Config } from "../config/index.js";
+import type { HttpServerOptions } from "../http/server.js";
+import type { AppliedReport } from "../http/plugins/twilio-callbacks.js";
+import type { Logger } from "../logger.js";
+import type { DeadLetterRecord } from "../queues/dead-letter.js";
+import { handsetEvent, replayedEvent } from "../queues/notification-events.js";
+import { WebhookOutbox, webhookPolicyOf } from "../queues/webhook-outbox.js";
+
+/**
+ * The events the API process learns of, wired for `herald start|api`: dead-letter replays and Twilio's
+ * status callbacks go to the webhook queue like the workers' own events; a permanent handset failure goes
+ * to `onUndeliverable`, the hook for suppression rules. All of it is off without HERALD_WEBHOOKS and
+ * HERALD_PUBLIC_URL.
+ */
+export interface ApiEvents {
+  /** For DeadLetters: publishes `notification.replayed`. */
+  onReplayed?: (letter: DeadLetterRecord, newId: string) => Promise<void>;
+  /** For createHttpServer: the callback route, when HERALD_PUBLIC_URL and Twilio are configured. */
+  twilioCallbacks?: HttpServerOptions["twilioCallbacks"];
+  /** Show the webhook queues in Bull Board and /metrics. */
+  webhookQueues: boolean;
+  close(): Promise<void>;
+}
+
+export function apiEvents(config: Config, connection: Redis, logger: Logger, onUndeliverable?: (report: AppliedReport) => Promise<void>): ApiEvents {
+  const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
+  outbox?.queue.on("error", () => {}); // reported by the other queues' listeners and /readyz
+  const lost = (event: string) => (error: unknown) => logger.error({ err: error, event }, "could not publish a delivery event");
+
+  const onReport = async (report: AppliedReport) => {
+    if (report.status !== "delivered" && report.status !== "undelivered") return;
+    if (report.ref && outbox) await outbox.publish(handsetEvent(report.ref, { ...report, status: report.status }));
+    // The hook for suppression rules: a permanent handset failure (unknown number, landline, opted out).
+    if (report.status === "undelivered" && report.twilioErrorCode && isPermanentTwilioCode(report.twilioErrorCode)) {
+      logger.warn({ jobId: report.ref?.id, errorCode: report.errorCode }, "SMS undeliverable for good (permanent carrier error)");
+      await onUndeliverable?.(report);
+    }
+  };
+
+  return {
+    ...(outbox ? { onReplayed: (letter, id) => outbox.publish(replayedEvent(letter, id)).catch(lost("notification.replayed")) } : {}),
+    ...(config.HERALD_PUBLIC_URL && config.TWILIO_AUTH_TOKEN
+      ? {
+          twilioCallbacks: {
+            url: twilioCallbackUrl(config.HERALD_PUBLIC_URL),
+            authToken: config.TWILIO_AUTH_TOKEN,
+            onReport,
+            onError: lost("twilio status callback"),
+          },
+        }
+      : {}),
+    webhookQueues: Boolean(outbox),
+    async close() {
+      await outbox?.close();
+    },
+  };
+}
