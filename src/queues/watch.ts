@@ -42,6 +42,7 @@ interface DeliveredValue {
  */
 export class NotificationWatch {
   private readonly emitter = new EventEmitter();
+  private readonly closing = new AbortController();
   private readonly blocking: Redis;
   private readonly listeners: QueueEvents[];
 
@@ -78,7 +79,8 @@ export class NotificationWatch {
    * left or `signal` aborts.
    */
   events(signal?: AbortSignal): AsyncIterableIterator<NotificationEvent> {
-    const iterator = on(this.emitter, "event", signal ? { signal } : {});
+    // Closing the Herald ends every loop over its events, as does the caller's own signal.
+    const iterator = on(this.emitter, "event", { signal: signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal });
     const done = { done: true as const, value: undefined };
     return {
       async next() {
@@ -111,6 +113,7 @@ export class NotificationWatch {
         settled = true;
         clearTimeout(timer);
         this.emitter.off("touched", onTouched);
+        this.closing.signal.removeEventListener("abort", onClose);
         outcome();
       };
       const check = async () => {
@@ -128,6 +131,8 @@ export class NotificationWatch {
         if (watched.has(jobId)) void check();
       };
       const timer = setTimeout(() => finish(() => reject(new WaitTimeoutError(id, timeoutMs, last))), timeoutMs);
+      const onClose = () => finish(() => reject(new Error(`the Herald was closed while waiting for notification ${id}`)));
+      this.closing.signal.addEventListener("abort", onClose);
       // Listen first, then look: an event between the two is not missed.
       this.emitter.on("touched", onTouched);
       void check();
@@ -135,6 +140,7 @@ export class NotificationWatch {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     await Promise.all(this.listeners.map((l) => l.close()));
     this.blocking.disconnect();
   }

@@ -68,6 +68,19 @@ describe("SDK: herald.events() and herald.waitFor() over BullMQ queue events (no
     }
   });
 
+  it("closing the Herald ends a loop over its events and a pending waitFor; a signal ends a loop too", async () => {
+    const producer = new Herald({ redis: h.config.REDIS_URL, prefix: h.config.HERALD_PREFIX, encryptionKey: h.config.HERALD_ENCRYPTION_KEY });
+    const aborted = new AbortController();
+    const byClose = producer.events()[Symbol.asyncIterator]().next();
+    const bySignal = producer.events({ signal: aborted.signal })[Symbol.asyncIterator]().next();
+    const waiting = producer.waitFor("00000000-0000-4000-8000-000000000000", { timeoutMs: 30_000 }).catch((e: Error) => e);
+    aborted.abort();
+    expect(await bySignal).toEqual({ done: true, value: undefined });
+    await producer.close();
+    expect(await byClose).toEqual({ done: true, value: undefined });
+    expect(await waiting).toMatchObject({ message: expect.stringMatching(/closed while waiting/) });
+  });
+
   it("waitFor rejects with WaitTimeoutError and the last status when no worker takes the job", async () => {
     const base = startHeraldBase();
     try {
