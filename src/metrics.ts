@@ -59,6 +59,7 @@ export class HeraldMetrics {
   readonly providerErrorsTotal: Counter<"channel" | "code">;
   readonly unknownTenantTotal: Counter<"kind">;
   readonly deliveryLatency: Histogram<"kind" | "channel">;
+  readonly webhooksTotal: Counter<"endpoint" | "outcome">;
   readonly queueJobs: Gauge<"queue" | "state">;
   readonly redisUp: Gauge;
 
@@ -128,6 +129,13 @@ export class HeraldMetrics {
       help: "Time from enqueue to acceptance by the provider, retries included",
       labelNames: kindChannel,
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+
+    this.webhooksTotal = new Counter({
+      name: "herald_webhooks_total",
+      help: "Webhook deliveries by endpoint id and outcome: delivered, failed (an attempt; retried) or dead_lettered",
+      labelNames: ["endpoint", "outcome"],
       registers: [registry],
     });
 
@@ -241,6 +249,8 @@ export class HeraldMetrics {
     const onDeadLettered = (job: JobLike, failureClass: string, code?: string) =>
       this.deadLettered(job, failureClass, typeof code === "string" ? code : undefined);
     const onUnknownTenant = (kind: string) => this.unknownTenantTotal.inc({ kind });
+    const onWebhook = (endpoint: string, outcome: string) => this.webhooksTotal.inc({ endpoint, outcome });
+    events.on("webhook", onWebhook);
     events.on("delivered", onDelivered);
     events.on("retrying", onRetrying);
     events.on("dead-lettered", onDeadLettered);
@@ -250,6 +260,7 @@ export class HeraldMetrics {
       events.off("retrying", onRetrying);
       events.off("dead-lettered", onDeadLettered);
       events.off("unknown-tenant", onUnknownTenant);
+      events.off("webhook", onWebhook);
     };
   }
 

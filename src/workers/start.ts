@@ -43,7 +43,7 @@ export interface WorkersOptions {
 
 /**
  * Events after the fact, for metrics and tests: `delivered` (job, result), `retrying` (job, error),
- * `dead-lettered` (job, failureClass, code), `unknown-tenant` (kind, tenantId).
+ * `dead-lettered` (job, failureClass, code), `unknown-tenant` (kind, tenantId), `webhook` (endpointId, outcome).
  */
 export type WorkerEvents = EventEmitter;
 
@@ -164,6 +164,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
           stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
           breaker: opts.webhookBreaker,
           logger,
+          onOutcome: (endpoint, outcome) => events.emit("webhook", endpoint, outcome),
         })
       : undefined;
   await Promise.all([...workers, ...(webhookDelivery ? [webhookDelivery.worker] : [])].map((w) => w.waitUntilReady()));

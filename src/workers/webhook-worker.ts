@@ -28,6 +28,8 @@ export interface WebhookDeliveryOptions {
   stalledIntervalMs: number;
   breaker?: BreakerPolicy;
   logger: Logger;
+  /** Told of each outcome, for metrics: `delivered`, `failed` (an attempt that will be retried) or `dead_lettered`. */
+  onOutcome?: (endpointId: string, outcome: "delivered" | "failed" | "dead_lettered") => void;
 }
 
 /** A webhook message that failed for good, as the worker moves it. */
@@ -140,9 +142,13 @@ export function startWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeliv
       return false;
     }
   };
-  worker.on("completed", (job) => logger.debug({ jobId: job.id, endpoint: job.data.endpointId, type: job.name }, "webhook delivered"));
+  worker.on("completed", (job) => {
+    opts.onOutcome?.(job.data.endpointId, "delivered");
+    logger.debug({ jobId: job.id, endpoint: job.data.endpointId, type: job.name }, "webhook delivered");
+  });
   worker.on("failed", (job, error) => {
     if (!job) return;
+    opts.onOutcome?.(job.data.endpointId, job.finishedOn ? "dead_lettered" : "failed");
     if (!job.finishedOn) {
       logger.warn({ jobId: job.id, endpoint: job.data.endpointId, attempt: job.attemptsMade, error: scrub(error.message) }, "webhook failed; will retry");
       return;

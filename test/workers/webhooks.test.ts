@@ -5,6 +5,7 @@ import { Queue, QueueEvents } from "bullmq";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SmsProvider } from "../../src/channels/provider.js";
+import { HeraldMetrics } from "../../src/metrics.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";
 import { ProviderReports } from "../../src/queues/provider-reports.js";
 import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../../src/queues/names.js";
@@ -32,6 +33,9 @@ describe("outbound webhooks: signed (Standard Webhooks), their own queue, retrie
   let tw: TwilioServer;
   let h: TestHerald;
   let webhookDead: Queue;
+  const metrics = new HeraldMetrics({ processMetrics: false });
+  const counted = async (endpoint: string, outcome: string) =>
+    Number(new RegExp(`herald_webhooks_total\\{endpoint="${endpoint}",outcome="${outcome}"\\} (\\d+)`).exec(await metrics.render())?.[1] ?? 0);
 
   beforeAll(async () => {
     receiver = await startReceiver(secrets, (path, nth) => (path === "/flaky" && nth === 1 ? 500 : path === "/slow" ? "hang" : 200));
@@ -63,6 +67,7 @@ describe("outbound webhooks: signed (Standard Webhooks), their own queue, retrie
       { webhookBreaker: { failures: 1000, openMs: 1000 } },
     );
     webhookDead = new Queue(WEBHOOK_DEAD_LETTER_QUEUE, { connection: h.redis, prefix: h.config.HERALD_PREFIX });
+    metrics.attach(h.workers.events);
   });
   afterAll(async () => {
     await webhookDead?.close();
@@ -135,6 +140,11 @@ describe("outbound webhooks: signed (Standard Webhooks), their own queue, retrie
       }
       await once(h.workers.webhookDelivery!.worker, "failed");
     }
+    // Counted for /metrics where the webhook worker runs.
+    expect(await counted("down", "dead_lettered")).toBeGreaterThanOrEqual(1);
+    expect(await counted("down", "failed")).toBeGreaterThanOrEqual(2);
+    expect(await counted("flaky", "failed")).toBeGreaterThanOrEqual(1);
+    expect(await counted("ok", "delivered")).toBeGreaterThanOrEqual(1);
   }, 30_000);
 
   it("a webhook dead letter can be replayed: fresh attempts, the same webhook-id, back to the dead letters if the endpoint is still down", async () => {
