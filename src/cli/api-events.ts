@@ -27,6 +27,9 @@ export interface ApiEvents {
 export function apiEvents(config: Config, connection: Redis, logger: Logger, onUndeliverable?: (report: AppliedReport) => Promise<void>): ApiEvents {
   const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
   outbox?.queue.on("error", () => {}); // reported by the other queues' listeners and /readyz
+  if (config.HERALD_PUBLIC_URL && !config.TWILIO_AUTH_TOKEN) {
+    logger.warn("HERALD_PUBLIC_URL is set but TWILIO_AUTH_TOKEN is not: Twilio status callbacks cannot be verified and are not served by this process");
+  }
   const lost = (event: string) => (error: unknown) => logger.error({ err: error, event }, "could not publish a delivery event");
 
   const onReport = async (report: AppliedReport) => {

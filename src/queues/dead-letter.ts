@@ -5,6 +5,7 @@ import type { FailureClass } from "../errors/index.js";
 import { scrub } from "../redact.js";
 import { DEFAULT_RETRY, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
 import { DEAD_LETTER_QUEUE } from "./names.js";
+import { bullmqTelemetry, tracingActive } from "../telemetry/tracing.js";
 
 /** A job that failed for good, with everything needed to understand it and send it again. */
 export interface DeadLetter {
@@ -180,7 +181,9 @@ export class DeadLetters {
   private target(name: string): Queue {
     let queue = this.targets.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      // A replay made inside a traced request (the API) starts the replayed job's trace there.
+      const telemetry = bullmqTelemetry(tracingActive());
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix, ...(telemetry ? { telemetry } : {}) });
       queue.on("error", () => {}); // the dead-letter queue's own listener reports connection trouble
       this.targets.set(name, queue);
     }
