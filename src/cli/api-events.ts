@@ -6,7 +6,7 @@ import type { AppliedReport } from "../http/plugins/twilio-callbacks.js";
 import type { Logger } from "../logger.js";
 import type { DeadLetterRecord } from "../queues/dead-letter.js";
 import { handsetEvent, replayedEvent } from "../queues/notification-events.js";
-import { WebhookOutbox, webhookPolicyOf } from "../queues/webhook-outbox.js";
+import { WebhookOutbox, webhookPolicyOf, type WebhookPolicy } from "../queues/webhook-outbox.js";
 
 /**
  * The events the API process learns of, wired for `herald start|api`: dead-letter replays and Twilio's
@@ -19,8 +19,8 @@ export interface ApiEvents {
   onReplayed?: (letter: DeadLetterRecord, newId: string) => Promise<void>;
   /** For createHttpServer: the callback route, when HERALD_PUBLIC_URL and Twilio are configured. */
   twilioCallbacks?: HttpServerOptions["twilioCallbacks"];
-  /** Show the webhook queues in Bull Board and /metrics. */
-  webhookQueues: boolean;
+  /** For createHttpServer, when endpoints are configured: webhook queues in Bull Board and /metrics, and their dead-letter routes. */
+  webhooks?: WebhookPolicy;
   close(): Promise<void>;
 }
 
@@ -54,7 +54,7 @@ export function apiEvents(config: Config, connection: Redis, logger: Logger, onU
           },
         }
       : {}),
-    webhookQueues: Boolean(outbox),
+    ...(outbox ? { webhooks: webhookPolicyOf(config) } : {}),
     async close() {
       await outbox?.close();
     },

@@ -142,7 +142,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       renderer,
       // Loopback (a sidecar, a node agent) may scrape freely; beyond it /metrics needs a metrics or admin token.
       protectMetrics: !isLoopback(config.httpHost) && config.HERALD_API_TOKENS.length > 0,
-      webhookQueues: events.webhookQueues,
+      webhooks: events.webhooks,
       twilioCallbacks: events.twilioCallbacks,
     });
     // The API closes first on the way down: no new work is accepted while the workers finish theirs.

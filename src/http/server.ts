@@ -18,6 +18,7 @@ import { health } from "./plugins/health.js";
 import { metricsRoute } from "./plugins/metrics.js";
 import { previews } from "./previews.js";
 import { ProviderReports } from "../queues/provider-reports.js";
+import { WebhookDeadLetters, type WebhookPolicy } from "../queues/webhook-outbox.js";
 import { twilioCallbacks, type TwilioCallbackOptions } from "./plugins/twilio-callbacks.js";
 import { redisCheck, type ReadyCheck } from "./ready.js";
 
@@ -97,8 +98,11 @@ export interface HttpServerOptions {
    * HERALD_PUBLIC_URL and a Twilio auth token are configured. Absent: no such route.
    */
   twilioCallbacks?: Omit<TwilioCallbackOptions, "reports">;
-  /** Show the `webhooks` and `webhook-dead-letter` queues in Bull Board and /metrics (when endpoints are configured). */
-  webhookQueues?: boolean;
+  /**
+   * When webhook endpoints are configured: the `webhooks` and `webhook-dead-letter` queues in Bull Board
+   * and /metrics, and `/v1/webhooks/dead-letters` (list, replay) with this policy for replays.
+   */
+  webhooks?: WebhookPolicy;
 }
 
 export interface HeraldHttpServer extends FastifyInstance {
@@ -166,7 +170,19 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   await docs(app);
   const reports = new ProviderReports(opts.connection, opts.prefix);
   const status = { queues: queues.delivery, deadLetters: opts.deadLetters, connection: opts.connection, reports };
-  await app.register(api, { prefix: "/v1", auth, herald: opts.herald, status, deadLetters: opts.deadLetters, metrics, bodyLimit, redisTimeoutMs });
+  const webhookDeadLetters = opts.webhooks ? new WebhookDeadLetters(opts.connection, opts.prefix, opts.webhooks) : undefined;
+  if (webhookDeadLetters) app.addHook("onClose", () => webhookDeadLetters.close());
+  await app.register(api, {
+    prefix: "/v1",
+    auth,
+    herald: opts.herald,
+    status,
+    deadLetters: opts.deadLetters,
+    metrics,
+    bodyLimit,
+    redisTimeoutMs,
+    ...(webhookDeadLetters ? { webhookDeadLetters } : {}),
+  });
   // Beside /v1, not inside it: Twilio signs its callbacks and sends no bearer token.
   if (opts.twilioCallbacks) await app.register(twilioCallbacks, { prefix: "/v1", ...opts.twilioCallbacks, reports });
   await app.register(health, { checks: opts.ready ?? { redis: redisCheck(opts.connection) }, readyTimeoutMs: opts.readyTimeoutMs ?? 2000 });
@@ -202,7 +218,7 @@ function apiAuth(config: HttpServerOptions["config"], logger: Logger): ApiAuth {
 /** The delivery queues (opened here, closed with the server) and the dead-letter queue (the caller's). */
 function openQueues(opts: HttpServerOptions) {
   const delivery = DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }));
-  const webhooks = opts.webhookQueues
+  const webhooks = opts.webhooks
     ? [WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTER_QUEUE].map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }))
     : [];
   const all = [...delivery, opts.deadLetters.queue, ...webhooks];

@@ -12,7 +12,7 @@ import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../../src/queues/names
 import { replayedEvent } from "../../src/queues/notification-events.js";
 import { WebhookDeadLetters, WebhookOutbox, webhookPolicyOf } from "../../src/queues/webhook-outbox.js";
 import { newSecret } from "../../src/webhooks/standard-webhooks.js";
-import { ADMIN_TOKEN, startApiHarness } from "../support/harness.js";
+import { ADMIN_TOKEN, asAdmin, asEnqueue, startApiHarness } from "../support/harness.js";
 import { startReceiver } from "../support/webhook-receiver.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
 import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
@@ -241,9 +241,9 @@ describe("webhook breaker: an endpoint that keeps failing is left alone for a wh
 });
 
 describe("webhook queues in Bull Board and /metrics", () => {
-  it("appear when endpoints are configured (webhookQueues), beside the delivery queues", async () => {
+  it("appear when endpoints are configured, beside the delivery queues", async () => {
     const board = { authorization: `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString("base64")}` };
-    const h = await startApiHarness({ workers: false, server: { webhookQueues: true } });
+    const h = await startApiHarness({ workers: false, server: { webhooks: { attempts: 3, backoffMs: 20 } } });
     try {
       const queues = (await h.app.inject({ method: "GET", url: "/admin/queues/api/queues", headers: board })).json().queues;
       expect(queues.map((q: { name: string }) => q.name).sort()).toEqual(["dead-letter", "email", "sms", "webhook-dead-letter", "webhooks"]);
@@ -251,6 +251,52 @@ describe("webhook queues in Bull Board and /metrics", () => {
       expect(metrics.body).toMatch(/herald_queue_jobs\{queue="webhook-dead-letter",state="waiting"\} 0/);
     } finally {
       await h.close();
+    }
+  });
+
+  it("/v1/webhooks/dead-letters lists and replays them (admin only); absent without endpoints", async () => {
+    const h = await startApiHarness({ workers: false, server: { webhooks: { attempts: 4, backoffMs: 20 } } });
+    const plain = await startApiHarness({ workers: false });
+    try {
+      const id = `msg_${"a".repeat(24)}-crm`;
+      const dead = new Queue(WEBHOOK_DEAD_LETTER_QUEUE, { connection: h.redis, prefix: h.config.HERALD_PREFIX });
+      const event = { type: "notification.accepted", timestamp: new Date().toISOString(), data: { id: "n-7", times: {} } };
+      await dead.add(
+        event.type,
+        {
+          endpointId: "crm",
+          messageId: `msg_${"a".repeat(24)}`,
+          event,
+          url: "https://crm.example.com/h",
+          attempts: 12,
+          reason: "answered HTTP 500",
+          failedAt: new Date().toISOString(),
+        },
+        { jobId: id },
+      );
+      await dead.close();
+
+      expect((await h.app.inject({ method: "GET", url: "/v1/webhooks/dead-letters", headers: asEnqueue })).statusCode).toBe(403);
+      const list = await h.app.inject({ method: "GET", url: "/v1/webhooks/dead-letters?limit=10", headers: asAdmin });
+      expect(list.statusCode).toBe(200);
+      expect(list.json()).toMatchObject({
+        total: 1,
+        items: [{ id, endpointId: "crm", attempts: 12, reason: "answered HTTP 500", event: { data: { id: "n-7" } } }],
+      });
+      expect((await h.app.inject({ method: "GET", url: "/v1/webhooks/dead-letters?limit=0", headers: asAdmin })).statusCode).toBe(400);
+
+      const replay = await h.app.inject({ method: "POST", url: `/v1/webhooks/dead-letters/${id}/replay`, headers: asAdmin });
+      expect(replay.statusCode).toBe(202);
+      const queue = new Queue(WEBHOOK_QUEUE, { connection: h.redis, prefix: h.config.HERALD_PREFIX });
+      expect((await queue.getJob(id))?.opts.attempts).toBe(4);
+      await queue.close();
+      expect((await h.app.inject({ method: "POST", url: `/v1/webhooks/dead-letters/${id}/replay`, headers: asAdmin })).statusCode).toBe(404);
+      expect((await h.app.inject({ method: "POST", url: "/v1/webhooks/dead-letters/wait/replay", headers: asAdmin })).statusCode).toBe(404);
+
+      expect((await plain.app.inject({ method: "GET", url: "/v1/webhooks/dead-letters", headers: asAdmin })).statusCode).toBe(404);
+    } finally {
+      await h.close();
+      await plain.close();
     }
   });
 });

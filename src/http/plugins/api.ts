@@ -6,6 +6,8 @@ import type { StatusSources } from "../../queues/status.js";
 import type { ApiAuth } from "../auth.js";
 import { deadLetterRoutes } from "../routes/dead-letters.js";
 import { notificationRoutes } from "../routes/notifications.js";
+import { webhookRoutes } from "../routes/webhooks.js";
+import type { WebhookDeadLetters } from "../../queues/webhook-outbox.js";
 import { bearerScopeHook } from "./auth.js";
 
 export interface ApiOptions {
@@ -16,6 +18,8 @@ export interface ApiOptions {
   metrics: HeraldMetrics;
   bodyLimit: number;
   redisTimeoutMs: number;
+  /** The webhook dead letters' routes, when webhook endpoints are configured. */
+  webhookDeadLetters?: WebhookDeadLetters;
 }
 
 /** The /v1 API (register it with prefix /v1): every route behind a Bearer token of the route's scope. */
@@ -24,4 +28,5 @@ export const api: FastifyPluginAsync<ApiOptions> = async (v1, opts) => {
   const { herald, status, metrics, bodyLimit, redisTimeoutMs } = opts;
   await v1.register(notificationRoutes, { herald, status, metrics, bodyLimit, redisTimeoutMs });
   await v1.register(deadLetterRoutes, { deadLetters: opts.deadLetters, redisTimeoutMs });
+  if (opts.webhookDeadLetters) await v1.register(webhookRoutes, { webhookDeadLetters: opts.webhookDeadLetters, redisTimeoutMs });
 };
