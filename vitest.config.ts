@@ -11,6 +11,9 @@ export default defineConfig({
     // Test files share one Redis but every test uses its own queue prefix; two cores, so two forks.
     pool: "forks",
     maxWorkers: 2,
+    // Resend limits are on by default and would refuse the suites' repeated sends to one test address;
+    // the limit tests turn them on explicitly (test/limits).
+    env: { HERALD_LIMITS: "0" },
     reporters: report ? ["default", ["json", { outputFile: report }]] : ["default"],
   },
 });

@@ -89,7 +89,7 @@ const LONG_TOKEN = "t".repeat(8000);
 
 /** One hostile request; `i` picks the case, so every case is sent evenly. */
 function badRequest(i: number): Request {
-  const kind = KINDS[i % KINDS.length];
+  const kind = KINDS[i % KINDS.length]!; // an index modulo the length is always present
   const path = `/v1/notifications/${kind}`;
   const auth = { ...json, ...bearer(ENQUEUE) };
   const cases: (() => Request)[] = [
@@ -128,7 +128,7 @@ function badRequest(i: number): Request {
     }),
     () => ({ label: "expired-code", method: "POST", path, headers: auth, body: JSON.stringify({ ...goodJob(kind, i), expiresAt: "2001-01-01T00:00:00Z" }) }),
   ];
-  return cases[Math.floor(i / KINDS.length) % cases.length]();
+  return cases[Math.floor(i / KINDS.length) % cases.length]!();
 }
 
 function goodRequest(i: number, recentIds: string[]): Request {
@@ -136,7 +136,7 @@ function goodRequest(i: number, recentIds: string[]): Request {
     return { label: "status", method: "GET", path: `/v1/notifications/${recentIds[i % recentIds.length]}`, headers: bearer(ENQUEUE) };
   }
   if (i % 50 === 7) return { label: "dead-letters", method: "GET", path: "/v1/dead-letters?limit=10", headers: bearer(ADMIN) };
-  const kind = KINDS[i % KINDS.length];
+  const kind = KINDS[i % KINDS.length]!; // an index modulo the length is always present
   return {
     label: "enqueue",
     method: "POST",
@@ -164,7 +164,7 @@ async function heapMbOf(base: string): Promise<number | undefined> {
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
+  return s[Math.floor(s.length / 2)] ?? NaN; // NaN for no samples
 };
 
 function slopePerMin(points: { t: number; v: number }[]): number {
@@ -190,6 +190,8 @@ export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakResu
     HERALD_API_TOKENS: `enqueue:${ENQUEUE},admin:${ADMIN}`,
     HERALD_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     HERALD_DATA_DIR: dataDir,
+    // The soak measures memory under load, not the resend limits (which would refuse most of it).
+    HERALD_LIMITS: "0",
     LOG_LEVEL: o.logLevel,
   });
   let tail = "";
@@ -268,7 +270,7 @@ export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakResu
       byCase,
       networkErrors,
       rssMb: {
-        start: samples[0].rssMb,
+        start: samples[0]?.rssMb ?? NaN,
         endOfWarmup: warm.at(-1)?.rssMb ?? NaN,
         middleMedian,
         lastMedian,

@@ -5,6 +5,7 @@ export {
   EnqueueError,
   EnqueueTimeoutError,
   NotQueuedError,
+  ReplicationTimeoutError,
   type HeraldOptions,
   type EnqueueOptions,
   type EnqueueResult,
@@ -45,4 +46,5 @@ export {
   type Factor,
   FACTORS,
 } from "./contracts/index.js";
-export { FAILURE_CLASSES, type FailureClass } from "./errors/index.js";
+export { FAILURE_CLASSES, LIMIT_NAMES, RateLimitedError, type FailureClass, type LimitName } from "./errors/index.js";
+export { DEFAULT_LIMITS, type LimitPolicy, type LimitsView, type LimitSubject } from "./queues/limits.js";

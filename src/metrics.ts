@@ -37,6 +37,7 @@ export interface EnqueuedLike {
 
 /** The parts of a worker's DeliveryResult the metrics need. */
 export interface DeliveredLike {
+  provider?: string;
   enqueuedAt?: number;
   acceptedAt?: string;
 }
@@ -58,12 +59,20 @@ export class HeraldMetrics {
   readonly deadLetteredTotal: Counter<"kind" | "channel" | "failure_class">;
   readonly providerErrorsTotal: Counter<"channel" | "code">;
   readonly unknownTenantTotal: Counter<"kind">;
+  readonly rateLimitedTotal: Counter<"kind" | "limit">;
+  readonly smsCountryBreakerOpenedTotal: Counter<"country">;
   readonly deliveryLatency: Histogram<"kind" | "channel">;
   readonly webhooksTotal: Counter<"endpoint" | "outcome">;
   readonly queueJobs: Gauge<"queue" | "state">;
   readonly redisUp: Gauge;
 
+  readonly smsCountryBreakerOpen: Gauge<"country">;
+  readonly providerDeliveriesTotal: Counter<"channel" | "provider">;
+  readonly providerFailoversTotal: Counter<"channel" | "from" | "to">;
+  readonly providerBreakerOpen: Gauge<"channel" | "provider">;
+
   private readonly queues = new Set<Queue>();
+  private breakers?: () => Promise<{ country: string; retryAfter: number }[]>;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly deadLetters?: DeadLetters;
   private readonly logger?: Logger;
@@ -124,6 +133,36 @@ export class HeraldMetrics {
       labelNames: ["kind"],
       registers: [registry],
     });
+    this.rateLimitedTotal = new Counter({
+      name: "herald_rate_limited_total",
+      help: "Enqueues refused by a resend limit or the SMS-pumping guard (nothing queued), by kind and limit: cooldown, address, user, sms-country",
+      labelNames: ["kind", "limit"],
+      registers: [registry],
+    });
+    this.smsCountryBreakerOpenedTotal = new Counter({
+      name: "herald_sms_country_breaker_opened_total",
+      help: "Times a country's SMS breaker opened (more SMS to it in an hour than HERALD_SMS_COUNTRY_PER_HOUR): alert on any increase",
+      labelNames: ["country"],
+      registers: [registry],
+    });
+    this.providerDeliveriesTotal = new Counter({
+      name: "herald_provider_deliveries_total",
+      help: "Notifications accepted, by the provider that took them (smtp, smtp-fallback, twilio, twilio-fallback, http, outbox)",
+      labelNames: ["channel", "provider"],
+      registers: [registry],
+    });
+    this.providerFailoversTotal = new Counter({
+      name: "herald_provider_failovers_total",
+      help: "Sends moved on to the next provider after a transient failure",
+      labelNames: ["channel", "from", "to"],
+      registers: [registry],
+    });
+    this.providerBreakerOpen = new Gauge({
+      name: "herald_provider_breaker_open",
+      help: "1 while a provider's circuit breaker is open or half-open in this process (its sends go to the next provider), 0 when closed",
+      labelNames: ["channel", "provider"],
+      registers: [registry],
+    });
     this.deliveryLatency = new Histogram({
       name: "herald_delivery_latency_seconds",
       help: "Time from enqueue to acceptance by the provider, retries included",
@@ -157,12 +196,38 @@ export class HeraldMetrics {
             "metrics scrape",
           );
           this.reset();
-          for (const { name, counts } of perQueue) for (const state of QUEUE_STATES) this.set({ queue: name, state }, counts[state] ?? 0);
+          // The shards of a queue (HERALD_SHARDS) share its name: their counts add up to the queue's.
+          const total = new Map<string, number>();
+          for (const { name, counts } of perQueue)
+            for (const state of QUEUE_STATES) total.set(`${name}\n${state}`, (total.get(`${name}\n${state}`) ?? 0) + (counts[state] ?? 0));
+          for (const [key, value] of total) {
+            const [name, state] = key.split("\n");
+            this.set({ queue: name, state }, value);
+          }
           redisUp.set(1);
         } catch (error) {
           this.reset();
           redisUp.set(0);
           log()?.warn({ err: error }, "metrics: could not read queue depths from Redis");
+        }
+      },
+    });
+
+    const breakers = () => this.breakers;
+    this.smsCountryBreakerOpen = new Gauge({
+      name: "herald_sms_country_breaker_open",
+      help: "Seconds each open SMS country breaker stays open, read from Redis at scrape time (whichever producer opened it); absent when none is open",
+      labelNames: ["country"],
+      registers: [registry],
+      async collect() {
+        const source = breakers();
+        if (!source) return;
+        try {
+          const open = await withDeadline(source(), scrapeTimeoutMs, "metrics scrape");
+          this.reset();
+          for (const { country, retryAfter } of open) this.set({ country }, retryAfter);
+        } catch (error) {
+          log()?.warn({ err: error }, "metrics: could not read the SMS country breakers from Redis");
         }
       },
     });
@@ -194,6 +259,11 @@ export class HeraldMetrics {
     for (const queue of queues) this.queues.add(queue);
   }
 
+  /** Where the open SMS country breakers are read at scrape time (Herald's `limits.openBreakers`). */
+  watchBreakers(source: (() => Promise<{ country: string; retryAfter: number }[]>) | undefined): void {
+    this.breakers = source;
+  }
+
   unwatchQueues(queues: Queue[]): void {
     for (const queue of queues) this.queues.delete(queue);
   }
@@ -203,9 +273,16 @@ export class HeraldMetrics {
     (result.deduplicated ? this.deduplicatedTotal : this.enqueuedTotal).inc(labels);
   }
 
+  /** An enqueue refused by a limit (RateLimitedError's limit, opened and country). */
+  rateLimited(kind: string, refusal: { limit: string; opened?: boolean; country?: string }): void {
+    this.rateLimitedTotal.inc({ kind, limit: refusal.limit });
+    if (refusal.opened && refusal.country) this.smsCountryBreakerOpenedTotal.inc({ country: refusal.country });
+  }
+
   delivered(job: JobLike, result: DeliveredLike | undefined): void {
     const labels = labelsOf(job);
     this.deliveredTotal.inc(labels);
+    if (typeof result?.provider === "string") this.providerDeliveriesTotal.inc({ channel: labels.channel, provider: result.provider });
     const accepted = result?.acceptedAt ? Date.parse(result.acceptedAt) : NaN;
     if (typeof result?.enqueuedAt === "number" && Number.isFinite(accepted)) {
       this.deliveryLatency.observe(labels, Math.max(0, accepted - result.enqueuedAt) / 1000);
@@ -251,6 +328,10 @@ export class HeraldMetrics {
     const onUnknownTenant = (kind: string) => this.unknownTenantTotal.inc({ kind });
     const onWebhook = (endpoint: string, outcome: string) => this.webhooksTotal.inc({ endpoint, outcome });
     events.on("webhook", onWebhook);
+    const onBreaker = (channel: string, provider: string, state: string) => this.providerBreakerOpen.set({ channel, provider }, state === "closed" ? 0 : 1);
+    const onFailover = (channel: string, from: string, to: string) => this.providerFailoversTotal.inc({ channel, from, to });
+    events.on("provider-breaker", onBreaker);
+    events.on("failover", onFailover);
     events.on("delivered", onDelivered);
     events.on("retrying", onRetrying);
     events.on("dead-lettered", onDeadLettered);
@@ -261,6 +342,8 @@ export class HeraldMetrics {
       events.off("dead-lettered", onDeadLettered);
       events.off("unknown-tenant", onUnknownTenant);
       events.off("webhook", onWebhook);
+      events.off("provider-breaker", onBreaker);
+      events.off("failover", onFailover);
     };
   }
 
@@ -270,8 +353,8 @@ export class HeraldMetrics {
   }
 
   private providerError(channel: string, code: unknown): void {
-    // "render" is a template failure, not something a provider said.
-    if (typeof code !== "string" || code === "" || code === "render") return;
+    // "render" is a template failure and "suppressed" Herald's own refusal, not something a provider said.
+    if (typeof code !== "string" || code === "" || code === "render" || code === "suppressed") return;
     this.providerErrorsTotal.inc({ channel, code: code.slice(0, 64) });
   }
 

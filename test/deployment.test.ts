@@ -20,7 +20,7 @@ function dockerStages(text: string): { instruction: string; args: string }[][] {
     .filter((l) => l && !l.startsWith("#"));
   const stages: { instruction: string; args: string }[][] = [];
   for (const line of lines) {
-    const [instruction, ...rest] = line.split(/\s+/);
+    const [instruction = "", ...rest] = line.split(/\s+/);
     if (instruction.toUpperCase() === "FROM") stages.push([]);
     stages.at(-1)?.push({ instruction: instruction.toUpperCase(), args: rest.join(" ") });
   }
@@ -165,5 +165,47 @@ describe(".dockerignore", () => {
       .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
     expect(sources.length).toBeGreaterThan(3);
     for (const source of sources) expect(ignored, source).not.toContain(source.replace(/^\.\//, ""));
+  });
+});
+
+describe("docker-compose.yml, profile cluster", () => {
+  const compose = parse(read("docker-compose.yml"));
+  const services = compose.services as Record<
+    string,
+    { profiles?: string[]; command?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> }
+  >;
+  const nodes = Object.keys(services).filter((name) => /^redis-node-\d$/.test(name));
+
+  it("six Redis 7 nodes in Cluster mode with AOF and noeviction, joined by a one-shot redis-cli --cluster create with one replica each", () => {
+    expect(nodes).toHaveLength(6);
+    for (const name of nodes) {
+      const command = services[name]!.command!.join(" ");
+      expect(services[name]!.profiles, name).toEqual(["cluster"]);
+      expect(command, name).toMatch(/--cluster-enabled yes/);
+      expect(command, name).toMatch(/--appendonly yes/);
+      expect(command, name).toMatch(/--maxmemory-policy noeviction/);
+    }
+    const init = services["redis-cluster-init"]!;
+    const script = init.command!.join(" ");
+    expect(script).toMatch(/redis-cli --cluster create/);
+    expect(script).toMatch(/--cluster-replicas 1 --cluster-yes/);
+    for (const name of nodes) {
+      expect(script).toContain(`${name}:6379`);
+      expect(init.depends_on?.[name]?.condition).toBe("service_healthy");
+    }
+  });
+
+  it("a Herald on the Cluster, sharded over its masters, with replicated acknowledgements: a valid configuration", () => {
+    const herald = services["herald-cluster"]!;
+    expect(herald.profiles).toEqual(["cluster"]);
+    expect(herald.depends_on?.["redis-cluster-init"]?.condition).toBe("service_completed_successfully");
+    const environment = herald.environment!;
+    expect(environment.REDIS_CLUSTER_NODES!.split(",").sort()).toEqual(nodes.map((n) => `${n}:6379`).sort());
+    const resolved = {
+      ...environment,
+      HERALD_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString("base64"),
+      HERALD_API_TOKENS: "admin:0123456789abcdef0123,enqueue:abcdef0123456789abcd,metrics:0123abcd0123abcd0123",
+    };
+    expect(loadConfig(resolved)).toMatchObject({ HERALD_SHARDS: 3, HERALD_REPLICAS_ACK: 1, emailChannel: "smtp" });
   });
 });

@@ -1,7 +1,7 @@
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createLogger, wantsPrettyLogs } from "../src/logger.js";
+import { wantsPrettyLogs } from "../src/logger.js";
 import { scrub, scrubIdentifier } from "../src/redact.js";
+import { memoryLog } from "./support/log-sink.js";
 
 describe("personal data and secrets stay out of logs and stored reasons", () => {
   it("scrub masks emails, phone numbers, links and known secrets in free text", () => {
@@ -13,34 +13,20 @@ describe("personal data and secrets stay out of logs and stored reasons", () => 
   });
 
   it("the logger redacts sensitive fields and scrubs error messages", () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const logger = createLogger({ level: "info" }, sink);
+    const { logger, text } = memoryLog();
     logger.info(
       { recipient: { email: "ada@example.com", phone: "+41791234567" }, code: "K7Q", job: { data: { url: "https://x.test/r?c=K7Q" } }, kind: "password-reset" },
       "hello",
     );
     logger.error({ err: new Error("The 'To' number +15005550001 is not valid for bob@example.com") }, "failed");
-    const all = lines.join("");
+    const all = text();
     expect(all).toContain('"kind":"password-reset"');
     for (const secret of ["ada@example.com", "+41791234567", "K7Q", "x.test", "+15005550001", "bob@example.com"]) expect(all).not.toContain(secret);
     expect(all).toContain("[redacted]");
   });
 
   it("keeps an error's code (ECONNREFUSED, smtp-550) but still hides a job's code anywhere", () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const logger = createLogger({ level: "info" }, sink);
+    const { logger, text, records } = memoryLog();
     logger.error(
       {
         err: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" }),
@@ -50,12 +36,12 @@ describe("personal data and secrets stay out of logs and stored reasons", () => 
       "down",
     );
     logger.error({ err: Object.assign(new Error("550 no such user"), { code: "smtp-550" }) }, "refused");
-    const [down, refused] = lines.map((l) => JSON.parse(l));
-    expect(down.err.code).toBe("ECONNREFUSED");
-    expect(refused.err.code).toBe("smtp-550");
-    expect(down.code).toBe("[redacted]");
-    expect(down.job).toEqual({ code: "[redacted]", data: { code: "[redacted]" } });
-    expect(lines.join("")).not.toMatch(/K7Q/);
+    const [down, refused] = records() as { err: { code: string }; code: string; job: unknown }[];
+    expect(down?.err.code).toBe("ECONNREFUSED");
+    expect(refused?.err.code).toBe("smtp-550");
+    expect(down?.code).toBe("[redacted]");
+    expect(down?.job).toEqual({ code: "[redacted]", data: { code: "[redacted]" } });
+    expect(text()).not.toMatch(/K7Q/);
   });
 
   it("identifiers (idempotency keys) keep their digits; addresses, links and +numbers in them are still masked", () => {
@@ -67,12 +53,10 @@ describe("personal data and secrets stay out of logs and stored reasons", () => 
   });
 
   it("development logs are readable lines, redacted like JSON ones; JSON unless HERALD_DEV=1 on a terminal", () => {
-    const chunks: string[] = [];
-    const sink = new Writable({ write: (c, _e, done) => (chunks.push(String(c)), done()) });
-    const logger = createLogger({ level: "info", pretty: true }, sink as never);
+    const { logger, text } = memoryLog({ pretty: true });
     logger.info({ jobId: "j-1", recipient: { email: "ada@example.com" }, code: "K7Q" }, "delivered");
     logger.flush?.();
-    const out = chunks.join("");
+    const out = text();
     expect(out).toMatch(/INFO.*\(herald\): delivered/);
     expect(out).toContain('jobId: "j-1"');
     expect(() => JSON.parse(out)).toThrow();

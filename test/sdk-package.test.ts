@@ -123,7 +123,7 @@ describe("herald-sdk: the producer-only package", () => {
     await sh("npm", ["pack", "--pack-destination", work], SDK_DIR);
     const tarballs = readdirSync(work).filter((f) => f.endsWith(".tgz"));
     expect(tarballs).toEqual([`herald-sdk-${sdk.version}.tgz`]);
-    const tarball = join(work, tarballs[0]);
+    const tarball = join(work, tarballs[0]!);
 
     unpacked = join(work, "unpacked");
     mkdirSync(unpacked);

@@ -1,9 +1,12 @@
 import { twilioCallbackUrl, type Config } from "../config/index.js";
 import { classifyOther, type EmailMessage, type EmailProvider, type Provider, type Receipt, type SmsMessage, type SmsProvider } from "./provider.js";
+export type { FailoverEvent } from "./failover.js";
 import { dkimFromEnv } from "../config/dkim.js";
 import { createOutboxEmailProvider, createOutboxSmsProvider } from "./outbox.js";
 import { createSmtpProvider } from "./smtp.js";
 import { createTwilioProvider } from "./twilio.js";
+import { createHttpProvider } from "./http.js";
+import { inOrder, type FailoverEvent } from "./failover.js";
 
 export type { Classified, EmailMessage, EmailProvider, Provider, Receipt, SmsMessage, SmsProvider } from "./provider.js";
 
@@ -24,28 +27,71 @@ function unconfigured<M>(channel: string): Provider<M> {
   };
 }
 
-/** The configured provider per channel: SMTP/Twilio, or the outbox when chosen (or in development). */
-export function providersFromConfig(config: Config): { email: EmailProvider; sms: SmsProvider } {
+/**
+ * The configured providers per channel, in order: the primary (SMTP, Twilio, the HTTP provider or the
+ * outbox), then SMTP_FALLBACK_URL's relays or the TWILIO_FALLBACK_* sender, then the HTTP provider where
+ * HERALD_HTTP_PROVIDER_FALLBACK names the channel. Several are wrapped in one failover (failover.ts);
+ * `onEvent` hears its breaker changes and failovers.
+ */
+export function providersFromConfig(
+  config: Config,
+  onEvent?: (channel: "email" | "sms", event: FailoverEvent) => void,
+): { email: EmailProvider; sms: SmsProvider } {
   // Validated by loadConfig already; read here so the key stays out of the config object.
   const dkim = dkimFromEnv(config);
-  const email =
-    config.emailChannel === "smtp"
-      ? createSmtpProvider({ url: config.SMTP_URL!, from: config.SMTP_FROM!, poolSize: config.SMTP_POOL_SIZE, requireTls: config.smtpRequireTls, dkim })
-      : config.emailChannel === undefined
-        ? unconfigured<EmailMessage>("email")
-        : createOutboxEmailProvider({ dir: config.HERALD_OUTBOX_DIR, from: config.SMTP_FROM ?? DEFAULT_FROM, dkim });
-  const sms =
-    config.smsChannel === "twilio"
-      ? createTwilioProvider({
-          accountSid: config.TWILIO_ACCOUNT_SID!,
-          authToken: config.TWILIO_AUTH_TOKEN!,
-          from: config.TWILIO_FROM,
-          messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
-          baseUrl: config.TWILIO_API_BASE_URL,
-          statusCallback: config.HERALD_PUBLIC_URL ? twilioCallbackUrl(config.HERALD_PUBLIC_URL) : undefined,
-        })
-      : config.smsChannel === undefined
-        ? unconfigured<SmsMessage>("SMS")
-        : createOutboxSmsProvider({ dir: config.HERALD_OUTBOX_DIR });
-  return { email, sms };
+  const from = config.SMTP_FROM ?? DEFAULT_FROM;
+  const http = <M extends EmailMessage | SmsMessage>(channel: "email" | "sms") =>
+    createHttpProvider<M>(channel as never, {
+      url: config.HERALD_HTTP_PROVIDER_URL!,
+      secrets: config.HERALD_HTTP_PROVIDER_SECRET!,
+      timeoutMs: config.HERALD_HTTP_PROVIDER_TIMEOUT_MS,
+      from,
+    });
+  const smtp = (url: string, provider: string) =>
+    createSmtpProvider({ url, from: config.SMTP_FROM!, poolSize: config.SMTP_POOL_SIZE, requireTls: config.smtpRequireTls, dkim, provider });
+
+  const emails: EmailProvider[] = [];
+  if (config.emailChannel === "smtp") emails.push(smtp(config.SMTP_URL!, "smtp"));
+  else if (config.emailChannel === "http") emails.push(http<EmailMessage>("email"));
+  else if (config.emailChannel === "outbox") emails.push(createOutboxEmailProvider({ dir: config.HERALD_OUTBOX_DIR, from, dkim }));
+  if (config.emailChannel && config.emailChannel !== "outbox") {
+    (config.SMTP_FALLBACK_URL ?? []).forEach((url, i) => emails.push(smtp(url, i === 0 ? "smtp-fallback" : `smtp-fallback-${i + 1}`)));
+    if (config.emailChannel !== "http" && config.HERALD_HTTP_PROVIDER_FALLBACK.includes("email")) emails.push(http<EmailMessage>("email"));
+  }
+
+  const smses: SmsProvider[] = [];
+  if (config.smsChannel === "twilio") {
+    smses.push(
+      createTwilioProvider({
+        accountSid: config.TWILIO_ACCOUNT_SID!,
+        authToken: config.TWILIO_AUTH_TOKEN!,
+        from: config.TWILIO_FROM,
+        messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
+        baseUrl: config.TWILIO_API_BASE_URL,
+        statusCallback: config.HERALD_PUBLIC_URL ? twilioCallbackUrl(config.HERALD_PUBLIC_URL) : undefined,
+      }),
+    );
+  } else if (config.smsChannel === "http") smses.push(http<SmsMessage>("sms"));
+  else if (config.smsChannel === "outbox") smses.push(createOutboxSmsProvider({ dir: config.HERALD_OUTBOX_DIR }));
+  if (config.smsChannel && config.smsChannel !== "outbox") {
+    if (config.TWILIO_FALLBACK_ACCOUNT_SID) {
+      smses.push(
+        createTwilioProvider({
+          accountSid: config.TWILIO_FALLBACK_ACCOUNT_SID,
+          authToken: config.TWILIO_FALLBACK_AUTH_TOKEN!,
+          from: config.TWILIO_FALLBACK_FROM,
+          messagingServiceSid: config.TWILIO_FALLBACK_MESSAGING_SERVICE_SID,
+          baseUrl: config.TWILIO_FALLBACK_API_BASE_URL ?? config.TWILIO_API_BASE_URL,
+          provider: "twilio-fallback",
+        }),
+      );
+    }
+    if (config.smsChannel !== "http" && config.HERALD_HTTP_PROVIDER_FALLBACK.includes("sms")) smses.push(http<SmsMessage>("sms"));
+  }
+
+  const breaker = { failures: config.HERALD_BREAKER_FAILURES, coolOffMs: config.HERALD_BREAKER_COOLOFF_MS };
+  return {
+    email: emails.length ? inOrder(emails, breaker, (e) => onEvent?.("email", e)) : unconfigured<EmailMessage>("email"),
+    sms: smses.length ? inOrder(smses, breaker, (e) => onEvent?.("sms", e)) : unconfigured<SmsMessage>("SMS"),
+  };
 }

@@ -10,7 +10,7 @@ function headerSafe(value: string): string {
 
 function domainOf(from: string): string {
   const match = /@([^>\s]+)>?\s*$/.exec(from);
-  return match ? match[1] : "herald.invalid";
+  return match?.[1] ?? "herald.invalid";
 }
 
 export interface MailOptionsSettings {

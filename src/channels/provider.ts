@@ -1,3 +1,12 @@
+/** What the message is, for providers that pass it on (the HTTP provider); SMTP and Twilio ignore it. */
+export interface MessageMeta {
+  kind: string;
+  locale: string;
+  tenant?: string;
+  /** The job's id: the HTTP provider's webhook-id, the same on every retry so a receiver can drop repeats. */
+  jobId?: string;
+}
+
 export interface EmailMessage {
   to: { address: string; name?: string };
   /** `Name <address>`; the provider's configured sender when absent. */
@@ -5,12 +14,14 @@ export interface EmailMessage {
   subject: string;
   html: string;
   text: string;
+  meta?: MessageMeta;
 }
 
 export interface SmsMessage {
   /** E.164 */
   to: string;
   body: string;
+  meta?: MessageMeta;
 }
 
 /** What a provider said when it took the message. */
@@ -25,6 +36,11 @@ export interface Classified {
   permanent: boolean;
   /** The provider's code as a string, e.g. `smtp-550`, `twilio-21211`, `ECONNREFUSED`. */
   code: string;
+  /**
+   * The recipient itself is unreachable for good (no such mailbox, a landline, an opted-out number): the
+   * address goes on the suppression list. Only ever with `permanent`.
+   */
+  hardBounce?: boolean;
 }
 
 /**

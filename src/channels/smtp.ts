@@ -17,6 +17,8 @@ export interface SmtpOptions {
   requireTls?: boolean;
   /** DKIM signing (validated options from `dkimFromEnv`); unsigned when absent. */
   dkim?: DkimOptions;
+  /** The name in receipts, logs and metrics; default `smtp` (fallback relays: `smtp-fallback`, …). */
+  provider?: string;
 }
 
 export function createSmtpProvider(opts: SmtpOptions): EmailProvider {
@@ -31,13 +33,14 @@ export function createSmtpProvider(opts: SmtpOptions): EmailProvider {
     ...(opts.requireTls && new URL(opts.url).protocol === "smtp:" ? { requireTLS: true } : {}),
   } as SMTPPool.Options);
 
+  const name = opts.provider ?? "smtp";
   return {
-    provider: "smtp",
+    provider: name,
     async send(message: EmailMessage): Promise<Receipt> {
       // The signing travels with the message (toMailOptions), exactly as buildEml signs outbox files.
       const mail = toMailOptions(message, opts.from, { dkim: opts.dkim });
       const info = await transport.sendMail(mail);
-      return { provider: "smtp", messageId: info.messageId ?? mail.messageId, acceptedAt: new Date().toISOString() };
+      return { provider: name, messageId: info.messageId ?? mail.messageId, acceptedAt: new Date().toISOString() };
     },
     classify: classifySmtpError,
     async close() {

@@ -28,6 +28,14 @@ const TWILIO_PERMANENT = new Set([
 ]);
 
 /**
+ * Permanent errors about the number itself, which put it on the suppression list: 21610 (the recipient
+ * replied STOP), 21614 and 21635 (not a mobile number: a landline), 30005 (unknown handset: the number is
+ * not in service), 30006 (landline or unreachable carrier). Not 30003 (handset switched off or out of
+ * coverage: it will be reachable again), nor 30004/30007 (this message was blocked or filtered, not the number).
+ */
+const TWILIO_HARD_BOUNCE = new Set([21610, 21614, 21635, 30005, 30006]);
+
+/**
  * Permanent only where Twilio says so unmistakably. Authentication and permission errors (401/403/404)
  * are set-up problems and wait for the fix; 429 and 5xx pass with time.
  */
@@ -36,7 +44,8 @@ export function classifyTwilioError(error: unknown): Classified {
   if (typeof e.code !== "number" && typeof e.status !== "number") return classifyOther(error, "twilio-error");
   const code = typeof e.code === "number" ? `twilio-${e.code}` : `twilio-http-${e.status}`;
   if (typeof e.code === "number" && TWILIO_TRANSIENT.has(e.code)) return { permanent: false, code };
-  if (typeof e.code === "number" && TWILIO_PERMANENT.has(e.code)) return { permanent: true, code };
+  if (typeof e.code === "number" && TWILIO_PERMANENT.has(e.code))
+    return { permanent: true, code, ...(TWILIO_HARD_BOUNCE.has(e.code) ? { hardBounce: true } : {}) };
   // Any other 400 is a request Twilio will refuse again.
   return { permanent: e.status === 400, code };
 }

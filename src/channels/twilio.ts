@@ -12,17 +12,20 @@ export interface TwilioOptions {
   baseUrl?: string;
   /** Sent as StatusCallback with every message: where Twilio reports sent, delivered, undelivered. */
   statusCallback?: string;
+  /** The name in receipts, logs and metrics; default `twilio`. */
+  provider?: string;
 }
 
 export function createTwilioProvider(opts: TwilioOptions): SmsProvider {
   const client = createTwilioClient(opts);
   const sender = opts.messagingServiceSid ? { messagingServiceSid: opts.messagingServiceSid } : { from: opts.from! };
   const callback = opts.statusCallback ? { statusCallback: opts.statusCallback } : {};
+  const name = opts.provider ?? "twilio";
   return {
-    provider: "twilio",
+    provider: name,
     async send(message): Promise<Receipt> {
       const sent = await client.messages.create({ to: message.to, body: message.body, ...sender, ...callback });
-      return { provider: "twilio", messageId: sent.sid, acceptedAt: new Date().toISOString() };
+      return { provider: name, messageId: sent.sid, acceptedAt: new Date().toISOString() };
     },
     classify: classifyTwilioError,
     async close() {},

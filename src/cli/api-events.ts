@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../queues/connection.js";
 import { isPermanentTwilioCode } from "../channels/twilio-errors.js";
 import { twilioCallbackUrl, type Config } from "../config/index.js";
 import type { HttpServerOptions } from "../http/server.js";
@@ -24,7 +24,7 @@ export interface ApiEvents {
   close(): Promise<void>;
 }
 
-export function apiEvents(config: Config, connection: Redis, logger: Logger, onUndeliverable?: (report: AppliedReport) => Promise<void>): ApiEvents {
+export function apiEvents(config: Config, connection: RedisClient, logger: Logger, onUndeliverable?: (report: AppliedReport) => Promise<void>): ApiEvents {
   const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
   outbox?.queue.on("error", () => {}); // reported by the other queues' listeners and /readyz
   if (config.HERALD_PUBLIC_URL && !config.TWILIO_AUTH_TOKEN) {

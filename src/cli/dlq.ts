@@ -35,8 +35,8 @@ function parseSince(value: string, now = Date.now()): Date | undefined {
 
 /** Columns padded to their widest cell; the last column is left ragged. */
 export function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [head, ...rows].map((cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ")).join("\n");
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+  return [head, ...rows].map((cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
 }
 
 export function formatTable(records: DeadLetterRecord[]): string {

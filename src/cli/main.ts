@@ -7,6 +7,9 @@ import { createLogger, wantsPrettyLogs } from "../logger.js";
 import { lookupStatus } from "../queues/status.js";
 import { addDlqCommands, formatCounts, formatStatus, QUEUE_STATES } from "./dlq.js";
 import { addWebhookCommands } from "./webhooks.js";
+import { addLimitCommands } from "./limits.js";
+import { addSuppressionCommands } from "./suppressions.js";
+import { RateLimitedError } from "../errors/index.js";
 import { positiveInt } from "./options.js";
 import { RedisUnavailableError, withRedis } from "./redis.js";
 import { checkJob, readJsonOption, send, UsageError } from "./send.js";
@@ -124,13 +127,20 @@ export function buildProgram(): Command {
     .action(async (opts: { json?: boolean }) => {
       await withRedis(config(), async ({ queues, deadLetters }) => {
         const counts: Record<string, Record<string, number>> = {};
-        for (const queue of [...queues, deadLetters.queue]) counts[queue.name] = await queue.getJobCounts(...QUEUE_STATES);
+        // The shards of a queue (HERALD_SHARDS) share its name and add up.
+        for (const queue of [...queues, deadLetters.queue]) {
+          const total = counts[queue.name] ?? {};
+          counts[queue.name] = total;
+          for (const [state, n] of Object.entries(await queue.getJobCounts(...QUEUE_STATES))) total[state] = (total[state] ?? 0) + n;
+        }
         process.stdout.write(opts.json ? JSON.stringify(counts) + "\n" : formatCounts(counts) + "\n");
       });
     });
 
   addDlqCommands(program, config);
   addWebhookCommands(program, config);
+  addLimitCommands(program, config);
+  addSuppressionCommands(program, config);
 
   return program;
 }
@@ -152,6 +162,11 @@ export async function main(argv = process.argv): Promise<void> {
     if (error instanceof ValidationError) {
       process.stderr.write(`error: invalid ${error.kind} job:\n${error.issues.map((i) => `  ${i.field || "(job)"}: ${i.message}`).join("\n")}\n`);
       process.exit(2);
+    }
+    if (error instanceof RateLimitedError) {
+      // 75 (EX_TEMPFAIL): try again later; the wait is on the line, and nothing was queued.
+      process.stderr.write(`error: rate limited (${error.limit}): ${error.message}; nothing was queued\nretry-after: ${error.retryAfter}\n`);
+      process.exit(75);
     }
     if (error instanceof UsageError || error instanceof ConfigError || error instanceof RedisUnavailableError) {
       process.stderr.write(`error: ${error.message}\n`);

@@ -123,7 +123,7 @@ export async function renderPreview(
 }
 
 function noteLocale(notes: string[], requested: string | undefined, rendered: string): void {
-  const language = (tag: string) => tag.split("-")[0].toLowerCase();
+  const language = (tag: string) => (tag.split("-")[0] ?? "").toLowerCase();
   if (requested && language(requested) !== language(rendered)) notes.push(`locale: ${rendered} (Herald has no texts for ${requested})`);
   else notes.push(`locale: ${rendered}`);
 }

@@ -3,7 +3,8 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Logger } from "../logger.js";
 import { Redis } from "ioredis";
-import { redisAnswers } from "../queues/connection.js";
+import { redisAnswers, type RedisTarget } from "../queues/connection.js";
+import { connectRedis } from "./redis.js";
 
 export interface PrivateRedis {
   stop(): Promise<void>;
@@ -18,13 +19,22 @@ function onPath(command: string): boolean {
  * installed, run one with append-only persistence under the data dir (jobs survive a restart).
  * Never when REDIS_URL was set explicitly: then a missing Redis is an error the operator must see.
  */
-export async function ensureRedis(opts: { url: string; explicit: boolean; dataDir: string; logger: Logger }): Promise<PrivateRedis | undefined> {
-  if (await redisAnswers(opts.url)) {
+export async function ensureRedis(opts: {
+  url: string;
+  /** The connection settings (TLS files included), when there is more to them than the URL. */
+  target?: RedisTarget;
+  explicit: boolean;
+  dataDir: string;
+  logger: Logger;
+}): Promise<PrivateRedis | undefined> {
+  if (await redisAnswers(opts.target ?? opts.url)) {
     const issue = await databaseIssue(opts.url);
     if (issue) throw new Error(issue);
     return undefined;
   }
   const where = new URL(opts.url);
+  // Over TLS the reason matters (a certificate refused is not a server missing): say it, naming the variable.
+  if (opts.explicit && opts.target?.tls) (await connectRedis(opts.target)).disconnect();
   if (opts.explicit || !onPath("redis-server")) {
     throw new Error(`no Redis answers at ${where.host}${opts.explicit ? " (REDIS_URL)" : "; install redis-server or set REDIS_URL"}`);
   }

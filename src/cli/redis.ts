@@ -1,12 +1,11 @@
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
-import { createRedis } from "../queues/connection.js";
+import { createRedis, describeRedis, redisTarget, type RedisClient, type RedisTarget } from "../queues/connection.js";
 import { DeadlineError, withDeadline } from "../queues/deadline.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { replayedEvent } from "../queues/notification-events.js";
 import { WebhookOutbox, webhookPolicyOf } from "../queues/webhook-outbox.js";
 import { retryPolicyOf } from "../queues/job-options.js";
-import { DELIVERY_QUEUES } from "../queues/names.js";
+import { DELIVERY_QUEUES, deliveryPrefixes } from "../queues/names.js";
 import type { StatusSources } from "../queues/status.js";
 import type { Config } from "../config/index.js";
 
@@ -19,16 +18,7 @@ export class RedisUnavailableError extends Error {
 export const CONNECT_TIMEOUT_MS = 3000;
 export const COMMAND_TIMEOUT_MS = 10_000;
 
-/** The URL as it may be printed: without its password. */
-export function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString().replace(/\/$/, "");
-  } catch {
-    return "(not a URL)";
-  }
-}
+export { displayUrl } from "../queues/connection.js";
 
 const CONNECTION_TROUBLE =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|Connection is closed|Stream isn't writeable|Command timed out|connect ETIMEDOUT|enableOfflineQueue|max retries per request/i;
@@ -45,7 +35,7 @@ export function isConnectionTrouble(error: unknown): boolean {
  * Unlike the workers' connection it never reconnects and bounds every command: a command-line tool
  * should say "Redis is not there" and exit, not wait (BullMQ would wait for a lost connection forever).
  */
-export async function connectRedis(url: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<Redis> {
+export async function connectRedis(url: string | RedisTarget, timeoutMs = CONNECT_TIMEOUT_MS): Promise<RedisClient> {
   const client = createRedis(url, "producer", {
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -69,14 +59,21 @@ export async function connectRedis(url: string, timeoutMs = CONNECT_TIMEOUT_MS):
   }
 }
 
-function unavailable(url: string, cause: Error, what: string): RedisUnavailableError {
+function unavailable(url: string | RedisTarget, cause: Error, what: string): RedisUnavailableError {
   const reason = cause instanceof DeadlineError ? `no answer within ${cause.ms} ms` : (cause.message || cause.name).split("\n")[0];
-  return new RedisUnavailableError(`Redis at REDIS_URL=${displayUrl(url)} ${what} (${reason}); check REDIS_URL and that Redis is running`);
+  const where = describeRedis(url);
+  const variable = where.slice(0, where.indexOf("="));
+  if (/certificate|altnames|self.signed|SSL|TLS/i.test(reason ?? "")) {
+    return new RedisUnavailableError(
+      `Redis at ${where} ${what} (${reason}): its TLS certificate was refused; check REDIS_TLS_CA_FILE (the CA that signed it) and that the certificate names the host in ${variable}`,
+    );
+  }
+  return new RedisUnavailableError(`Redis at ${where} ${what} (${reason}); check ${variable} and that Redis is running`);
 }
 
 export interface OpsContext extends StatusSources {
   config: Config;
-  connection: Redis;
+  connection: RedisClient;
   deadLetters: DeadLetters;
   /** The email and sms queues. */
   queues: Queue[];
@@ -88,7 +85,8 @@ export interface OpsContext extends StatusSources {
  * connection lost mid-command into the same one-line error.
  */
 export async function withRedis<T>(config: Config, work: (ops: OpsContext) => Promise<T>): Promise<T> {
-  const connection = await connectRedis(config.REDIS_URL);
+  const target = redisTarget(config);
+  const connection = await connectRedis(target);
   // A replay from the CLI is a delivery event like one from the API.
   const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
   const deadLetters = new DeadLetters(
@@ -97,12 +95,14 @@ export async function withRedis<T>(config: Config, work: (ops: OpsContext) => Pr
     retryPolicyOf(config),
     outbox && ((letter, id) => outbox.publish(replayedEvent(letter, id))),
   );
-  const queues = DELIVERY_QUEUES.map((name) => new Queue(name, { connection, prefix: config.HERALD_PREFIX }));
+  const queues = deliveryPrefixes(config.HERALD_PREFIX, config.HERALD_SHARDS).flatMap((prefix) =>
+    DELIVERY_QUEUES.map((name) => new Queue(name, { connection, prefix })),
+  );
   for (const queue of [deadLetters.queue, ...queues, ...(outbox ? [outbox.queue] : [])]) queue.on("error", () => {});
   try {
     return await work({ config, connection, deadLetters, queues });
   } catch (error) {
-    if (isConnectionTrouble(error)) throw unavailable(config.REDIS_URL, error as Error, "stopped answering");
+    if (isConnectionTrouble(error)) throw unavailable(target, error as Error, "stopped answering");
     throw error;
   } finally {
     await Promise.all([...queues.map((q) => q.close()), deadLetters.close(), outbox?.close()]).catch(() => {});

@@ -1,7 +1,10 @@
 import { readFileSync } from "node:fs";
 import { isKindName, KIND_NAMES, parseJob, ValidationError, type KindName } from "../contracts/index.js";
 import { retryPolicyOf } from "../queues/job-options.js";
-import { Herald } from "../queues/producer.js";
+import { Herald, type HeraldOptions } from "../queues/producer.js";
+import { limitSettingsOf } from "../config/producer.js";
+import type { Config } from "../config/index.js";
+import { readTenantLimits } from "../templates/tenants.js";
 import { lookupStatus, type NotificationState } from "../queues/status.js";
 import type { OpsContext } from "./redis.js";
 
@@ -39,17 +42,7 @@ export interface SendResult {
 
 /** Validates, then enqueues on the CLI's connection; a repeated idempotencyKey answers the first job's current state. */
 export async function send(ops: OpsContext, kind: string, job: unknown, warn: (m: string) => void): Promise<SendResult> {
-  const { config } = ops;
-  const herald = new Herald({
-    redis: ops.connection,
-    prefix: config.HERALD_PREFIX,
-    encryptionKey: config.HERALD_ENCRYPTION_KEY,
-    encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
-    dev: config.HERALD_DEV,
-    dataDir: config.HERALD_DATA_DIR,
-    retry: retryPolicyOf(config),
-    onWarning: warn,
-  });
+  const herald = heraldFor(ops, warn);
   try {
     const result = await herald.enqueue(kind as KindName, job as never);
     const status = result.deduplicated ? ((await lookupStatus(result.id, ops))?.status ?? "unknown") : "queued";
@@ -57,6 +50,32 @@ export async function send(ops: OpsContext, kind: string, job: unknown, warn: (m
   } finally {
     await herald.close();
   }
+}
+
+/** A producer on the command's connection, with the configured limits (the tenants file's included). */
+export function heraldFor(ops: Pick<OpsContext, "config" | "connection">, warn: (m: string) => void): Herald {
+  const { config } = ops;
+  return new Herald({
+    redis: ops.connection,
+    prefix: config.HERALD_PREFIX,
+    shards: config.HERALD_SHARDS,
+    replicasAck: config.HERALD_REPLICAS_ACK,
+    replicasAckTimeoutMs: config.HERALD_REPLICAS_ACK_TIMEOUT_MS,
+    encryptionKey: config.HERALD_ENCRYPTION_KEY,
+    encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
+    dev: config.HERALD_DEV,
+    dataDir: config.HERALD_DATA_DIR,
+    retry: retryPolicyOf(config),
+    onWarning: warn,
+    limits: limitsOption(config),
+  });
+}
+
+/** Herald's `limits` option from the configuration: the HERALD_LIMIT_* defaults and each tenant's own from HERALD_TENANTS_FILE. */
+export function limitsOption(config: Config): HeraldOptions["limits"] {
+  const settings = limitSettingsOf(config);
+  if (!settings || !config.HERALD_TENANTS_FILE) return settings;
+  return { ...settings, tenants: readTenantLimits(config.HERALD_TENANTS_FILE) };
 }
 
 /** Bad input is reported before anything else happens (key files, connections). */

@@ -4,17 +4,20 @@ import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import { createHttpServer, HttpConfigError, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
 import { isLoopback, openApiExposureIssue } from "../config/http.js";
 import type { Logger } from "../logger.js";
-import { createRedis } from "../queues/connection.js";
+import { createRedis, redisTarget } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import type { AppliedReport } from "../http/plugins/twilio-callbacks.js";
 import { apiEvents } from "./api-events.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { Herald } from "../queues/producer.js";
+import { Suppressions } from "../queues/suppressions.js";
 import { KeyError, loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
 import { ensureRedis } from "./private-redis.js";
 import { tracingWanted } from "../telemetry/tracing.js";
+import { limitsOption } from "./send.js";
+import { connectRedis } from "./redis.js";
 
 export interface Service {
   workers?: RunningWorkers;
@@ -58,18 +61,30 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     if (issues.length > 0) throw new ConfigError(issues.join("\n"));
   }
   // Workers and the API's producer need the key; the API alone could start without one, but every enqueue would fail.
+  let key: ReturnType<typeof loadKey>["key"];
   try {
-    loadKey({
+    ({ key } = loadKey({
       HERALD_ENCRYPTION_KEY: config.HERALD_ENCRYPTION_KEY,
       HERALD_ENCRYPTION_KEYS: config.HERALD_ENCRYPTION_KEYS,
       dev: config.HERALD_DEV,
       dataDir: config.HERALD_DATA_DIR,
-    });
+    }));
   } catch (error) {
     throw error instanceof KeyError ? new ConfigError(error.message) : error;
   }
   for (const warning of (config as { warnings?: string[] }).warnings ?? []) logger.warn(warning);
-  const privateRedis = await ensureRedis({ url: config.REDIS_URL, explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger });
+  if (!config.HERALD_DEV && !config.HERALD_SMS_ALLOWED_COUNTRIES && (opts.http || (opts.channels ?? CHANNELS).includes("sms"))) {
+    logger.warn(
+      "!!! HERALD_SMS_ALLOWED_COUNTRIES is not set: SMS may go to every country, which is how SMS-pumping fraud runs up a bill. Set it to the countries your users live in, e.g. HERALD_SMS_ALLOWED_COUNTRIES=CH,DE,AT !!!",
+    );
+  }
+  // A Cluster or Sentinel is never replaced by a private server: it must answer as configured.
+  const single = !config.REDIS_CLUSTER_NODES && !config.REDIS_SENTINELS;
+  const privateRedis = single
+    ? await ensureRedis({ url: config.REDIS_URL, target: redisTarget(config), explicit: opts.redisExplicit, dataDir: config.HERALD_DATA_DIR, logger })
+    : undefined;
+  // Fails within seconds naming REDIS_CLUSTER_NODES or REDIS_SENTINELS (the workers would wait for ever).
+  if (!single) (await connectRedis(redisTarget(config))).disconnect();
   const closers: (() => Promise<unknown>)[] = [];
   if (privateRedis) closers.push(() => privateRedis.stop());
   // Before any queue or worker is created: they check once whether a tracer is registered.
@@ -103,12 +118,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       return { workers, close };
     }
 
-    const connection = createRedis(config.REDIS_URL, "producer");
+    const connection = createRedis(redisTarget(config), "producer");
     connection.on("error", () => {}); // reported by the queues' own listeners and /readyz
     closers.push(async () => connection.quit().catch(() => connection.disconnect()));
     const herald = new Herald({
       redis: connection,
       prefix: config.HERALD_PREFIX,
+      shards: config.HERALD_SHARDS,
+      replicasAck: config.HERALD_REPLICAS_ACK,
+      replicasAckTimeoutMs: config.HERALD_REPLICAS_ACK_TIMEOUT_MS,
       encryptionKey: config.HERALD_ENCRYPTION_KEY,
       encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
       dev: config.HERALD_DEV,
@@ -116,6 +134,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       retry: retryPolicyOf(config),
       // The workers already warned about the dev key file when they run in this process.
       onWarning: (message) => workers || logger.warn(message),
+      limits: limitsOption(config),
     });
     closers.push(() => herald.close());
     const events = apiEvents(config, connection, logger, opts.onUndeliverable);
@@ -136,6 +155,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       deadLetters,
       connection,
       prefix: config.HERALD_PREFIX,
+      suppressions: new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS),
+      shards: config.HERALD_SHARDS,
       events: workers?.events,
       ready,
       logger,

@@ -23,3 +23,28 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, backoffMs: 5000, keepCo
 
 /** Idempotency window: two enqueues with one key inside it deliver once. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Resend limits and the SMS-pumping guard. 0 turns a limit off. Reference points: Keycloak waits 30 s
+ * between two mails of one kind, Supabase 60 s and 30 mails an hour per project.
+ */
+export interface LimitPolicy {
+  /** Between two sends of the same kind to the same address. */
+  cooldownSeconds: number;
+  /** Sends to one address (mail or number) per rolling hour, all kinds together. */
+  addressPerHour: number;
+  /** Sends to one recipient.userId per rolling hour, all kinds and addresses together. */
+  userPerHour: number;
+  /** SMS to one country per rolling hour; the next one opens the country's breaker. */
+  smsCountryPerHour: number;
+  /** How long an open country breaker refuses SMS to that country. */
+  smsCountryBreakerSeconds: number;
+}
+
+export const DEFAULT_LIMITS: LimitPolicy = {
+  cooldownSeconds: 30,
+  addressPerHour: 5,
+  userPerHour: 10,
+  smsCountryPerHour: 1000,
+  smsCountryBreakerSeconds: 3600,
+};

@@ -70,8 +70,8 @@ function normalizeDomain(value: string): string | undefined {
 
 /** The domain of an address in `Name <local@domain>` or bare `local@domain` form. */
 export function addressDomain(from: string): string | undefined {
-  const match = /@([^>\s@]+)>?\s*$/.exec(from.trim());
-  return match ? normalizeDomain(match[1]) : undefined;
+  const domain = /@([^>\s@]+)>?\s*$/.exec(from.trim())?.[1];
+  return domain ? normalizeDomain(domain) : undefined;
 }
 
 /**

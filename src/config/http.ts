@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { adapterEnvShape } from "./adapters.js";
 import { describeEnvIssues, flag } from "./env.js";
 
 export { describeEnvIssues, flag } from "./env.js";
@@ -59,6 +60,7 @@ export const httpEnvShape = {
   HERALD_HTTP_HOST: z.string().trim().min(1).optional(),
   HERALD_API_TOKENS: apiTokens,
   HERALD_BOARD_READONLY: flag.default(false),
+  ...adapterEnvShape,
 };
 
 export const httpConfigSchema = z.object({ ...httpEnvShape, HERALD_DEV: flag.default(false) });

@@ -2,8 +2,10 @@ import { statSync } from "node:fs";
 import { z } from "zod";
 import { dkimIssues } from "./dkim.js";
 import { httpEnvShape } from "./http.js";
+import { providerEnvIssues, providerEnvShape } from "./providers.js";
 import { describeEnvIssues, flag, int, optionalText, urlWith } from "./env.js";
 import { producerVariables } from "./producer.js";
+import { checkRedisVariables } from "./redis.js";
 import { closestName } from "./names.js";
 import { webhookEndpoints } from "./webhooks.js";
 
@@ -12,7 +14,9 @@ const MAILBOX = /^(?:(?:"(?:[^"\\\r\n]|\\.)*"|[^<>"\r\n]*?)\s*<([^<>\s]+)>|([^<>
 const ADDRESS = /^[^\s@<>()[\],;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 export function isMailbox(value: string): boolean {
   const match = MAILBOX.exec(value.trim());
-  return Boolean(match && ADDRESS.test(match[1] ?? match[2]));
+  // One of the two groups matched: the address in angle brackets, or the bare address.
+  const address = match?.[1] ?? match?.[2];
+  return address !== undefined && ADDRESS.test(address);
 }
 
 const isFile = (path: string) => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
@@ -28,8 +32,8 @@ const variables = {
   HERALD_LOCK_MS: int("HERALD_LOCK_MS", 1000, 600_000).default(10_000),
   HERALD_STALLED_INTERVAL_MS: int("HERALD_STALLED_INTERVAL_MS", 500, 600_000).default(5_000),
   HERALD_OUTBOX_DIR: z.string().min(1).default("./outbox"),
-  HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox"], { error: "must be smtp or outbox" }).optional(),
-  HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox"], { error: "must be twilio or outbox" }).optional(),
+  HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox", "http"], { error: "must be smtp, http or outbox" }).optional(),
+  HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox", "http"], { error: "must be twilio, http or outbox" }).optional(),
   HERALD_TENANTS_FILE: optionalText.refine((v) => v === undefined || isFile(v), { error: (i) => `HERALD_TENANTS_FILE: there is no file ${String(i.input)}` }),
   HERALD_PRODUCT_NAME: z
     .string()
@@ -80,10 +84,12 @@ const variables = {
   HERALD_WEBHOOK_CONCURRENCY: int("HERALD_WEBHOOK_CONCURRENCY", 1, 1000).default(10),
   /** Traces over OTLP: on with 1, or when OTEL_TRACES_EXPORTER / OTEL_EXPORTER_OTLP_*ENDPOINT say so (the standard OTEL_* variables configure the rest). */
   HERALD_OTEL: optionalText.pipe(flag.optional()),
+  HERALD_SUPPRESSION_TTL_DAYS: int("HERALD_SUPPRESSION_TTL_DAYS", 1, 3650).default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_METRICS_PORT: int("HERALD_METRICS_PORT", 0, 65_535).optional(),
   HERALD_METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),
   ...httpEnvShape,
+  ...providerEnvShape,
 };
 
 export const CONFIG_VARIABLES = Object.keys(variables);
@@ -95,14 +101,15 @@ const TOOLING_VARIABLES = ["HERALD_CHROMIUM", "HERALD_UPDATE_SCREENSHOTS", "HERA
  * The provider per channel: as configured, else the real one whose settings are there; the outbox only
  * in development. Undefined: no provider, which stops a worker for that channel at start (providerIssues).
  */
-const emailChannelOf = (env: { HERALD_EMAIL_CHANNEL?: "smtp" | "outbox"; SMTP_URL?: string; HERALD_DEV: boolean }) =>
+const emailChannelOf = (env: { HERALD_EMAIL_CHANNEL?: "smtp" | "outbox" | "http"; SMTP_URL?: string; HERALD_DEV: boolean }) =>
   env.HERALD_EMAIL_CHANNEL ?? (env.SMTP_URL ? "smtp" : env.HERALD_DEV ? "outbox" : undefined);
-const smsChannelOf = (env: { HERALD_SMS_CHANNEL?: "twilio" | "outbox"; TWILIO_ACCOUNT_SID?: string; HERALD_DEV: boolean }) =>
+const smsChannelOf = (env: { HERALD_SMS_CHANNEL?: "twilio" | "outbox" | "http"; TWILIO_ACCOUNT_SID?: string; HERALD_DEV: boolean }) =>
   env.HERALD_SMS_CHANNEL ?? (env.TWILIO_ACCOUNT_SID ? "twilio" : env.HERALD_DEV ? "outbox" : undefined);
 
 export const configSchema = z
   .object(variables)
   .superRefine((env, ctx) => {
+    checkRedisVariables(env, ctx);
     if (env.HERALD_ENCRYPTION_KEY && env.HERALD_ENCRYPTION_KEYS) {
       ctx.addIssue({
         code: "custom",
@@ -115,6 +122,7 @@ export const configSchema = z
       if (!env.SMTP_FROM) ctx.addIssue({ code: "custom", path: ["SMTP_FROM"], message: 'SMTP_FROM is required with SMTP, e.g. "Acme <no-reply@acme.com>"' });
     }
     for (const issue of webhookEndpoints(env).issues) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
+    for (const issue of providerEnvIssues(env)) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
     // DKIM signs SMTP and outbox mail alike, so it is checked whichever channel is chosen.
     for (const issue of dkimIssues(env)) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
     if (smsChannelOf(env) === "twilio") {

@@ -1,7 +1,21 @@
+import { isSupportedCountry } from "libphonenumber-js";
 import { z } from "zod";
 import { decodeKey, KeyError, parseKeyList } from "../secrets/key.js";
-import { DEFAULT_DATA_DIR, DEFAULT_PREFIX, DEFAULT_REDIS_URL, DEFAULT_RETRY, HASH_TAGGED, type RetryPolicy } from "./defaults.js";
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_LIMITS,
+  DEFAULT_PREFIX,
+  DEFAULT_REDIS_URL,
+  DEFAULT_RETRY,
+  HASH_TAGGED,
+  type LimitPolicy,
+  type RetryPolicy,
+} from "./defaults.js";
 import { describeEnvIssues, flag, int, optionalText, urlWith } from "./env.js";
+import { checkRedisVariables, redisVariables } from "./redis.js";
+
+/** Each shard is a BullMQ worker with its own blocking connection per channel in every worker process: 64 at most. */
+export const MAX_SHARDS = 64;
 
 /** A check that throws a KeyError with the variable named (the key itself never appears in it). */
 const keyCheck = (check: (v: string) => unknown) => (value: string | undefined, ctx: z.RefinementCtx) => {
@@ -23,6 +37,7 @@ export const producerVariables = {
   REDIS_URL: urlWith("REDIS_URL", /^(redis|rediss):$/)
     .refine((v) => /^\/?(\d{1,5})?$/.test(new URL(v).pathname), "REDIS_URL: the path may only be a database number, e.g. redis://host:6379/0")
     .default(DEFAULT_REDIS_URL),
+  ...redisVariables,
   HERALD_PREFIX: z.string().regex(HASH_TAGGED, "HERALD_PREFIX must start with a Redis Cluster hash tag such as {herald}").default(DEFAULT_PREFIX),
   // Exponential backoff doubles each time: 20 tries from 5 s already span about 60 days.
   HERALD_ATTEMPTS: int("HERALD_ATTEMPTS", 1, 20).default(DEFAULT_RETRY.attempts),
@@ -33,9 +48,35 @@ export const producerVariables = {
   HERALD_ENCRYPTION_KEYS: optionalText.superRefine(keyCheck((v) => parseKeyList(v))),
   HERALD_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
   HERALD_DEV: flag.default(false),
+  // Resend limits and the SMS-pumping guard, checked at every enqueue (README: "Protecting against abuse").
+  HERALD_LIMITS: flag.default(true),
+  HERALD_LIMIT_COOLDOWN_S: int("HERALD_LIMIT_COOLDOWN_S", 0, 86_400).default(DEFAULT_LIMITS.cooldownSeconds),
+  HERALD_LIMIT_ADDRESS_PER_HOUR: int("HERALD_LIMIT_ADDRESS_PER_HOUR", 0, 1_000_000).default(DEFAULT_LIMITS.addressPerHour),
+  HERALD_LIMIT_USER_PER_HOUR: int("HERALD_LIMIT_USER_PER_HOUR", 0, 1_000_000).default(DEFAULT_LIMITS.userPerHour),
+  HERALD_SMS_COUNTRY_PER_HOUR: int("HERALD_SMS_COUNTRY_PER_HOUR", 0, 10_000_000).default(DEFAULT_LIMITS.smsCountryPerHour),
+  HERALD_SMS_COUNTRY_BREAKER_S: int("HERALD_SMS_COUNTRY_BREAKER_S", 1, 7 * 86_400).default(DEFAULT_LIMITS.smsCountryBreakerSeconds),
+  HERALD_SMS_ALLOWED_COUNTRIES: optionalText.transform((value, ctx) => {
+    if (value === undefined || value === "*") return undefined;
+    const codes = value
+      .split(",")
+      .map((c) => c.trim().toUpperCase())
+      .filter(Boolean);
+    const wrong = codes.filter((c) => !isSupportedCountry(c));
+    if (wrong.length > 0 || codes.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `HERALD_SMS_ALLOWED_COUNTRIES must be ISO 3166 country codes, comma-separated (e.g. CH,DE,AT); not known: ${wrong.join(", ") || "(empty)"}`,
+      });
+      return z.NEVER;
+    }
+    return codes;
+  }),
+  HERALD_SHARDS: int("HERALD_SHARDS", 1, MAX_SHARDS).default(1),
+  HERALD_REPLICAS_ACK: int("HERALD_REPLICAS_ACK", 0, 16).default(0),
+  HERALD_REPLICAS_ACK_TIMEOUT_MS: int("HERALD_REPLICAS_ACK_TIMEOUT_MS", 1, 60_000).default(1000),
 };
 
-const producerSchema = z.object(producerVariables);
+const producerSchema = z.object(producerVariables).superRefine(checkRedisVariables);
 
 export type ProducerConfig = z.output<typeof producerSchema>;
 
@@ -61,3 +102,40 @@ export function retryPolicyOf(
     keepCompletedCount: config.HERALD_KEEP_COMPLETED_COUNT,
   };
 }
+
+/** The limits the configuration describes (tenants may override each in the tenants file's `limits:`). */
+export function limitPolicyOf(
+  config: Pick<
+    ProducerConfig,
+    "HERALD_LIMIT_COOLDOWN_S" | "HERALD_LIMIT_ADDRESS_PER_HOUR" | "HERALD_LIMIT_USER_PER_HOUR" | "HERALD_SMS_COUNTRY_PER_HOUR" | "HERALD_SMS_COUNTRY_BREAKER_S"
+  >,
+): LimitPolicy {
+  return {
+    cooldownSeconds: config.HERALD_LIMIT_COOLDOWN_S,
+    addressPerHour: config.HERALD_LIMIT_ADDRESS_PER_HOUR,
+    userPerHour: config.HERALD_LIMIT_USER_PER_HOUR,
+    smsCountryPerHour: config.HERALD_SMS_COUNTRY_PER_HOUR,
+    smsCountryBreakerSeconds: config.HERALD_SMS_COUNTRY_BREAKER_S,
+  };
+}
+
+/** Herald's `limits` option as the configuration describes it: false with HERALD_LIMITS=0 (tenants' own limits are added by the service). */
+export function limitSettingsOf(
+  config: Parameters<typeof limitPolicyOf>[0] & Pick<ProducerConfig, "HERALD_LIMITS" | "HERALD_SMS_ALLOWED_COUNTRIES">,
+): false | { policy: LimitPolicy; smsAllowedCountries?: readonly string[] } {
+  return config.HERALD_LIMITS ? { policy: limitPolicyOf(config), smsAllowedCountries: config.HERALD_SMS_ALLOWED_COUNTRIES } : false;
+}
+
+/** A tenant's own limits in the tenants file (`tenants.<id>.limits`): any subset of the policy. */
+export const tenantLimitsSchema = z.strictObject({
+  cooldownSeconds: z.number().int().min(0).max(86_400).optional(),
+  addressPerHour: z.number().int().min(0).max(1_000_000).optional(),
+  userPerHour: z.number().int().min(0).max(1_000_000).optional(),
+  smsCountryPerHour: z.number().int().min(0).max(10_000_000).optional(),
+  smsCountryBreakerSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .optional(),
+});

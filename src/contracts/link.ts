@@ -6,7 +6,7 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
 
 export function unknownPlaceholders(template: string): string[] {
   const known = new Set<string>(LINK_PLACEHOLDERS);
-  return [...template.matchAll(PLACEHOLDER)].map((m) => m[1]).filter((name) => !known.has(name));
+  return [...template.matchAll(PLACEHOLDER)].flatMap(([, name]) => (name !== undefined && !known.has(name) ? [name] : []));
 }
 
 /** True when braces are left over once the well-formed placeholders are taken out (`{{code`, `{code}}`, `{{ }}`). */

@@ -1,7 +1,7 @@
 import { UnrecoverableError } from "bullmq";
 
 /** Why a job ended in the dead-letter queue. */
-export const FAILURE_CLASSES = ["permanent", "transient-exhausted", "invalid", "expired"] as const;
+export const FAILURE_CLASSES = ["permanent", "transient-exhausted", "invalid", "expired", "suppressed"] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 /** How a failed attempt is recorded: the dead-letter classes a single failure can have, or transient (retried). */
@@ -17,7 +17,7 @@ function tagged(failureClass: AttemptClass, message: string, code?: string): str
   return `[${failureClass}${code ? ` ${safeCode(code)}` : ""}] ${message}`;
 }
 
-const TAG = /^\[(permanent|invalid|expired|transient)(?: ([\w.-]{1,40}))?\] /;
+const TAG = /^\[(permanent|invalid|expired|suppressed|transient)(?: ([\w.-]{1,40}))?\] /;
 
 /** Provider codes are ours (`smtp-550`) or an errno (`ECONNREFUSED`); anything else is made tag-safe. */
 function safeCode(code: string): string {
@@ -51,6 +51,13 @@ export class InvalidJobError extends FinalFailure {
 export class ExpiredJobError extends FinalFailure {
   constructor(message: string) {
     super("expired", message);
+  }
+}
+
+/** The recipient is on the suppression list (an earlier hard bounce, or an operator's entry): not sent, no provider asked. */
+export class SuppressedError extends FinalFailure {
+  constructor(message: string, code = "suppressed") {
+    super("suppressed", message, code);
   }
 }
 
@@ -91,4 +98,26 @@ export function readFailure(reasonText: string | undefined, attemptsExhausted: b
   if (!tag) return { failureClass: attemptsExhausted || /stalled/.test(text) ? "transient-exhausted" : "permanent", reason: text };
   const [, cls, code] = tag;
   return { failureClass: cls === "transient" ? "transient-exhausted" : (cls as FailureClass), ...(code ? { code } : {}), reason: text.slice(tag[0].length) };
+}
+
+/** Which limit refused an enqueue: see the README's "Protecting against abuse". */
+export const LIMIT_NAMES = ["cooldown", "address", "user", "sms-country"] as const;
+export type LimitName = (typeof LIMIT_NAMES)[number];
+
+/**
+ * An enqueue refused by a resend limit or the SMS-pumping guard: nothing was queued and nothing was
+ * counted. `retryAfter` is in whole seconds (at least 1): the earliest moment the same enqueue can pass.
+ */
+export class RateLimitedError extends Error {
+  override readonly name = "RateLimitedError";
+  constructor(
+    readonly limit: LimitName,
+    readonly retryAfter: number,
+    message: string,
+    /** For `sms-country`: this enqueue opened the country's breaker (ops alert on it). */
+    readonly opened = false,
+    readonly country?: string,
+  ) {
+    super(message);
+  }
 }

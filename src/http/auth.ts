@@ -58,9 +58,9 @@ export class ApiAuth {
   /** `Authorization: Basic base64(admin:<admin token>)` → true. */
   isAdminBasic(header: string | undefined): boolean {
     if (this.open) return true;
-    const match = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(header ?? "");
-    if (!match) return false;
-    const decoded = Buffer.from(match[1], "base64").toString("utf8");
+    const encoded = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(header ?? "")?.[1];
+    if (!encoded) return false;
+    const decoded = Buffer.from(encoded, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon < 0) return false;
     const userOk = secretMatches(decoded.slice(0, colon), ADMIN_USER);

@@ -4,7 +4,7 @@ import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { Job, Queue } from "bullmq";
 import type { FastifyPluginAsync } from "fastify";
-import { DEAD_LETTER_QUEUE } from "../queues/names.js";
+import { DEAD_LETTER_QUEUE, shardLabel } from "../queues/names.js";
 import { scrub, scrubIdentifier } from "../redact.js";
 import type { ApiAuth } from "./auth.js";
 import { maskDeadLetterForDisplay, maskForDisplay } from "./mask.js";
@@ -15,6 +15,8 @@ export const BOARD_PATH = "/admin/queues";
 export interface BoardOptions {
   /** The email, sms and dead-letter queues. */
   queues: Queue[];
+  /** HERALD_PREFIX: queues under another prefix are shards, listed as `email #1` etc. */
+  basePrefix?: string;
   readOnly: boolean;
   auth: ApiAuth;
 }
@@ -89,6 +91,12 @@ const DESCRIPTIONS: Record<string, string> = {
   [DEAD_LETTER_QUEUE]: "Jobs that failed for good; replay or purge them with `herald dlq` or the /v1/dead-letters API",
 };
 
+/** Each shard of a queue is its own entry (the board keys queues by name): `email #0`, `email #1`, … */
+function shardNaming(queue: Queue, basePrefix: string | undefined): { prefix?: string; displayName?: string } {
+  const shard = basePrefix && queue.opts.prefix ? shardLabel(queue.opts.prefix, basePrefix) : undefined;
+  return shard === undefined ? {} : { prefix: `shard${shard}-`, displayName: `${queue.name} #${shard}` };
+}
+
 /**
  * Bull Board at /admin/queues behind HTTP Basic auth (user `admin`, password an admin token). Job data
  * and results are shown masked: no address, phone, name, code, link or sealed secrets.
@@ -106,6 +114,7 @@ export const board: FastifyPluginAsync<BoardOptions> = async (app, opts) => {
       // "Retry" on a completed job would send its code a second time (honoured by the adapter, missing from its types).
       ...({ allowCompletedRetries: false } as object),
       description: DESCRIPTIONS[queue.name] ?? "",
+      ...shardNaming(queue, opts.basePrefix),
     });
     adapter.setFormatter("data", queue.name === DEAD_LETTER_QUEUE ? maskDeadLetterForDisplay : maskForDisplay);
     adapter.setFormatter("returnValue", maskForDisplay);

@@ -91,16 +91,16 @@ export const previews: FastifyPluginAsync<PreviewsOptions> = async (app, opts) =
   app.get(`${PREVIEWS_PATH}/:kind/:file`, { schema: { hide: true } }, async (request, reply) => {
     const { kind, file } = request.params as { kind: string; file: string };
     const r = await renderer();
-    const match = /^([A-Za-z0-9-]+)\.(html|txt)$/.exec(file);
-    if (!EMAIL_KINDS.includes(kind as KindName) || !match || !r.locales.includes(match[1])) {
+    const [, locale, extension] = /^([A-Za-z0-9-]+)\.(html|txt)$/.exec(file) ?? [];
+    if (!EMAIL_KINDS.includes(kind as KindName) || locale === undefined || !r.locales.includes(locale)) {
       return common(reply.code(404), TEXT_CSP)
         .type("text/plain; charset=utf-8")
         .send(
           `No preview ${kind}/${file}: use /admin/previews/{kind}/{locale}.html or .txt with kind one of ${EMAIL_KINDS.join(", ")} and locale one of ${r.locales.join(", ")}.\n`,
         );
     }
-    const mail = renderEmail(r, kind as KindName, match[1], tenantOf((request.query as Record<string, unknown>).tenant), Date.now());
-    if (match[2] === "txt") return common(reply, TEXT_CSP).type("text/plain; charset=utf-8").send(mail.text);
+    const mail = renderEmail(r, kind as KindName, locale, tenantOf((request.query as Record<string, unknown>).tenant), Date.now());
+    if (extension === "txt") return common(reply, TEXT_CSP).type("text/plain; charset=utf-8").send(mail.text);
     return common(reply, MAIL_CSP).type("text/html; charset=utf-8").send(mail.html);
   });
 };

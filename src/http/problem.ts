@@ -15,12 +15,15 @@ export const PROBLEM_TYPES = {
   validation: "urn:herald:problem:invalid-job",
   invalidRequest: "urn:herald:problem:invalid-request",
   unknownKind: "urn:herald:problem:unknown-kind",
+  /** An identity server's message type an adapter has no kind for. */
+  unknownMessageType: "urn:herald:problem:unknown-message-type",
   notFound: "urn:herald:problem:not-found",
   unauthorized: "urn:herald:problem:unauthorized",
   forbidden: "urn:herald:problem:forbidden",
   tooLarge: "urn:herald:problem:body-too-large",
   unsupportedMediaType: "urn:herald:problem:unsupported-media-type",
   unavailable: "urn:herald:problem:unavailable",
+  rateLimited: "urn:herald:problem:rate-limited",
   internal: "urn:herald:problem:internal",
 } as const;
 

@@ -1,5 +1,5 @@
 import type { Worker } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../queues/connection.js";
 
 /** What a check may report beside pass/fail: `{ ok: true, detail }` passes but says something (a warning). */
 export type ReadyOutcome = boolean | string | undefined | { ok: boolean; detail?: string };
@@ -39,7 +39,7 @@ export async function runReadyChecks(checks: Record<string, ReadyCheck>, timeout
 }
 
 /** Redis answers PING on this connection. */
-export function redisCheck(connection: Redis): ReadyCheck {
+export function redisCheck(connection: RedisClient): ReadyCheck {
   return async () => ((await connection.ping()) === "PONG" ? true : "Redis did not answer PONG");
 }
 

@@ -1,14 +1,16 @@
 import type { EventEmitter } from "node:events";
 import { Queue } from "bullmq";
 import Fastify, { LogController, type FastifyInstance, type onResponseAsyncHookHandler } from "fastify";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../queues/connection.js";
 import { HttpConfigError, type HttpConfig } from "../config/http.js";
 import type { Logger } from "../logger.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
-import { DELIVERY_QUEUES, WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../queues/names.js";
+import type { Suppressions } from "../queues/suppressions.js";
+import { DELIVERY_QUEUES, deliveryPrefixes, WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../queues/names.js";
 import type { Herald } from "../queues/producer.js";
 import type { Renderer } from "../templates/renderer.js";
+import { adapters, mountedAdapters, type AdapterConfig } from "./adapters/index.js";
 import { ApiAuth } from "./auth.js";
 import { board } from "./board.js";
 import { api } from "./plugins/api.js";
@@ -53,15 +55,19 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
 
 export interface HttpServerOptions {
   /** From loadHttpConfig() (or the merged Config): tokens, board mode, dev flag. The port is for the caller's listen(). */
-  config: Pick<HttpConfig, "HERALD_API_TOKENS" | "HERALD_BOARD_READONLY" | "HERALD_DEV">;
+  config: Pick<HttpConfig, "HERALD_API_TOKENS" | "HERALD_BOARD_READONLY" | "HERALD_DEV"> & Partial<AdapterConfig>;
   /** The producer the API enqueues with. Left open on close (the caller owns it). */
   herald: Herald;
   /** Dead-letter queue access (list, replay, purge); its retry policy applies to replays. Left open on close. */
   deadLetters: DeadLetters;
+  /** The suppression list, for its admin routes (/v1/suppressions); without it they are not served. Left open on close. */
+  suppressions?: Suppressions;
   /** Redis connection for the status look-ups, the board and the queue-depth metrics. Left open on close. */
-  connection: Redis;
+  connection: RedisClient;
   /** Queue prefix, e.g. `{herald}`. */
   prefix: string;
+  /** HERALD_SHARDS: how many shards each delivery queue has (default 1). */
+  shards?: number;
   /** RunningWorkers.events, when workers run in this process: feeds the delivery metrics. */
   events?: EventEmitter;
   /**
@@ -115,7 +121,7 @@ const OPS_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 /** One line per request, but none for the probes, the scrapes and the UIs' static files. */
 const logRequest: onResponseAsyncHookHandler = async (request, reply) => {
   // The route pattern, or for an unmatched request its path: a query string may carry personal data.
-  const url = request.routeOptions.url ?? request.url.split("?")[0];
+  const url = request.routeOptions.url ?? request.url.split("?")[0] ?? "";
   if (OPS_PATHS.has(url) || url.startsWith("/admin/queues/static") || url.startsWith("/docs/static")) return;
   request.log.info({ method: request.method, route: url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "http request");
 };
@@ -137,6 +143,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   const queues = openQueues(opts);
   const metrics = opts.metrics ?? new HeraldMetrics({ deadLetters: opts.deadLetters, logger });
   metrics.watchQueues(queues.all);
+  metrics.watchBreakers(() => opts.herald.limits.openBreakers());
   const detach = opts.events ? metrics.attach(opts.events) : undefined;
 
   const app = Fastify({
@@ -161,6 +168,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   app.addHook("onClose", async () => {
     detach?.();
     metrics.unwatchQueues(queues.all);
+    metrics.watchBreakers(undefined);
     await queues.close();
   });
   app.addHook("onResponse", logRequest);
@@ -179,20 +187,34 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
     status,
     deadLetters: opts.deadLetters,
     metrics,
+    suppressions: opts.suppressions,
     bodyLimit,
     redisTimeoutMs,
     ...(webhookDeadLetters ? { webhookDeadLetters } : {}),
   });
+  // The identity-server adapters: beside /v1's Bearer tokens, each checking its own server's signature.
+  await app.register(adapters, { prefix: "/v1/adapters", config: adapterConfig(config), herald: opts.herald, metrics, logger, redisTimeoutMs });
+  const mounted = mountedAdapters(config);
+  if (mounted.length > 0) logger.info({ adapters: mounted }, "identity-server adapters mounted");
   // Beside /v1, not inside it: Twilio signs its callbacks and sends no bearer token.
   if (opts.twilioCallbacks) await app.register(twilioCallbacks, { prefix: "/v1", ...opts.twilioCallbacks, reports });
   await app.register(health, { checks: opts.ready ?? { redis: redisCheck(opts.connection) }, readyTimeoutMs: opts.readyTimeoutMs ?? 2000 });
   await app.register(metricsRoute, { metrics, auth, protect: opts.protectMetrics ?? false });
-  await app.register(board, { queues: queues.all, readOnly: config.HERALD_BOARD_READONLY, auth });
+  await app.register(board, { queues: queues.all, basePrefix: opts.prefix, readOnly: config.HERALD_BOARD_READONLY, auth });
   await app.register(previews, { auth, renderer: opts.renderer });
 
   const server = app as HeraldHttpServer;
   server.decorate("heraldMetrics", metrics);
   return server;
+}
+
+function adapterConfig(config: HttpServerOptions["config"]): AdapterConfig {
+  return {
+    HERALD_ZITADEL_SIGNING_KEY: config.HERALD_ZITADEL_SIGNING_KEY,
+    HERALD_SUPABASE_HOOK_SECRET: config.HERALD_SUPABASE_HOOK_SECRET,
+    HERALD_KRATOS_API_KEY: config.HERALD_KRATOS_API_KEY,
+    HERALD_ADAPTER_TENANT: config.HERALD_ADAPTER_TENANT,
+  };
 }
 
 /** The token check for every route; fails closed without tokens unless HERALD_DEV is on, and says so loudly. */
@@ -217,7 +239,10 @@ function apiAuth(config: HttpServerOptions["config"], logger: Logger): ApiAuth {
 
 /** The delivery queues (opened here, closed with the server) and the dead-letter queue (the caller's). */
 function openQueues(opts: HttpServerOptions) {
-  const delivery = DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }));
+  // Every shard's queues (HERALD_SHARDS): status look-ups ask them all, metrics add them up, the board lists each.
+  const delivery = deliveryPrefixes(opts.prefix, opts.shards ?? 1).flatMap((prefix) =>
+    DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix })),
+  );
   const webhooks = opts.webhooks
     ? [WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTER_QUEUE].map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }))
     : [];

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Queue, type Job } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 import type { FailureClass } from "../errors/index.js";
 import { scrub } from "../redact.js";
 import { DEFAULT_RETRY, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
@@ -12,6 +12,8 @@ export interface DeadLetter {
   kind: string;
   /** The queue it came from and goes back to on replay. */
   queue: string;
+  /** The prefix of that queue's shard (HERALD_SHARDS); absent: the dead-letter queue's own prefix. */
+  queuePrefix?: string;
   originalJobId: string;
   /** The job data exactly as it was queued (secrets still sealed). */
   data: unknown;
@@ -83,7 +85,7 @@ export class DeadLetters {
   private readonly targets = new Map<string, Queue>();
 
   constructor(
-    readonly connection: Redis,
+    readonly connection: RedisClient,
     readonly prefix: string,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
     /** Told after each replay (delivery events); its failure is its own, never the replay's. */
@@ -138,7 +140,10 @@ export class DeadLetters {
     const job = await this.queue.getJob(id);
     if (!job) return undefined;
     const letter = toRecord(job);
-    const added = await this.target(letter.queue).add(letter.kind, letter.data, { ...deliveryJobOptions(this.retry), jobId: replayIdOf(letter) });
+    const added = await this.target(letter.queue, letter.queuePrefix ?? this.prefix).add(letter.kind, letter.data, {
+      ...deliveryJobOptions(this.retry),
+      jobId: replayIdOf(letter),
+    });
     // The producer only knows the original id: it must keep leading to the notification.
     await this.connection.set(this.replayKey(id), added.id!, "EX", REPLAY_TRAIL_SECONDS);
     // Added first, removed second: a crash in between leaves the letter to replay again (as the same job), never a lost job.
@@ -178,14 +183,14 @@ export class DeadLetters {
   }
 
   /** The delivery queue a dead letter goes back to, opened once (bulk replays reuse it). */
-  private target(name: string): Queue {
-    let queue = this.targets.get(name);
+  private target(name: string, prefix: string): Queue {
+    let queue = this.targets.get(`${prefix}:${name}`);
     if (!queue) {
       // A replay made inside a traced request (the API) starts the replayed job's trace there.
       const telemetry = bullmqTelemetry(tracingActive());
-      queue = new Queue(name, { connection: this.connection, prefix: this.prefix, ...(telemetry ? { telemetry } : {}) });
+      queue = new Queue(name, { connection: this.connection, prefix, ...(telemetry ? { telemetry } : {}) });
       queue.on("error", () => {}); // the dead-letter queue's own listener reports connection trouble
-      this.targets.set(name, queue);
+      this.targets.set(`${prefix}:${name}`, queue);
     }
     return queue;
   }

@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import {
-  CHANNELS,
   channelOf,
   KIND_NAMES,
   parseJob,
@@ -14,7 +12,7 @@ import {
   type LooseJob,
 } from "../contracts/index.js";
 import { decodeKey, loadKey, parseKeyList, type KeyMaterial, type Keyring } from "../secrets/key.js";
-import { createRedis, type RedisInput } from "./connection.js";
+import { createRedis, redisTarget, waitForReplicas, type RedisClient, type RedisInput } from "./connection.js";
 import { DeadlineError, withDeadline } from "./deadline.js";
 import { toEnvelope } from "./envelope.js";
 import { DeadLetters } from "./dead-letter.js";
@@ -22,12 +20,16 @@ import type { NotificationEvent } from "./notification-events.js";
 import type { NotificationStatus } from "./status.js";
 import { NotificationWatch } from "./watch.js";
 import { bullmqTelemetry, inSpan, tracingActive } from "../telemetry/tracing.js";
-import { loadProducerConfig, retryPolicyOf, type ProducerConfig } from "../config/producer.js";
+import { limitPolicyOf, loadProducerConfig, retryPolicyOf, type ProducerConfig } from "../config/producer.js";
+import { Limits, type LimitedJob, type LimitPolicy, type LimitSettings } from "./limits.js";
 import { IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
-import { DEAD_LETTER_QUEUE, QUEUE_OF_CHANNEL, assertPrefix } from "./names.js";
+import { DEAD_LETTER_QUEUE, QUEUE_OF_CHANNEL, assertPrefix, deliveryPrefixes, recipientKey, shardOf, shardPrefix } from "./names.js";
 
 export interface HeraldOptions {
-  /** A Redis URL or an ioredis client (Herald then leaves closing it to you). Default: REDIS_URL or redis://127.0.0.1:6379. */
+  /**
+   * A Redis URL or an ioredis client, Redis or Cluster (Herald then leaves closing it to you). Default: the
+   * environment's REDIS_CLUSTER_NODES, REDIS_SENTINELS or REDIS_URL (redis://127.0.0.1:6379), with its TLS settings.
+   */
   redis?: RedisInput;
   /** Queue key prefix; must start with a hash tag. Default `{herald}`. */
   prefix?: string;
@@ -43,6 +45,15 @@ export interface HeraldOptions {
   /** Default: HERALD_DATA_DIR or ./.herald */
   dataDir?: string;
   retry?: Partial<RetryPolicy>;
+  /** Shards per channel queue; producers and workers must agree. Default: HERALD_SHARDS or 1. */
+  shards?: number;
+  /**
+   * Replicas that must hold a job before its enqueue resolves (Redis WAIT); 0 = the master's answer is
+   * enough. Default: HERALD_REPLICAS_ACK or 0.
+   */
+  replicasAck?: number;
+  /** How long to wait for them before a ReplicationTimeoutError. Default: HERALD_REPLICAS_ACK_TIMEOUT_MS or 1000. */
+  replicasAckTimeoutMs?: number;
   /** How long an enqueue may wait for Redis before it fails (BullMQ itself would wait for a lost connection forever). Default 10 s. */
   timeoutMs?: number;
   /**
@@ -52,6 +63,12 @@ export interface HeraldOptions {
   tracing?: boolean;
   /** Told once when the dev key file is used instead of HERALD_ENCRYPTION_KEY. */
   onWarning?: (message: string) => void;
+  /**
+   * Resend limits and the SMS-pumping guard (README: "Protecting against abuse"). Default: on, with the
+   * HERALD_LIMIT_* and HERALD_SMS_* settings (off with HERALD_LIMITS=0). Given here, they are on, and
+   * what is given replaces those settings; `false` turns them off.
+   */
+  limits?: false | { policy?: Partial<LimitPolicy>; tenants?: LimitSettings["tenants"]; smsAllowedCountries?: readonly string[] };
 }
 
 /**
@@ -64,7 +81,7 @@ export abstract class EnqueueError extends Error {
   abstract readonly queued: false | "maybe";
   constructor(
     message: string,
-    readonly jobIds: string[],
+    readonly jobIds: [string, ...string[]],
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -79,7 +96,7 @@ export abstract class EnqueueError extends Error {
 export class NotQueuedError extends EnqueueError {
   override readonly name: string = "NotQueuedError";
   readonly queued = false as const;
-  constructor(jobIds: string[], ms: number, cause?: Error) {
+  constructor(jobIds: [string, ...string[]], ms: number, cause?: Error) {
     super(
       `Redis could not be reached within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}; nothing was queued. Enqueue again with the same id (${jobIds[0]}) when Redis is back.`,
       jobIds,
@@ -93,12 +110,34 @@ export class EnqueueTimeoutError extends EnqueueError {
   override readonly name: string = "EnqueueTimeoutError";
   readonly queued = "maybe" as const;
   constructor(
-    jobIds: string[],
+    jobIds: [string, ...string[]],
     readonly ms: number,
     cause?: Error,
   ) {
     super(
       `Redis did not answer within ${ms} ms${cause ? ` (last error: ${cause.message})` : ""}. The job may still be queued: enqueue again with the same id (${jobIds[0]}) and it is created at most once.`,
+      jobIds,
+      { cause },
+    );
+  }
+}
+
+/**
+ * The job reached the Redis master, but fewer replicas than HERALD_REPLICAS_ACK confirmed it in time: a
+ * failover now could lose it. Enqueueing again with the same id (or idempotency key) creates it at most once.
+ */
+export class ReplicationTimeoutError extends EnqueueError {
+  override readonly name: string = "ReplicationTimeoutError";
+  readonly queued = "maybe" as const;
+  constructor(
+    jobIds: [string, ...string[]],
+    readonly wanted: number,
+    readonly confirmed: number,
+    readonly ms: number,
+    cause?: Error,
+  ) {
+    super(
+      `the job reached the Redis master but ${confirmed} of ${wanted} replica(s) confirmed it within ${ms} ms (HERALD_REPLICAS_ACK); a failover now could lose it. Enqueue again with the same id (${jobIds[0]}) or idempotency key: it is created at most once.`,
       jobIds,
       { cause },
     );
@@ -153,9 +192,12 @@ export interface Herald extends KindMethods {}
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above
 export class Herald {
-  private readonly connection: Redis;
+  private readonly connection: RedisClient;
   private readonly ownsConnection: boolean;
-  private readonly queues = new Map<ChannelName, Queue>();
+  private readonly queues = new Map<string, Queue>();
+  readonly shards: number;
+  private readonly replicasAck: number;
+  private readonly replicasAckTimeoutMs: number;
   private readonly key: KeyMaterial;
   readonly prefix: string;
   private readonly retry: RetryPolicy;
@@ -164,6 +206,9 @@ export class Herald {
   private watcher?: NotificationWatch;
   private readonly tracing: boolean;
   private deadLetterQueue?: DeadLetters;
+  /** The limit counters (show, reset), whether or not this producer enforces them. */
+  readonly limits: Limits;
+  private readonly enforceLimits: boolean;
 
   constructor(opts: HeraldOptions = {}) {
     // Unset options come from the environment, read and checked exactly as the service reads it.
@@ -173,16 +218,27 @@ export class Herald {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.tracing = opts.tracing ?? tracingActive();
     this.key = resolveKey(opts, env);
-    const redis = opts.redis ?? env.REDIS_URL;
-    this.ownsConnection = typeof redis === "string";
-    this.connection = typeof redis === "string" ? createRedis(redis, "producer") : redis;
+    this.shards = opts.shards ?? env.HERALD_SHARDS;
+    this.replicasAck = opts.replicasAck ?? env.HERALD_REPLICAS_ACK;
+    this.replicasAckTimeoutMs = opts.replicasAckTimeoutMs ?? env.HERALD_REPLICAS_ACK_TIMEOUT_MS;
+    const redis = opts.redis ?? redisTarget(env);
+    this.ownsConnection = typeof redis === "string" || !("status" in redis);
+    this.connection = typeof redis === "string" || !("status" in redis) ? createRedis(redis, "producer") : redis;
     // Ours to report: without a listener ioredis prints every reconnect failure to the console.
     if (this.ownsConnection) this.connection.on("error", (error) => (this.lastRedisError = error));
+    const limits = opts.limits || {};
+    this.enforceLimits = opts.limits === undefined ? env.HERALD_LIMITS : opts.limits !== false;
+    this.limits = new Limits(this.connection, this.prefix, this.key, {
+      policy: { ...limitPolicyOf(env), ...limits.policy },
+      tenants: limits.tenants,
+      smsAllowedCountries: "smsAllowedCountries" in limits ? limits.smsAllowedCountries : env.HERALD_SMS_ALLOWED_COUNTRIES,
+    });
   }
 
   /**
-   * Validates and enqueues one job; throws ValidationError (nothing enqueued) if any field is wrong, and
-   * NotQueuedError or EnqueueTimeoutError (both with the job's id) when Redis does not take it in time.
+   * Validates and enqueues one job; throws ValidationError (nothing enqueued) if any field is wrong,
+   * RateLimitedError (nothing enqueued, `retryAfter` seconds) over a limit, and NotQueuedError or
+   * EnqueueTimeoutError (both with the job's id) when Redis does not take it in time.
    */
   async enqueue<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     return inSpan(this.tracing, "herald.enqueue", { "herald.kind": kind }, async (span) => {
@@ -194,14 +250,18 @@ export class Herald {
 
   private async enqueueOne<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions): Promise<EnqueueResult> {
     const [prepared] = this.prepare([{ kind, job: input, id: options.id }]);
+    if (!prepared) throw new Error("Herald: preparing one job gave none"); // prepare() returns one per item or throws
     const { jobId } = prepared.opts;
-    const queue = this.queue(prepared.channel);
+    const queue = this.queue(prepared.channel, prepared.shard);
     const job = await this.write([jobId], options.timeoutMs, async () => {
       // A job that failed for good was removed from its queue; its id lives on as a dead letter, and
       // adding it again would send it a second time. Only a caller's own id can name one.
       if (options.id && (await this.deadLettered(queue.name, [jobId])).size > 0) return undefined;
+      // Counted once per idempotency key (or job id): a repeat, or this loop's own retry, passes uncounted.
+      await this.checkLimits({ kind, channel: prepared.channel, jobId, job: prepared.job });
       return queue.add(prepared.kind, prepared.data, prepared.opts);
     });
+    if (job) await this.replicated(queue, [jobId]);
     if (!job) return { id: jobId, kind, channel: prepared.channel, deduplicated: true };
     return { id: job.id!, kind, channel: prepared.channel, deduplicated: job.id !== jobId };
   }
@@ -216,22 +276,30 @@ export class Herald {
 
   private async enqueueMany(items: BulkItem[], options: Omit<EnqueueOptions, "id">): Promise<EnqueueResult[]> {
     const prepared = this.prepare(items);
-    const ids = prepared.map((p) => p.opts.jobId);
+    const [firstId, ...otherIds] = prepared.map((p) => p.opts.jobId);
+    if (firstId === undefined) return []; // an empty bulk writes nothing
+    const ids: [string, ...string[]] = [firstId, ...otherIds];
     const results: EnqueueResult[] = new Array(prepared.length);
-    for (const channel of new Set(prepared.map((p) => p.channel))) {
-      const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => p.channel === channel);
-      const queue = this.queue(channel);
+    for (const target of new Set(prepared.map((p) => `${p.channel}:${p.shard}`))) {
+      const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => `${p.channel}:${p.shard}` === target);
+      const { channel, shard } = batch[0]!.p;
+      const queue = this.queue(channel, shard);
       const { live, jobs } = await this.write(ids, options.timeoutMs, async () => {
         const dead = await this.deadLettered(
           queue.name,
-          batch.filter(({ index }) => items[index].id).map(({ p }) => p.opts.jobId),
+          batch.filter(({ index }) => items[index]?.id).map(({ p }) => p.opts.jobId),
         );
         const live = batch.filter(({ p }) => !dead.has(p.opts.jobId));
+        // Item by item: a refused item throws and nothing of the batch is added (items counted before it stay counted).
+        for (const { p } of live) await this.checkLimits({ kind: p.kind, channel, jobId: p.opts.jobId, job: p.job });
         return { live, jobs: live.length > 0 ? await queue.addBulk(live.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))) : [] };
       });
+      if (jobs.length > 0) await this.replicated(queue, ids);
       for (const { p, index } of batch) results[index] = { id: p.opts.jobId, kind: p.kind, channel, deduplicated: true };
       jobs.forEach((job, i) => {
-        const { p, index } = live[i];
+        const added = live[i];
+        if (!added) throw new Error(`BullMQ returned ${jobs.length} jobs for the ${live.length} added`);
+        const { p, index } = added;
         results[index] = { id: job.id!, kind: p.kind, channel, deduplicated: job.id !== p.opts.jobId };
       });
     }
@@ -260,7 +328,7 @@ export class Herald {
     this.watcher ??= new NotificationWatch({
       connection: this.connection,
       prefix: this.prefix,
-      queues: CHANNELS.map((channel) => this.queue(channel)),
+      deliveryPrefixes: deliveryPrefixes(this.prefix, this.shards),
       deadLetters: this.deadLetters(),
     });
     return this.watcher;
@@ -276,6 +344,12 @@ export class Herald {
     await this.deadLetterQueue?.close();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     if (this.ownsConnection) await this.connection.quit().catch(() => this.connection.disconnect());
+  }
+
+  /** With limits off, an explicit HERALD_SMS_ALLOWED_COUNTRIES still holds. */
+  private async checkLimits(item: LimitedJob): Promise<void> {
+    if (this.enforceLimits) await this.limits.check(item);
+    else if (item.channel === "sms" && this.limits.settings.smsAllowedCountries) await this.limits.checkNumber(item.kind, item.job.recipient.phone!);
   }
 
   private prepare(items: BulkItem[]) {
@@ -298,14 +372,15 @@ export class Herald {
           jobId: id?.toLowerCase() ?? randomUUID(),
           ...(job.idempotencyKey ? { deduplication: { id: `${kind}:${job.idempotencyKey}`, ttl: IDEMPOTENCY_TTL_MS } } : {}),
         };
-        return { kind, channel, opts, data: toEnvelope(kind, job, this.key, now) };
+        const shard = shardOf(recipientKey(channel, job), this.shards);
+        return { kind, channel, shard, opts, job, data: toEnvelope(kind, job, this.key, now) };
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
         issues.push(...error.issues.map((i) => ({ field: prefix + i.field, message: i.message })));
         return undefined;
       }
     });
-    if (issues.length > 0) throw new ValidationError(items.length === 1 ? items[0].kind : "bulk", issues);
+    if (issues.length > 0) throw new ValidationError(items.length === 1 ? items[0]!.kind : "bulk", issues);
     return prepared as NonNullable<(typeof prepared)[number]>[];
   }
 
@@ -315,7 +390,7 @@ export class Herald {
    * otherwise hold it in its offline queue and send it whenever Redis comes back, even after we gave up.
    * So if none was issued, nothing can reach Redis: NotQueuedError. Otherwise: EnqueueTimeoutError.
    */
-  private async write<T>(ids: string[], timeoutMs = this.timeoutMs, attempt: () => Promise<T>): Promise<T> {
+  private async write<T>(ids: [string, ...string[]], timeoutMs = this.timeoutMs, attempt: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let issued = false;
     let lastError: Error | undefined;
@@ -339,7 +414,7 @@ export class Herald {
   /** Which of these job ids of a delivery queue are dead letters now (a dead letter's id is `<queue>-<job id>`). */
   private async deadLettered(queueName: string, jobIds: string[]): Promise<Set<string>> {
     const found = await Promise.all(jobIds.map((id) => this.connection.exists(`${this.prefix}:${DEAD_LETTER_QUEUE}:${queueName}-${id}`)));
-    return new Set(jobIds.filter((_, i) => found[i] > 0));
+    return new Set(jobIds.filter((_, i) => (found[i] ?? 0) > 0));
   }
 
   /** Resolves true once the connection is ready (at once if it is), false if the deadline comes first. */
@@ -359,14 +434,34 @@ export class Herald {
     });
   }
 
-  private queue(channel: ChannelName): Queue {
-    let queue = this.queues.get(channel);
+  /**
+   * With HERALD_REPLICAS_ACK: resolves once that many replicas of the node holding the queue confirm
+   * every write so far on this connection (Redis WAIT), else ReplicationTimeoutError.
+   */
+  private async replicated(queue: Queue, ids: [string, ...string[]]): Promise<void> {
+    if (this.replicasAck <= 0) return;
+    let confirmed = 0;
+    try {
+      confirmed = await waitForReplicas(this.connection, queue.keys.id!, this.replicasAck, this.replicasAckTimeoutMs);
+    } catch (error) {
+      throw new ReplicationTimeoutError(ids, this.replicasAck, 0, this.replicasAckTimeoutMs, error as Error);
+    }
+    if (confirmed < this.replicasAck) throw new ReplicationTimeoutError(ids, this.replicasAck, confirmed, this.replicasAckTimeoutMs);
+  }
+
+  private queue(channel: ChannelName, shard: number): Queue {
+    const name = `${channel}:${shard}`;
+    let queue = this.queues.get(name);
     if (!queue) {
       const telemetry = bullmqTelemetry(this.tracing);
-      queue = new Queue(QUEUE_OF_CHANNEL[channel], { connection: this.connection, prefix: this.prefix, ...(telemetry ? { telemetry } : {}) });
+      queue = new Queue(QUEUE_OF_CHANNEL[channel], {
+        connection: this.connection,
+        prefix: shardPrefix(this.prefix, shard, this.shards),
+        ...(telemetry ? { telemetry } : {}),
+      });
       // Kept for the timeout message instead of BullMQ printing every reconnect failure to the console.
       queue.on("error", (error) => (this.lastRedisError = error));
-      this.queues.set(channel, queue);
+      this.queues.set(name, queue);
     }
     return queue;
   }
@@ -383,7 +478,11 @@ export function isConnectionError(error: unknown): boolean {
   return (
     e.name === "MaxRetriesPerRequestError" ||
     ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH"].includes(e.code ?? "") ||
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET/.test(e.message ?? "")
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET/.test(e.message ?? "") ||
+    // A Cluster or Sentinel failover under way: the write is retried (same ids) once a new master answers.
+    /^(CLUSTERDOWN|TRYAGAIN|READONLY|LOADING|MASTERDOWN)|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes/.test(
+      e.message ?? "",
+    )
   );
 }
 

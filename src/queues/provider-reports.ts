@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 import type { ChannelName } from "../contracts/index.js";
 
 /**
@@ -50,7 +50,7 @@ return 1`;
 
 export class ProviderReports {
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly prefix: string,
   ) {}
 

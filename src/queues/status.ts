@@ -1,5 +1,5 @@
 import type { Job, Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./connection.js";
 import type { ChannelName } from "../contracts/index.js";
 import { readFailure, type FailureClass } from "../errors/index.js";
 import { scrub } from "../redact.js";
@@ -58,11 +58,11 @@ export interface StatusBase {
 export type NotificationState = NotificationStatus["status"];
 
 export interface StatusSources {
-  /** The email and sms queues (any order). */
+  /** The email and sms queues (any order), of every shard (HERALD_SHARDS). */
   queues: Queue[];
   deadLetters: DeadLetters;
   /** Used to read when a delayed retry is due (the delayed set's score). */
-  connection: Redis;
+  connection: RedisClient;
   /** Provider reports (Twilio status callbacks) to show with a delivered notification; none when absent. */
   reports?: ProviderReports;
 }
@@ -124,21 +124,23 @@ async function lookupOne(id: string, sources: StatusSources): Promise<Notificati
     }
     return status;
   }
-  for (const queue of sources.queues) {
-    const letter = await sources.deadLetters.get(DeadLetters.idFor(queue.name, id));
+  // Every shard of a channel has the same queue name, and dead letters are one queue for all shards.
+  const names = [...new Set(sources.queues.map((queue) => queue.name))];
+  for (const name of names) {
+    const letter = await sources.deadLetters.get(DeadLetters.idFor(name, id));
     if (letter) return deadLetterStatus(letter);
   }
-  for (const queue of sources.queues) {
-    const next = await sources.deadLetters.replayedAs(DeadLetters.idFor(queue.name, id));
+  for (const name of names) {
+    const next = await sources.deadLetters.replayedAs(DeadLetters.idFor(name, id));
     if (next) return next;
   }
   return undefined;
 }
 
-async function nextAttemptAt(job: Job, state: string, queue: Queue, connection: Redis): Promise<number | undefined> {
+async function nextAttemptAt(job: Job, state: string, queue: Queue, connection: RedisClient): Promise<number | undefined> {
   if (state !== "delayed") return undefined;
   // BullMQ scores the delayed set by `due time * 0x1000 + counter`.
-  const score = await connection.zscore(queue.keys.delayed, job.id!);
+  const score = await connection.zscore(queue.toKey("delayed"), job.id!);
   return score === null ? undefined : Math.floor(Number(score) / 0x1000);
 }
 

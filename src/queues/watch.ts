@@ -1,6 +1,7 @@
+import type { RedisClient } from "./connection.js";
 import { EventEmitter, on } from "node:events";
-import { type Queue, QueueEvents } from "bullmq";
-import type { Redis } from "ioredis";
+import { Queue, QueueEvents } from "bullmq";
+import { Cluster } from "ioredis";
 import type { DeadLetters } from "./dead-letter.js";
 import { DEAD_LETTER_QUEUE, DELIVERY_QUEUES, channelOfQueue } from "./names.js";
 import { envelopeFacts, notificationEvent, type NotificationEvent } from "./notification-events.js";
@@ -21,9 +22,11 @@ export class WaitTimeoutError extends Error {
 }
 
 export interface WatchSources {
-  connection: Redis;
+  connection: RedisClient;
+  /** The dead-letter queue's prefix (HERALD_PREFIX). */
   prefix: string;
-  queues: Queue[];
+  /** Every prefix with delivery queues (one per shard, see deliveryPrefixes). */
+  deliveryPrefixes: string[];
   deadLetters: DeadLetters;
 }
 
@@ -43,31 +46,40 @@ interface DeliveredValue {
 export class NotificationWatch {
   private readonly emitter = new EventEmitter();
   private readonly closing = new AbortController();
-  private readonly blocking: Redis;
-  private readonly listeners: QueueEvents[];
+  private readonly blocking: RedisClient;
+  private readonly listeners: QueueEvents[] = [];
+  private readonly queues: Queue[];
 
   constructor(private readonly sources: WatchSources) {
     this.emitter.setMaxListeners(0);
     // The connection the QueueEvents are given: BullMQ opens its blocking XREAD connection for each from
     // it (one per queue), and wants it without a retry limit.
-    this.blocking = sources.connection.duplicate({ maxRetriesPerRequest: null, connectionName: "herald-watch" });
+    this.blocking = blockingCopy(sources.connection);
     this.blocking.on("error", () => {});
     // Read from the moment of creation, however long the connection takes: nothing after it is missed.
     const lastEventId = `${Date.now()}-0`;
-    this.listeners = [...DELIVERY_QUEUES, DEAD_LETTER_QUEUE].map((name) => {
-      const events = new QueueEvents(name, { connection: this.blocking, prefix: sources.prefix, lastEventId });
+    // The delivery queues of every shard, for status look-ups; their events; the dead-letter queue's events.
+    this.queues = sources.deliveryPrefixes.flatMap((prefix) => DELIVERY_QUEUES.map((name) => new Queue(name, { connection: sources.connection, prefix })));
+    for (const queue of this.queues) queue.on("error", () => {});
+    const listen = (name: string, prefix: string) => {
+      const events = new QueueEvents(name, { connection: this.blocking, prefix, lastEventId });
       events.on("error", () => {});
+      this.listeners.push(events);
       return events;
-    });
-    for (const events of this.listeners.slice(0, -1)) {
-      const channel = channelOfQueue(events.name)!;
-      events.on("completed", ({ jobId, returnvalue }) => {
-        this.emitter.emit("touched", jobId);
-        if (this.emitter.listenerCount("event") > 0) void this.accepted(jobId, channel, returnvalue as unknown as DeliveredValue);
-      });
-      events.on("failed", ({ jobId }) => this.emitter.emit("touched", jobId));
+    };
+    for (const prefix of sources.deliveryPrefixes) {
+      for (const name of DELIVERY_QUEUES) {
+        const channel = channelOfQueue(name)!;
+        const events = listen(name, prefix);
+        events.on("completed", ({ jobId, returnvalue }) => {
+          this.emitter.emit("touched", jobId);
+          if (this.emitter.listenerCount("event") > 0) void this.accepted(jobId, channel, returnvalue as unknown as DeliveredValue);
+        });
+        events.on("failed", ({ jobId }) => this.emitter.emit("touched", jobId));
+      }
     }
-    this.listeners.at(-1)!.on("added", ({ jobId }) => {
+    const deadLetterEvents = listen(DEAD_LETTER_QUEUE, sources.prefix);
+    deadLetterEvents.on("added", ({ jobId }) => {
       const original = DELIVERY_QUEUES.map((q) => (jobId.startsWith(`${q}-`) ? jobId.slice(q.length + 1) : undefined)).find(Boolean);
       if (original) this.emitter.emit("touched", original);
       if (this.emitter.listenerCount("event") > 0) void this.deadLettered(jobId);
@@ -118,7 +130,7 @@ export class NotificationWatch {
       };
       const check = async () => {
         try {
-          const status = await lookupStatus(id, { queues: this.sources.queues, deadLetters: this.sources.deadLetters, connection: this.sources.connection });
+          const status = await lookupStatus(id, { queues: this.queues, deadLetters: this.sources.deadLetters, connection: this.sources.connection });
           if (!status) return;
           last = status;
           watched.add(status.id); // a replay continues under a new job id
@@ -142,11 +154,13 @@ export class NotificationWatch {
   async close(): Promise<void> {
     this.closing.abort();
     await Promise.all(this.listeners.map((l) => l.close()));
+    await Promise.all(this.queues.map((q) => q.close()));
     this.blocking.disconnect();
   }
 
   private async accepted(jobId: string, channel: ChannelName, value: DeliveredValue = {}): Promise<void> {
-    const job = await this.sources.queues.find((q) => q.name === (channel === "email" ? "email" : "sms"))?.getJob(jobId);
+    const found = await Promise.all(this.queues.filter((q) => channelOfQueue(q.name) === channel).map((q) => q.getJob(jobId)));
+    const job = found.find(Boolean);
     this.emitter.emit(
       "event",
       notificationEvent("notification.accepted", {
@@ -182,4 +196,12 @@ export class NotificationWatch {
       }),
     );
   }
+}
+
+/** A copy of the connection without a retry limit (as BullMQ wants for blocking reads), for a single node or a Cluster. */
+function blockingCopy(connection: RedisClient): RedisClient {
+  if (connection instanceof Cluster) {
+    return connection.duplicate(undefined, { redisOptions: { ...connection.options.redisOptions, maxRetriesPerRequest: null } });
+  }
+  return connection.duplicate({ maxRetriesPerRequest: null, connectionName: "herald-watch" });
 }

@@ -1,5 +1,5 @@
+import type { RedisClient } from "./connection.js";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { WebhookEndpoint } from "../config/webhooks.js";
 import type { NotificationEventType } from "../contracts/events.js";
 import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "./names.js";
@@ -20,7 +20,7 @@ export class WebhookOutbox {
   readonly queue: Queue;
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     prefix: string,
     private readonly endpoints: readonly WebhookEndpoint[],
     private readonly policy: WebhookPolicy,
@@ -75,7 +75,7 @@ export class WebhookDeadLetters {
   private readonly webhooks: Queue;
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     prefix: string,
     private readonly policy: WebhookPolicy,
   ) {

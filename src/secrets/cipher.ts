@@ -14,7 +14,9 @@ export class DecryptError extends Error {
  * which workers of earlier releases read.
  */
 export function seal(material: KeyMaterial, value: unknown): string {
-  const { id, key } = keyringOf(material).keys[0];
+  const [sealer] = keyringOf(material).keys;
+  if (!sealer) throw new DecryptError("cannot seal the job's secrets: the keyring holds no key");
+  const { id, key } = sealer;
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   const body = Buffer.concat([cipher.update(JSON.stringify(value), "utf8"), cipher.final()]);
@@ -24,11 +26,11 @@ export function seal(material: KeyMaterial, value: unknown): string {
 
 export function unseal(material: KeyMaterial, sealed: string): unknown {
   const keys = keyringOf(material).keys;
-  const [version, ...rest] = sealed.split(".");
-  if (version === "v1" && rest.length === 1 && rest[0]) {
+  const [version, first, second, ...more] = sealed.split(".");
+  if (version === "v1" && first && second === undefined) {
     // No key id: the GCM tag tells which of the keys (if any) sealed it.
     for (const entry of keys) {
-      const opened = tryOpen(entry, rest[0]);
+      const opened = tryOpen(entry, first);
       if (opened.ok) return opened.value;
     }
     throw new DecryptError(
@@ -37,8 +39,8 @@ export function unseal(material: KeyMaterial, sealed: string): unknown {
         : "cannot decrypt the job's secrets: the producer used another HERALD_ENCRYPTION_KEY than this worker",
     );
   }
-  if (version === "v2" && rest.length === 2 && rest[1]) {
-    const [id, payload] = rest;
+  if (version === "v2" && first !== undefined && second && more.length === 0) {
+    const [id, payload] = [first, second];
     const entry = keys.find((k) => k.id === id);
     if (!entry)
       throw new DecryptError(

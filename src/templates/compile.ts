@@ -96,7 +96,7 @@ async function compileEmail(layout: Source, body: Source): Promise<CompiledKind>
   }
   // MJML writes left-to-right into every section's inline style; make the direction follow the locale.
   const html = result.html
-    .replace(STANDIN, (c) => COLOR_STANDINS[c.toLowerCase()])
+    .replace(STANDIN, (c) => COLOR_STANDINS[c.toLowerCase()] ?? c)
     .replace(/direction:ltr/g, "direction:{{dir}}")
     .replace(/text-align:left/g, "text-align:{{align}}")
     .replace(/align="left"/g, 'align="{{align}}"');

@@ -3,7 +3,7 @@ export function localeChain(requested: string | undefined, fallback = "en"): str
   const chain: string[] = [];
   if (requested) {
     try {
-      const parts = Intl.getCanonicalLocales(requested)[0].split("-");
+      const parts = Intl.getCanonicalLocales(requested)[0]?.split("-") ?? [];
       for (let i = parts.length; i > 0; i--) chain.push(parts.slice(0, i).join("-"));
     } catch {
       // An invalid tag was rejected by the contract already; here it just means "no preference".
@@ -31,7 +31,7 @@ function isTraditionalChinese(tag: string): boolean {
 const RTL = new Set(["ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv"]);
 
 export function directionOf(locale: string): "ltr" | "rtl" {
-  return RTL.has(locale.split("-")[0]) ? "rtl" : "ltr";
+  return RTL.has(locale.split("-")[0] ?? "") ? "rtl" : "ltr";
 }
 
 const unitFormats = new Map<string, Intl.NumberFormat>();

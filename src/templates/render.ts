@@ -31,9 +31,13 @@ export function renderWith(compiled: CompiledTemplates, opts: RendererOptions): 
     if (!vars.expiry) delete compiled.expiry;
     // The kind's own values; a text reference becomes that text (tenant's or built-in) in this locale.
     for (const [name, value] of Object.entries(kindDefinition(kind).textVars?.(input.job) ?? {})) {
-      if (!isTextRef(value)) vars[name] = value;
-      else if (compiled[value.textKey]) vars[name] = compiled[value.textKey].plain(vars);
-      else throw new TemplateError(`${kind}: the text ${value.textKey} does not exist`);
+      if (!isTextRef(value)) {
+        vars[name] = value;
+        continue;
+      }
+      const text = compiled[value.textKey];
+      if (!text) throw new TemplateError(`${kind}: the text ${value.textKey} does not exist`);
+      vars[name] = text.plain(vars);
     }
     return { locale, brand, compiled, vars, tenant };
   }
@@ -62,6 +66,7 @@ export function renderWith(compiled: CompiledTemplates, opts: RendererOptions): 
         link: input.link,
       };
       const text = layoutOf.text({ ...context, t: plain }).replace(/\n{3,}/g, "\n\n");
+      if (plain.subject === undefined) throw new TemplateError(`${input.kind} has no subject text`);
       return { locale, subject: oneLine(plain.subject), html: layoutOf.html({ ...context, t: html }), text, from: tenant?.from };
     },
     sms(input) {

@@ -19,9 +19,10 @@ export function sanitizeCustomHtml(source: string): string {
   for (const match of source.matchAll(TAG)) {
     out += escapeText(source.slice(last, match.index));
     last = match.index! + match[0].length;
-    const name = match[1].toLowerCase();
+    // TAG has two groups that always take part in a match (the attributes one possibly empty).
+    const [, tagName = "", attributes = ""] = match;
+    const name = tagName.toLowerCase();
     const closing = match[0].startsWith("</");
-    const attributes = match[2];
     if (!ALLOWED.has(name)) {
       out += escapeHtml(match[0]);
       continue;

@@ -5,6 +5,8 @@ import { z } from "zod";
 import { branding, isKindName, KIND_NAMES, kindDefinition, parseJob, toFieldIssues, type KindName } from "../contracts/index.js";
 import { sampleJob } from "./samples.js";
 import { locale as localeTag } from "../contracts/fields.js";
+import { tenantLimitsSchema } from "../config/producer.js";
+import type { LimitPolicy } from "../config/defaults.js";
 
 export interface TenantSettings {
   branding?: z.output<typeof branding>;
@@ -13,6 +15,8 @@ export interface TenantSettings {
   defaultLocale?: string;
   /** kind → locale → text key → text */
   texts?: Record<string, Record<string, Record<string, string>>>;
+  /** This tenant's resend limits and SMS-country cap, over the HERALD_LIMIT_* defaults (enforced at enqueue). */
+  limits?: Partial<LimitPolicy>;
 }
 
 export type TenantDirectory = ReadonlyMap<string, TenantSettings>;
@@ -27,6 +31,7 @@ const tenantSchema = z.strictObject({
   from: sender.optional(),
   defaultLocale: localeTag.optional(),
   texts: z.record(z.string(), z.record(z.string(), z.record(z.string(), z.string()))).optional(),
+  limits: tenantLimitsSchema.optional(),
 });
 
 const fileSchema = z.strictObject({ tenants: z.record(z.string().min(1), tenantSchema) });
@@ -115,4 +120,28 @@ export function loadTenants(file: string, textKeys: (kind: string) => ReadonlySe
   }
   if (problems.length) throw new TenantsFileError(`${file}: ${problems.join("; ")}`);
   return new Map(Object.entries(result.data.tenants));
+}
+
+/**
+ * Only the `limits:` of each tenant, for a producer (the API, the CLI) that enforces them: the rest of the
+ * file is checked by loadTenants when the renderer starts.
+ */
+export function readTenantLimits(file: string): Record<string, Partial<LimitPolicy>> {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new TenantsFileError(`${file}: ${(error as Error).message.split("\n")[0]}`);
+  }
+  const result = z.object({ tenants: z.record(z.string(), z.looseObject({ limits: tenantLimitsSchema.optional() })) }).safeParse(raw);
+  if (!result.success) {
+    throw new TenantsFileError(
+      `${file}: ${toFieldIssues(result.error)
+        .map((i) => `${i.field} ${i.message}`)
+        .join("; ")}`,
+    );
+  }
+  const out: Record<string, Partial<LimitPolicy>> = {};
+  for (const [id, tenant] of Object.entries(result.data.tenants)) if (tenant.limits) out[id] = tenant.limits;
+  return out;
 }

@@ -1,6 +1,7 @@
 import type { Job, Queue, Worker } from "bullmq";
 import { readFailure, type FailureClass } from "../errors/index.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
+import { prefixOfJob } from "../queues/names.js";
 import type { Logger } from "../logger.js";
 import { scrub } from "../redact.js";
 
@@ -65,6 +66,7 @@ export class DeadLetterMover {
       await this.deadLetters.add({
         kind: job.name,
         queue: job.queueName,
+        ...(prefixOfJob(job) !== this.deadLetters.prefix ? { queuePrefix: prefixOfJob(job) } : {}),
         originalJobId: job.id!,
         data: job.data,
         attempts: job.attemptsMade,

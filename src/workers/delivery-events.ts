@@ -1,10 +1,9 @@
 import type { Job } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Config } from "../config/index.js";
 import type { ChannelName } from "../contracts/index.js";
 import type { FailureClass } from "../errors/index.js";
 import type { Logger } from "../logger.js";
-import { reportErrors } from "../queues/connection.js";
+import { reportErrors, type RedisClient } from "../queues/connection.js";
 import { channelOfQueue } from "../queues/names.js";
 import { envelopeFacts, handsetEvent, notificationEvent, type NotificationEvent } from "../queues/notification-events.js";
 import { ProviderReports } from "../queues/provider-reports.js";
@@ -29,7 +28,7 @@ export interface DeliveryEvents {
   close(): Promise<void>;
 }
 
-export function deliveryEvents(config: Config, connection: Redis, logger: Logger): DeliveryEvents {
+export function deliveryEvents(config: Config, connection: RedisClient, logger: Logger): DeliveryEvents {
   const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
   if (outbox) reportErrors(outbox.queue, (error) => logger.error({ error: scrub(error.message) }, "webhook queue: Redis error"));
   const reports = config.HERALD_PUBLIC_URL ? new ProviderReports(connection, config.HERALD_PREFIX) : undefined;

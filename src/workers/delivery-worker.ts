@@ -1,15 +1,14 @@
 import { Worker, type WorkerOptions } from "bullmq";
-import type { Redis } from "ioredis";
 import type { ChannelName } from "../contracts/index.js";
 import { FinalFailure } from "../errors/index.js";
 import type { Logger } from "../logger.js";
-import { reportErrors } from "../queues/connection.js";
+import { reportErrors, type RedisClient } from "../queues/connection.js";
 import { QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { scrub } from "../redact.js";
 import { createProcessor, type DeliveryResult, type PipelineDeps } from "./pipeline.js";
 
 export interface DeliveryWorkerOptions {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   concurrency: number;
   lockMs: number;

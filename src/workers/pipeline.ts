@@ -1,7 +1,9 @@
 import type { Job } from "bullmq";
 import { channelOf, parseJob, resolveLink, ValidationError, type ChannelName, type KindName, type LooseJob } from "../contracts/index.js";
 import type { EmailProvider, Receipt, SmsProvider } from "../channels/provider.js";
-import { ExpiredJobError, InvalidJobError, PermanentDeliveryError, TransientDeliveryError } from "../errors/index.js";
+import { ExpiredJobError, InvalidJobError, PermanentDeliveryError, SuppressedError, TransientDeliveryError } from "../errors/index.js";
+import type { Suppressions } from "../queues/suppressions.js";
+import type { Limits } from "../queues/limits.js";
 import { envelopeSchema, openEnvelope } from "../queues/envelope.js";
 import { scrub } from "../redact.js";
 import { DecryptError } from "../secrets/cipher.js";
@@ -14,6 +16,10 @@ export interface PipelineDeps {
   renderer: Renderer;
   email: EmailProvider;
   sms: SmsProvider;
+  /** The suppression list: checked before a send, added to on a hard bounce. None: neither. */
+  suppressions?: Suppressions;
+  /** The SMS-pumping guard's second look at a queued SMS (number, allowlist, country breaker). None: no second look. */
+  limits?: Pick<Limits, "refusalOfQueued">;
   now?: () => number;
   /**
    * Told once the provider accepted a message, before the job completes (so a provider's status callback
@@ -70,6 +76,15 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
 
     const secrets = [parsed.code, parsed.codeId, parsed.url, parsed.urlTemplate, parsed.recipient.email, parsed.recipient.phone];
     const provider = channel === "email" ? deps.email : deps.sms;
+    const address = channel === "email" ? parsed.recipient.email! : parsed.recipient.phone!;
+    const refused = channel === "sms" ? await deps.limits?.refusalOfQueued(kind, address) : undefined;
+    if (refused) throw new PermanentDeliveryError(`not sent: ${refused}`, "sms-guard");
+    const suppressed = await deps.suppressions?.check(address);
+    if (suppressed) {
+      throw new SuppressedError(
+        `not sent: the recipient is on the suppression list since ${suppressed.at} (${suppressed.source}${suppressed.code ? ` ${suppressed.code}` : ""}${suppressed.kind ? ` on ${suppressed.kind}` : ""}); remove the entry (herald suppressions remove) and replay to send`,
+      );
+    }
 
     const tracing = deps.tracing ?? false;
     const attributes = { "herald.kind": kind, "herald.channel": channel, "herald.notification_id": String(job.id) };
@@ -79,10 +94,12 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
         if (channel === "email") {
           const mail = deps.renderer.email({ kind, job: parsed, link, now: now() });
           const to = { address: parsed.recipient.email!, name: parsed.recipient.displayName };
-          return { locale: mail.locale, send: () => deps.email.send({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text }) };
+          const meta = { kind, locale: mail.locale, tenant: parsed.tenant?.id, jobId: job.id };
+          return { locale: mail.locale, send: () => deps.email.send({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text, meta }) };
         }
         const sms = deps.renderer.sms({ kind, job: parsed, now: now() });
-        return { locale: sms.locale, send: () => deps.sms.send({ to: parsed.recipient.phone!, body: sms.body }) };
+        const meta = { kind, locale: sms.locale, tenant: parsed.tenant?.id, jobId: job.id };
+        return { locale: sms.locale, send: () => deps.sms.send({ to: parsed.recipient.phone!, body: sms.body, meta }) };
       } catch (error) {
         // A template that cannot render this job will not render it on the next try either.
         throw new PermanentDeliveryError(`rendering failed: ${scrub((error as Error).message, secrets)}`, "render");
@@ -93,8 +110,12 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
     try {
       receipt = await inSpan(tracing, "herald.send", { ...attributes, "herald.provider": provider.provider }, send);
     } catch (error) {
-      const { permanent, code } = provider.classify(error);
+      const { permanent, code, hardBounce } = provider.classify(error);
       const message = `${provider.provider}: ${scrub((error as Error)?.message ?? String(error), secrets)}`;
+      if (permanent && hardBounce && deps.suppressions) {
+        // Best effort: the dead letter records the bounce whether or not the entry could be written.
+        await deps.suppressions.add(address, { source: "bounce", reason: message, code, kind, channel }).catch(() => undefined);
+      }
       throw permanent ? new PermanentDeliveryError(message, code) : new TransientDeliveryError(message, code);
     }
     await deps.onAccepted?.({ job, receipt, channel, kind, tenant: parsed.tenant?.id, enqueuedAt }).catch(() => {});

@@ -1,19 +1,21 @@
 import { EventEmitter } from "node:events";
 import { Queue, type Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import type { EmailProvider, SmsProvider } from "../channels/provider.js";
-import { providersFromConfig } from "../channels/index.js";
+import { providersFromConfig, type FailoverEvent } from "../channels/index.js";
 import { ConfigError, providerIssues, type Config } from "../config/index.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
-import { createRedis, reportErrors } from "../queues/connection.js";
+import { createRedis, redisTarget, reportErrors, type RedisClient } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import type { WebhookOutbox } from "../queues/webhook-outbox.js";
 import { bullmqTelemetry, tracingActive } from "../telemetry/tracing.js";
 import { startWebhookDelivery, type BreakerPolicy, type WebhookDelivery } from "./webhook-worker.js";
-import { retryPolicyOf } from "../queues/job-options.js";
-import { QUEUE_OF_CHANNEL } from "../queues/names.js";
 import type { DeliveryResult } from "./pipeline.js";
+import { Suppressions } from "../queues/suppressions.js";
+import { Limits } from "../queues/limits.js";
+import { limitPolicyOf, limitSettingsOf } from "../config/producer.js";
+import { retryPolicyOf } from "../queues/job-options.js";
+import { deliveryPrefixes, QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { scrub } from "../redact.js";
 import { loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
@@ -43,7 +45,8 @@ export interface WorkersOptions {
 
 /**
  * Events after the fact, for metrics and tests: `delivered` (job, result), `retrying` (job, error),
- * `dead-lettered` (job, failureClass, code), `unknown-tenant` (kind, tenantId), `webhook` (endpointId, outcome).
+ * `dead-lettered` (job, failureClass, code), `unknown-tenant` (kind, tenantId), `provider-breaker`
+ * (channel, provider, state), `failover` (channel, from, to) and `webhook` (endpointId, outcome).
  */
 export type WorkerEvents = EventEmitter;
 
@@ -81,6 +84,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   if (generatedFile) {
     logger.warn({ file: generatedFile }, "HERALD_ENCRYPTION_KEY is not set: using the dev key file; set the same key on producers and workers in production");
   }
+  const events: WorkerEvents = new EventEmitter();
   // Templates compile before any connection opens: a broken template stops start-up, not a 3 am job.
   const onUnknownTenant = (tenant: string, kind: string) => {
     logger.warn({ tenant, kind }, "job names a tenant that is not in HERALD_TENANTS_FILE: default branding and texts used");
@@ -88,7 +92,19 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   };
   const renderer = opts.renderer ?? (await loadRenderer(config, { onUnknownTenant }));
   for (const warning of renderer.warnings) logger.warn(warning);
-  const configured = opts.providers?.email && opts.providers?.sms ? undefined : providersFromConfig(config);
+  // Breaker changes and failovers: a log line each (ops alert on "provider breaker opened") and an event for the metrics.
+  const onProviderEvent = (channel: ChannelName, event: FailoverEvent) => {
+    if (event.type === "breaker") {
+      const line = { channel, provider: event.provider, state: event.state, failures: event.failures };
+      if (event.state === "open") logger.error(line, "provider breaker opened: sends skip this provider until a probe succeeds");
+      else logger.warn(line, `provider breaker ${event.state}`);
+      events.emit("provider-breaker", channel, event.provider, event.state);
+    } else {
+      logger.warn({ channel, from: event.from, to: event.to, code: event.code }, "provider failed transiently: sending through the next one");
+      events.emit("failover", channel, event.from, event.to);
+    }
+  };
+  const configured = opts.providers?.email && opts.providers?.sms ? undefined : providersFromConfig(config, onProviderEvent);
   const email = opts.providers?.email ?? configured!.email;
   const sms = opts.providers?.sms ?? configured!.sms;
   if (!config.HERALD_DEV) {
@@ -102,7 +118,9 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     }
   }
 
-  const connection: Redis = createRedis(config.REDIS_URL, "worker");
+  const connection: RedisClient = createRedis(redisTarget(config), "worker");
+  // One BullMQ worker per channel and shard (HERALD_SHARDS), each with its own blocking connection.
+  const prefixes = deliveryPrefixes(config.HERALD_PREFIX, config.HERALD_SHARDS);
   const logError = (what: string) => (error: Error, suppressed: number) =>
     logger.error(
       { error: scrub(error.message), errorCode: (error as { code?: string }).code, suppressed },
@@ -111,27 +129,36 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   reportErrors(connection, logError("worker connection"));
   const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
   reportErrors(deadLetters.queue, logError("dead-letter queue"));
-  const events: WorkerEvents = new EventEmitter();
   const delivery = deliveryEvents(config, connection, logger);
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => {
     events.emit("dead-lettered", job, failureClass, code);
     delivery.deadLettered(job, failureClass, code);
   });
 
+  const suppressions = new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS);
+  // The SMS guard looks again before a send (counting nothing) when limits are on or an allowlist is set.
+  const limits =
+    limitSettingsOf(config) || config.HERALD_SMS_ALLOWED_COUNTRIES
+      ? new Limits(connection, config.HERALD_PREFIX, key, {
+          policy: limitPolicyOf(config),
+          smsAllowedCountries: config.HERALD_SMS_ALLOWED_COUNTRIES,
+        })
+      : undefined;
   // Traced only if an OpenTelemetry SDK was registered before start (herald's own with HERALD_OTEL, or the embedding app's).
   const tracing = tracingActive();
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
-  const workers = channels.map((channel) => {
+  const channelShards = channels.flatMap((channel) => prefixes.map((prefix) => ({ channel, prefix })));
+  const workers = channelShards.map(({ channel, prefix }) => {
     const worker = createDeliveryWorker(
       channel,
-      { key, renderer, email, sms, onAccepted: delivery.onAccepted, tracing },
+      { key, renderer, email, sms, suppressions, limits, onAccepted: delivery.onAccepted, tracing },
       {
         connection,
-        prefix: config.HERALD_PREFIX,
+        prefix,
         concurrency: opts.concurrency?.[channel] ?? defaults[channel],
         lockMs: config.HERALD_LOCK_MS,
         stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
-        ratePerSecond: channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND,
+        ratePerSecond: shareOfRate(channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND, config.HERALD_SHARDS),
         logger,
         telemetry: bullmqTelemetry(tracing),
       },
@@ -146,7 +173,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     });
     return worker;
   });
-  const swept = channels.map((c) => new Queue(QUEUE_OF_CHANNEL[c], { connection, prefix: config.HERALD_PREFIX }));
+  const swept = channels.flatMap((c) => prefixes.map((prefix) => new Queue(QUEUE_OF_CHANNEL[c], { connection, prefix })));
   swept.forEach((queue) => reportErrors(queue, logError(`${queue.name} queue (dead-letter sweep)`)));
   mover.watch(swept);
   for (const worker of workers) {
@@ -200,4 +227,12 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
       return closing;
     },
   };
+}
+
+/**
+ * BullMQ limits each queue: a channel's rate is shared out over its shards (the unsharded queue, empty
+ * once drained, gets a shard's share too).
+ */
+function shareOfRate(rate: number | undefined, shards: number): number | undefined {
+  return rate === undefined ? undefined : Math.max(1, Math.ceil(rate / shards));
 }

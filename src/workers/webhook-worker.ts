@@ -1,7 +1,6 @@
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Logger } from "../logger.js";
-import { reportErrors } from "../queues/connection.js";
+import { reportErrors, type RedisClient } from "../queues/connection.js";
 import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../queues/names.js";
 import type { WebhookJobData } from "../queues/notification-events.js";
 import type { WebhookDeadLetterRecord, WebhookEndpoint } from "../queues/webhook-outbox.js";
@@ -18,7 +17,7 @@ export interface BreakerPolicy {
 export const DEFAULT_BREAKER: BreakerPolicy = { failures: 5, openMs: 30_000 };
 
 export interface WebhookDeliveryOptions {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   endpoints: readonly WebhookEndpoint[];
   concurrency: number;

@@ -16,7 +16,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   secrets: [],
   // Standard Webhooks signing: pure crypto, shared by the HTTP provider, delivery events and adapters.
   webhooks: [],
-  // Webhook endpoints' secrets are checked with the signing code's own decoder.
+  // webhooks: the HTTP provider's whsec_ secrets and the webhook endpoints' are checked at start like every
+  // other setting; contracts: the event types endpoints subscribe to.
   config: ["contracts", "secrets", "webhooks"],
   // OpenTelemetry through its API only (the SDK and exporter are loaded by the CLI when asked for).
   telemetry: [],
@@ -128,7 +129,7 @@ describe("imports point down the flow, over the whole graph (type imports includ
         .filter((f) => area(f) === "config")
         .map((f) => relative(SRC, f))
         .sort(),
-    ).toEqual(["config/defaults.ts", "config/env.ts", "config/producer.ts"]);
+    ).toEqual(["config/defaults.ts", "config/env.ts", "config/producer.ts", "config/redis.ts"]);
     for (const heavy of [
       "mjml",
       "nodemailer",

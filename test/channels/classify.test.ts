@@ -5,7 +5,8 @@ import { classifyTwilioError } from "../../src/channels/twilio-errors.js";
 
 describe("each provider classifies its own errors", () => {
   it.each([
-    [{ responseCode: 550, code: "EENVELOPE" }, true, "smtp-550"],
+    [{ responseCode: 550, code: "EENVELOPE" }, true, "smtp-550", true], // a 550 without enhanced status: a hard bounce
+    [{ responseCode: 550, response: "550 5.7.1 refused by policy" }, true, "smtp-550"], // policy: permanent, not a bounce
     [{ responseCode: 554 }, true, "smtp-554"],
     [{ responseCode: 421 }, false, "smtp-421"],
     [{ responseCode: 535, code: "EAUTH" }, false, "smtp-535"], // credentials: wait for the fix
@@ -13,13 +14,13 @@ describe("each provider classifies its own errors", () => {
     [{ responseCode: 500, code: "ETLS" }, false, "smtp-500"], // no STARTTLS while it is required: configuration
     [{ code: "ECONNREFUSED" }, false, "ECONNREFUSED"],
     [undefined, false, "smtp-error"],
-  ])("smtp %j → permanent %s", (error, permanent, code) => {
-    expect(classifySmtpError(error)).toEqual({ permanent, code });
+  ])("smtp %j → permanent %s", (error, permanent, code, hardBounce?: boolean) => {
+    expect(classifySmtpError(error)).toEqual({ permanent, code, ...(hardBounce ? { hardBounce } : {}) });
   });
 
   it.each([
     [{ status: 400, code: 21211 }, true, "twilio-21211"],
-    [{ status: 400, code: 21610 }, true, "twilio-21610"],
+    [{ status: 400, code: 21610 }, true, "twilio-21610", true], // opted out: the number is suppressed
     [{ status: 400, code: 21606 }, false, "twilio-21606"], // our sender is wrong: configuration
     [{ status: 400, code: 21611 }, false, "twilio-21611"], // sender queue full: wait
     [{ status: 400, code: 21999 }, true, "twilio-21999"], // another 400: Twilio refuses it again
@@ -28,8 +29,8 @@ describe("each provider classifies its own errors", () => {
     [{ status: 503 }, false, "twilio-http-503"],
     [{ code: "ECONNRESET" }, false, "ECONNRESET"],
     [undefined, false, "twilio-error"],
-  ])("twilio %j → permanent %s", (error, permanent, code) => {
-    expect(classifyTwilioError(error)).toEqual({ permanent, code });
+  ])("twilio %j → permanent %s", (error, permanent, code, hardBounce?: boolean) => {
+    expect(classifyTwilioError(error)).toEqual({ permanent, code, ...(hardBounce ? { hardBounce } : {}) });
   });
 
   it("the outbox waits for ops on a file-system error", () => {

@@ -67,7 +67,7 @@ describe("DKIM configuration (SMTP_DKIM_DOMAIN, SMTP_DKIM_SELECTOR, SMTP_DKIM_PR
     expect(issuesFor({ SMTP_DKIM_DOMAIN: "acme.test", SMTP_DKIM_SELECTOR: "herald" }).map((i) => i.variable)).toEqual(["SMTP_DKIM_PRIVATE_KEY"]);
     const noDomain = issuesFor({ SMTP_DKIM_SELECTOR: "herald", SMTP_DKIM_PRIVATE_KEY: PKCS1 });
     expect(noDomain.map((i) => i.variable)).toEqual(["SMTP_DKIM_DOMAIN"]);
-    expect(noDomain[0].message).toMatch(/SMTP_DKIM_DOMAIN is required when SMTP_DKIM_SELECTOR and SMTP_DKIM_PRIVATE_KEY is set/);
+    expect(noDomain[0]?.message).toMatch(/SMTP_DKIM_DOMAIN is required when SMTP_DKIM_SELECTOR and SMTP_DKIM_PRIVATE_KEY is set/);
   });
 
   it.each([
@@ -78,13 +78,13 @@ describe("DKIM configuration (SMTP_DKIM_DOMAIN, SMTP_DKIM_SELECTOR, SMTP_DKIM_PR
   ])("refuses the domain %j", (domain, variable, message) => {
     const issues = issuesFor({ ...good, SMTP_DKIM_DOMAIN: domain });
     expect(issues.map((i) => i.variable)).toEqual([variable]);
-    expect(issues[0].message).toMatch(message);
+    expect(issues[0]?.message).toMatch(message);
   });
 
   it.each(["my selector", "s1;x=y", "-s1", "s1.", "sel_ector"])("refuses the selector %j", (selector) => {
     const issues = issuesFor({ ...good, SMTP_DKIM_SELECTOR: selector });
     expect(issues.map((i) => i.variable)).toEqual(["SMTP_DKIM_SELECTOR"]);
-    expect(issues[0].message).toMatch(/must be one or more DNS labels/);
+    expect(issues[0]?.message).toMatch(/must be one or more DNS labels/);
   });
 
   it("accepts dotted selectors such as 2026.mail", () => {
@@ -114,7 +114,7 @@ describe("DKIM configuration (SMTP_DKIM_DOMAIN, SMTP_DKIM_SELECTOR, SMTP_DKIM_PR
     it.each(cases)("%s", (_, key, message) => {
       const issues = issuesFor({ ...good, SMTP_DKIM_PRIVATE_KEY: key });
       expect(issues.map((i) => i.variable)).toEqual(["SMTP_DKIM_PRIVATE_KEY"]);
-      expect(issues[0].message).toMatch(message);
+      expect(issues[0]?.message).toMatch(message);
     });
   });
 
@@ -124,7 +124,7 @@ describe("DKIM configuration (SMTP_DKIM_DOMAIN, SMTP_DKIM_SELECTOR, SMTP_DKIM_PR
     expect(dkimIssues({ ...good, SMTP_DKIM_DOMAIN: "mail.acme.test", SMTP_FROM: "Acme <no-reply@acme.test>" })).toEqual([]);
     const issues = issuesFor({ ...good, SMTP_FROM: "Acme <no-reply@acme.example>" });
     expect(issues.map((i) => i.variable)).toEqual(["SMTP_DKIM_DOMAIN"]);
-    expect(issues[0].message).toMatch(/acme\.test does not match the domain of SMTP_FROM \(acme\.example\)/);
+    expect(issues[0]?.message).toMatch(/acme\.test does not match the domain of SMTP_FROM \(acme\.example\)/);
   });
 
   it("dkimFromEnv throws one DkimConfigError listing every problem", () => {

@@ -59,7 +59,7 @@ describe("toMailOptions and buildEml: the message every channel sends", () => {
     expect(headerValues(split, "Bcc")).toEqual([]);
     const parsed = await simpleParser(raw);
     expect(parsed.subject).toBe("Grüße Bcc: eve@evil.test");
-    expect((parsed.from as AddressObject).value[0].name).toBe("Zürich Login");
+    expect((parsed.from as AddressObject).value[0]!.name).toBe("Zürich Login");
     expect(parsed.bcc).toBeUndefined();
   });
 

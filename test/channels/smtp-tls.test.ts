@@ -34,7 +34,7 @@ describe("SMTP_REQUIRE_TLS and the start-up check", { timeout: 60_000 }, () => {
     h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Herald <no-reply@herald.test>", SMTP_REQUIRE_TLS: "0" });
     await expect.poll(() => h!.workers.providerChecks.email!.state, { timeout: 20_000 }).toBe("ok");
     await h.herald.emailVerification(job);
-    const [mail] = await smtp.waitForMails(1);
+    const mail = (await smtp.waitForMails(1))[0]!;
     expect(mail.parsed.from?.text).toBe('"Herald" <no-reply@herald.test>');
   });
 

@@ -134,12 +134,12 @@ describe("herald CLI", { timeout: 180_000 }, () => {
     // Side by side: each is a process of its own, and none touches Redis.
     const results = await Promise.all(cases.map((args) => runCli(args, env)));
     cases.forEach((args, i) => {
-      expect(results[i].code, args.join(" ")).toBe(2);
-      expect(results[i].stderr, args.join(" ")).toMatch(/^error: /);
-      expect(results[i].stdout, args.join(" ")).toBe("");
+      expect(results[i]!.code, args.join(" ")).toBe(2);
+      expect(results[i]!.stderr, args.join(" ")).toMatch(/^error: /);
+      expect(results[i]!.stdout, args.join(" ")).toBe("");
     });
     for (const verb of ["replay", "purge"]) {
-      expect(results[cases.findIndex((c) => c.join(" ") === `dlq ${verb}`)].stderr).toMatch(
+      expect(results[cases.findIndex((c) => c.join(" ") === `dlq ${verb}`)]!.stderr).toMatch(
         /needs a dead-letter id, a filter \(--kind, --class, --since\), or --all/,
       );
     }

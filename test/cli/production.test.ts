@@ -49,8 +49,12 @@ describe("fail closed at start (the real CLI)", { timeout: 120_000 }, () => {
     expect(worker.stderr).toMatch(/TWILIO_ACCOUNT_SID is not set/);
 
     const api = spawnCli(["api"], { ...noProvider, HERALD_HTTP_HOST: "127.0.0.1" });
+    let log = "";
+    api.stderr!.on("data", (c) => (log += c));
     try {
       await waitForLog(api, "http server listening", 60_000);
+      // No HERALD_SMS_ALLOWED_COUNTRIES outside development: said loudly at start.
+      expect(log).toMatch(/"level":40.*HERALD_SMS_ALLOWED_COUNTRIES is not set: SMS may go to every country/);
     } finally {
       api.kill("SIGTERM");
       await once(api, "exit");

@@ -126,7 +126,7 @@ describe("a Redis that goes away in the middle of a command", { timeout: 60_000 
     const error = await withRedis(config, async (ops) => {
       redis.child.kill("SIGKILL");
       await once(redis.child, "exit");
-      return ops.queues[0].getJobCounts("waiting");
+      return ops.queues[0]!.getJobCounts("waiting");
     }).catch((e: Error) => e);
     expect(error).toBeInstanceOf(RedisUnavailableError);
     expect((error as Error).message).toMatch(/^Redis at REDIS_URL=redis:\/\/127\.0\.0\.1:\d+ stopped answering \(/);

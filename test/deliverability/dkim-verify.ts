@@ -49,13 +49,19 @@ export function assertVerifierInstalled(): void {
 }
 
 /** Verifies each message's DKIM signature against the TXT record published (here: handed over) at `name`. */
-export async function verifyDkim(messages: Buffer[], dns: { name: string; record: string }): Promise<DkimVerdict[]> {
+/** One verdict per message, in order (a tuple of messages gives a tuple of verdicts). */
+export async function verifyDkim<const T extends readonly Buffer[]>(
+  messages: T,
+  dns: { name: string; record: string },
+): Promise<{ -readonly [K in keyof T]: DkimVerdict }> {
   assertVerifierInstalled();
   const child = run(SYSTEM_PYTHON, ["-c", VERIFIER], { maxBuffer: 64 * 1024 * 1024 });
   child.child.stdin!.end(JSON.stringify(messages.map((raw) => ({ raw: raw.toString("base64"), ...dns }))));
   try {
     const { stdout } = await child;
-    return JSON.parse(stdout) as DkimVerdict[];
+    const verdicts = JSON.parse(stdout) as DkimVerdict[];
+    if (verdicts.length !== messages.length) throw new Error(`the DKIM verifier gave ${verdicts.length} verdicts for ${messages.length} messages`);
+    return verdicts as { -readonly [K in keyof T]: DkimVerdict };
   } catch (error) {
     const stderr = String((error as { stderr?: string }).stderr ?? "");
     if (/No module named .?dkim/.test(stderr)) throw new Error("python3-dkim is not installed: apt-get install -y python3-dkim (CI's .ci/run does this)");

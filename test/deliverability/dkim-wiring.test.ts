@@ -52,7 +52,7 @@ describe("SMTP_DKIM_* from the environment to signed mail (config â†’ channels â
     it("the worker's mail arrives signed, and the signature verifies against the published key", async () => {
       await h.herald.enqueue("email-verification", job);
       await h.nextDelivery();
-      const [mail] = await smtp.waitForMails(1);
+      const mail = (await smtp.waitForMails(1))[0]!;
       const raw = Buffer.from(mail.raw, "utf8");
       expect(headerValues(splitMessage(raw), "DKIM-Signature")).toHaveLength(1);
       const [verdict] = await verifyDkim([raw], dns);
@@ -76,7 +76,7 @@ describe("SMTP_DKIM_* from the environment to signed mail (config â†’ channels â
       expect(delivered.result).toMatchObject({ provider: "outbox" });
       const files = readdirSync(h.config.HERALD_OUTBOX_DIR).filter((f) => f.endsWith(".eml"));
       expect(files).toHaveLength(1);
-      const raw = readFileSync(join(h.config.HERALD_OUTBOX_DIR, files[0]));
+      const raw = readFileSync(join(h.config.HERALD_OUTBOX_DIR, files[0]!));
       expect(headerValues(splitMessage(raw), "DKIM-Signature")).toHaveLength(1);
       const [verdict] = await verifyDkim([raw], dns);
       expect(verdict, verdict.log.join("; ")).toMatchObject({ ok: true });

@@ -42,15 +42,15 @@ describe("DKIM: signatures verify with an independent verifier (python3-dkim) ag
   it("buildEml signs every kind in en and de, and every signature verifies", async () => {
     expect(signed).toHaveLength(VARIANTS.length * 4); // en and de, with and without a logo
     const verdicts = await verifyDkim(signed, { name: DNS_NAME, record });
-    for (const [i, c] of cases.entries()) expect(verdicts[i], `${c.id}: ${verdicts[i].log.join("; ")}`).toMatchObject({ ok: true });
+    for (const [i, c] of cases.entries()) expect(verdicts[i], `${c.id}: ${verdicts[i]!.log.join("; ")}`).toMatchObject({ ok: true });
   });
 
   it("signs for the configured domain and selector, rsa-sha256, relaxed, covering the headers that matter", () => {
-    const message = splitMessage(signed[0]);
+    const message = splitMessage(signed[0]!);
     const signatures = headerValues(message, "DKIM-Signature");
     expect(signatures).toHaveLength(1);
     const tags = Object.fromEntries(
-      signatures[0].split(";").map((t) =>
+      signatures[0]!.split(";").map((t) =>
         t
           .trim()
           .split(/=(.*)/s)
@@ -66,15 +66,15 @@ describe("DKIM: signatures verify with an independent verifier (python3-dkim) ag
   });
 
   it("a tampered body, a changed subject or sender, another key or another selector fail verification", async () => {
-    const original = signed[0].toString("latin1");
-    const { headerBlock, body } = splitMessage(signed[0]);
+    const original = signed[0]!.toString("latin1");
+    const { headerBlock, body } = splitMessage(signed[0]!);
     expect(body).toContain("K7Q2M9");
     const tamperedBody = Buffer.from(`${headerBlock}\r\n\r\n${body.replace("K7Q2M9", "K7Q2M8")}`, "latin1");
     const tamperedSubject = Buffer.from(original.replace(/^Subject: .*(\r\n[ \t].*)*/m, "Subject: Your account was suspended"), "latin1");
     const tamperedFrom = Buffer.from(original.replace(/^From: .*/m, "From: Acme ID <security@evil.test>"), "latin1");
-    expect(tamperedBody.equals(signed[0])).toBe(false);
-    expect(tamperedSubject.equals(signed[0])).toBe(false);
-    expect(tamperedFrom.equals(signed[0])).toBe(false);
+    expect(tamperedBody.equals(signed[0]!)).toBe(false);
+    expect(tamperedSubject.equals(signed[0]!)).toBe(false);
+    expect(tamperedFrom.equals(signed[0]!)).toBe(false);
 
     const [body1, subject1, from1] = await verifyDkim([tamperedBody, tamperedSubject, tamperedFrom], { name: DNS_NAME, record });
     expect(body1.ok, "tampered body").toBe(false);
@@ -83,18 +83,18 @@ describe("DKIM: signatures verify with an independent verifier (python3-dkim) ag
     expect(from1.ok, "changed From").toBe(false);
 
     const other = generateKeyPairSync("rsa", { modulusLength: 1024 });
-    const [wrongKey] = await verifyDkim([signed[0]], { name: DNS_NAME, record: txtRecord(other.publicKey) });
+    const [wrongKey] = await verifyDkim([signed[0]!], { name: DNS_NAME, record: txtRecord(other.publicKey) });
     expect(wrongKey.ok, "verified against another key").toBe(false);
-    const [wrongName] = await verifyDkim([signed[0]], { name: `other._domainkey.${FROM_DOMAIN}`, record });
+    const [wrongName] = await verifyDkim([signed[0]!], { name: `other._domainkey.${FROM_DOMAIN}`, record });
     expect(wrongName.ok, "key published under another selector").toBe(false);
   });
 
   it("survives what relays do (a Received header on top), and an unsigned message does not pass", async () => {
     const relayed = Buffer.concat([
       Buffer.from("Received: from herald.acme.test (herald.acme.test [192.0.2.10])\r\n\tby mx.example.com with ESMTPS; Mon, 2 Mar 2026 09:00:01 +0000\r\n"),
-      signed[1],
+      signed[1]!,
     ]);
-    const unsigned = (await buildEml(cases[1].message, FROM)).raw;
+    const unsigned = (await buildEml(cases[1]!.message, FROM)).raw;
     expect(headerValues(splitMessage(unsigned), "DKIM-Signature")).toEqual([]);
     const [relayedVerdict, unsignedVerdict] = await verifyDkim([relayed, unsigned], { name: DNS_NAME, record });
     expect(relayedVerdict.ok, relayedVerdict.log.join("; ")).toBe(true);
@@ -130,7 +130,7 @@ describe("DKIM: signatures verify with an independent verifier (python3-dkim) ag
         const raws = receipts.map((r) => Buffer.from(mails.find((m) => m.parsed.messageId === r.messageId)!.raw, "utf8"));
         for (const raw of raws) expect(headerValues(splitMessage(raw), "DKIM-Signature")).toHaveLength(1);
         const verdicts = await verifyDkim(raws, { name: DNS_NAME, record });
-        for (const [i, c] of selected.entries()) expect(verdicts[i], `${c.id}: ${verdicts[i].log.join("; ")}`).toMatchObject({ ok: true });
+        for (const [i, c] of selected.entries()) expect(verdicts[i], `${c.id}: ${verdicts[i]!.log.join("; ")}`).toMatchObject({ ok: true });
       } finally {
         await channel.close();
       }

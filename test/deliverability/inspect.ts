@@ -9,20 +9,21 @@ export function remoteResources(html: string): string[] {
   const found: string[] = [];
   const add = (what: string, value: string) => found.push(`${what} ${decodeEntities(value).trim()}`);
   for (const tag of html.matchAll(/<([a-z][\w:-]*)\b((?:[^>"']|"[^"]*"|'[^']*')*)>/gi)) {
-    const name = tag[1].toLowerCase();
-    if (name === "script") add("<script>", /\bsrc\s*=\s*["']?([^"'\s>]+)/i.exec(tag[2])?.[1] ?? "(inline)");
-    for (const attr of tag[2].matchAll(/([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/g)) {
-      const key = attr[1].toLowerCase();
+    const name = tag[1]!.toLowerCase();
+    const attributes = tag[2]!;
+    if (name === "script") add("<script>", /\bsrc\s*=\s*["']?([^"'\s>]+)/i.exec(attributes)?.[1] ?? "(inline)");
+    for (const attr of attributes.matchAll(/([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/g)) {
+      const key = attr[1]!.toLowerCase();
       const value = attr[2] ?? attr[3] ?? attr[4] ?? "";
       if (["src", "background", "poster", "data", "lowsrc", "dynsrc", "xlink:href"].includes(key)) add(`<${name} ${key}>`, value);
-      else if (key === "srcset") for (const candidate of decodeEntities(value).split(",")) add(`<${name} srcset>`, candidate.trim().split(/\s+/)[0]);
+      else if (key === "srcset") for (const candidate of decodeEntities(value).split(",")) add(`<${name} srcset>`, candidate.trim().split(/\s+/)[0]!);
       else if (key === "href" && name !== "a" && name !== "area") add(`<${name} href>`, value);
       else if (key === "content" && name === "meta" && /url\s*=/i.test(value)) add("<meta refresh>", value.replace(/^.*url\s*=\s*/i, ""));
     }
   }
   // CSS anywhere: <style> blocks and style attributes.
-  for (const m of html.matchAll(/url\(\s*(?:&quot;|["'])?\s*([^"')&]+?)\s*(?:&quot;|["'])?\s*\)/gi)) add("css url()", m[1]);
-  for (const m of html.matchAll(/@import\s+(?!url\()(?:&quot;|["'])([^"'&]+)/gi)) add("css @import", m[1]);
+  for (const m of html.matchAll(/url\(\s*(?:&quot;|["'])?\s*([^"')&]+?)\s*(?:&quot;|["'])?\s*\)/gi)) add("css url()", m[1]!);
+  for (const m of html.matchAll(/@import\s+(?!url\()(?:&quot;|["'])([^"'&]+)/gi)) add("css @import", m[1]!);
   return [...new Set(found)];
 }
 
@@ -71,7 +72,7 @@ export function multipartChildren(message: RawMessage): { contentType: string; h
     .filter((section) => !section.startsWith("--"))
     .map((section) => {
       const part = splitMessage(section.replace(/^\r\n/, ""));
-      return { contentType: (headerValues(part, "Content-Type")[0] ?? "text/plain").split(";")[0].trim().toLowerCase(), headers: part.headers };
+      return { contentType: (headerValues(part, "Content-Type")[0] ?? "text/plain").split(";")[0]!.trim().toLowerCase(), headers: part.headers };
     });
 }
 

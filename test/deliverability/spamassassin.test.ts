@@ -23,7 +23,7 @@ describe("SpamAssassin (spamassassin -t -L, local rules) scores every email kind
     const built = await Promise.all(cases.map((c) => emlOf(c)));
     const control = await buildEml({ to: { address: "ada.lovelace@example.com" }, subject: "Control", text: `${GTUBE}\n`, html: `<p>${GTUBE}</p>` }, FROM);
     const scored = await scoreMessages([...built.map((b) => b.raw), control.raw], executable);
-    cases.forEach((c, i) => verdicts.set(c.id, scored.get(built[i].messageId)));
+    cases.forEach((c, i) => verdicts.set(c.id, scored.get(built[i]!.messageId)));
     gtube = scored.get(control.messageId);
   }, 120_000);
 

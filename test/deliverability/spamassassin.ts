@@ -72,7 +72,7 @@ export async function scoreMessages(raws: Buffer[], executable = findSpamAssassi
     const header = /^X-Spam-Herald-Result:((?:.*)(?:\r?\n[ \t].*)*)\r?\nX-Spam-Herald-Report:((?:.*)(?:\r?\n[ \t].*)*)/gm;
     for (const output of outputs) {
       for (const m of output.matchAll(header)) {
-        const [messageId, score, tests = ""] = unfold(m[1]).split(/\s+/);
+        const [messageId = "", score, tests = ""] = unfold(m[1]!).split(/\s+/);
         const rules = Object.fromEntries(
           tests
             .split(",")
@@ -82,7 +82,7 @@ export async function scoreMessages(raws: Buffer[], executable = findSpamAssassi
               return [name, Number(points)];
             }),
         );
-        const report = m[2]
+        const report = m[2]!
           .split(/\r?\n/)
           .map((line) => line.replace(/^[ \t]*\*?/, "").trimEnd())
           .filter((line) => line.trim() !== "")

@@ -32,13 +32,13 @@ async function expectWellFormed(raw: Buffer, c: MailCase): Promise<ParsedMail> {
   }
   expect(headerValues(message, "MIME-Version")[0]).toBe("1.0");
   expect(headerValues(message, "Date")[0], `${where}: Date in RFC 5322 form`).toMatch(RFC5322_DATE);
-  expect(Number.isNaN(Date.parse(headerValues(message, "Date")[0])), `${where}: Date parses`).toBe(false);
+  expect(Number.isNaN(Date.parse(headerValues(message, "Date")[0]!)), `${where}: Date parses`).toBe(false);
   expect(headerValues(message, "Message-ID")[0], `${where}: Message-ID`).toMatch(new RegExp(`^<[^<>@\\s]+@${FROM_DOMAIN_RE}>$`));
 
   const from = (parsed.from as AddressObject).value;
   expect(from, `${where}: one sender`).toHaveLength(1);
-  expect(from[0].name, `${where}: From has a display name`).toBe(FROM_NAME);
-  expect(from[0].address?.split("@")[1], `${where}: From domain is the configured one`).toBe(FROM_DOMAIN);
+  expect(from[0]!.name, `${where}: From has a display name`).toBe(FROM_NAME);
+  expect(from[0]!.address?.split("@")[1], `${where}: From domain is the configured one`).toBe(FROM_DOMAIN);
   expect((parsed.to as AddressObject).value.map((a) => a.address)).toEqual([c.message.to.address]);
 
   // transactional, not bulk
@@ -52,7 +52,7 @@ async function expectWellFormed(raw: Buffer, c: MailCase): Promise<ParsedMail> {
   expect([...(parsed.subject ?? "")].length, `${where}: subject "${parsed.subject}" is too long`).toBeLessThanOrEqual(SUBJECT_MAX);
 
   // multipart/alternative: text first, HTML last (the part clients prefer), nothing else
-  expect(headerValues(message, "Content-Type")[0].split(";")[0], `${where}: top-level type`).toBe("multipart/alternative");
+  expect(headerValues(message, "Content-Type")[0]!.split(";")[0], `${where}: top-level type`).toBe("multipart/alternative");
   const parts = multipartChildren(message);
   expect(
     parts.map((p) => p.contentType),
@@ -157,7 +157,7 @@ describe("deliverability: the bytes of every email kind", () => {
       const receipts = await Promise.all(selected.map((c) => channel.send(c.message)));
       const mails = await smtp.waitForMails(selected.length);
       for (const [i, c] of selected.entries()) {
-        const mail = mails.find((m) => m.parsed.messageId === receipts[i].messageId);
+        const mail = mails.find((m) => m.parsed.messageId === receipts[i]!.messageId);
         if (mail) received.set(c.id, { raw: Buffer.from(mail.raw, "utf8"), envelope: mail.envelope });
       }
     });

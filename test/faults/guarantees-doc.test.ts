@@ -11,7 +11,7 @@ const section = /^## Guarantees\n([\s\S]*?)^## /m.exec(readme)?.[1] ?? "";
 describe("the README's Guarantees section", () => {
   it("names a fault test for each promise, and every fault test is named", () => {
     expect(section).toMatch(/at-least-once/);
-    const named = new Set([...section.matchAll(/`(test\/faults\/[\w-]+\.test\.ts)`/g)].map((m) => m[1]));
+    const named = new Set([...section.matchAll(/`(test\/faults\/[\w-]+\.test\.ts)`/g)].map((m) => m[1]!));
     for (const file of named) expect(existsSync(resolve(ROOT, file)), file).toBe(true);
     const faultTests = readdirSync(resolve(ROOT, "test/faults")).filter((f) => f.endsWith(".test.ts") && f !== basename(import.meta.filename));
     for (const file of faultTests) expect(named, file).toContain(`test/faults/${file}`);

@@ -4,61 +4,30 @@ import { setTimeout as delay } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { Job, Queue } from "bullmq";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/index.js";
-import { createLogger } from "../../src/logger.js";
 import { createRedis } from "../../src/queues/connection.js";
-import { Herald } from "../../src/queues/producer.js";
-import { startWorkers } from "../../src/workers/start.js";
-import { spawnCli, waitForLog } from "../support/cli.js";
-import { testEnv } from "../support/herald.js";
-import { startRedisServer } from "../support/redis-server.js";
-import { startSmtpServer } from "../support/smtp-server.js";
-import { startTcpGate } from "./tcp-gate.js";
-import { Cleanups, emailItems, QueueProbe } from "./rig.js";
+import { Cleanups, emailItems, startFaultRig, startInProcessWorkers, startProducer, startWorkerProcess } from "./rig.js";
 
 // These run with Herald's default HERALD_LOCK_MS and HERALD_STALLED_INTERVAL_MS: the defaults are the claim.
 const IN_FLIGHT = 5;
 
+/**
+ * A worker process that holds IN_FLIGHT jobs as far as SMTP DATA (its sessions go through the gate, so a
+ * kill ends them politely), and a second worker in this process, idle until a stalled job comes back: its
+ * stalled checker is the one that finds it.
+ */
 async function setUp(cleanups: Cleanups, extraNodeOptions?: string) {
-  const redis = await startRedisServer();
-  cleanups.add(() => redis.stop());
-  const smtp = await startSmtpServer();
-  cleanups.add(() => smtp.close());
-  // The killed worker reaches the SMTP server through a gate that ends its sessions politely (see tcp-gate.ts).
-  const gate = await startTcpGate(smtp.port);
-  cleanups.add(() => gate.stop());
-  const env = testEnv({
-    REDIS_URL: redis.url,
-    SMTP_URL: `smtp://127.0.0.1:${gate.port}`,
-    SMTP_FROM: "Acme <no-reply@acme.test>",
-    LOG_LEVEL: "info",
-    HERALD_TEST_BUSY_MS: process.env.HERALD_TEST_BUSY_MS,
-    ...(extraNodeOptions ? { NODE_OPTIONS: extraNodeOptions } : {}),
+  const rig = await startFaultRig(cleanups, {
+    provider: "smtp",
+    gate: true,
+    env: { HERALD_TEST_BUSY_MS: process.env.HERALD_TEST_BUSY_MS, ...(extraNodeOptions ? { NODE_OPTIONS: extraNodeOptions } : {}) },
   });
-  const config = loadConfig(env);
-  smtp.hold(); // the worker child gets every job as far as SMTP DATA, and no further
-  const child = spawnCli(["worker", "--queues", "email", "--concurrency", String(IN_FLIGHT)], env);
-  cleanups.add(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, "exit");
-    child.kill("SIGKILL");
-    await exited;
-  });
-  child.stdout!.resume();
-  await waitForLog(child, "workers started", 60_000);
-  child.stderr!.resume();
-  const producer = createRedis(redis.url, "producer");
-  cleanups.add(() => producer.disconnect());
-  const herald = new Herald({ redis: producer, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY });
-  cleanups.add(() => herald.close());
+  rig.smtp.hold(); // the worker child gets every job as far as SMTP DATA, and no further
+  const child = await startWorkerProcess(cleanups, rig, { concurrency: IN_FLIGHT });
+  const herald = startProducer(cleanups, rig);
   const ids = (await herald.enqueueBulk(emailItems(IN_FLIGHT))).map((r) => r.id);
-  await smtp.waitForHeld(IN_FLIGHT);
-  // A second worker, idle until a stalled job comes back: its stalled checker is the one that finds it.
-  const second = await startWorkers({ config: { ...config, LOG_LEVEL: "silent" }, logger: createLogger({ level: "silent" }), channels: ["email"] });
-  cleanups.add(() => second.close());
-  const probe = new QueueProbe(redis.url, config.HERALD_PREFIX, ["email"]);
-  cleanups.add(() => probe.close());
-  return { redis, smtp, config, child, second, ids, probe };
+  await rig.smtp.waitForHeld(IN_FLIGHT);
+  const second = await startInProcessWorkers(cleanups, rig);
+  return { ...rig, child, second, ids };
 }
 
 describe("stalled jobs with the default lock settings", { timeout: 150_000 }, () => {
@@ -69,7 +38,7 @@ describe("stalled jobs with the default lock settings", { timeout: 150_000 }, ()
     const { smtp, config, child, second, probe } = await setUp(cleanups);
     expect(config.HERALD_LOCK_MS + config.HERALD_STALLED_INTERVAL_MS).toBeLessThanOrEqual(15_000);
     let detectedAt = 0;
-    second.workers[0].on("stalled", () => (detectedAt ||= Date.now()));
+    second.workers[0]!.on("stalled", () => (detectedAt ||= Date.now()));
     // Killed at a random point of the lock-renewal and stalled-check cycles, so repeated runs sample them all.
     await delay(Math.random() * config.HERALD_LOCK_MS);
     const exited = once(child, "exit");
@@ -100,7 +69,7 @@ describe("stalled jobs with the default lock settings", { timeout: 150_000 }, ()
     const { redis, smtp, config, child, second, ids, probe } = await setUp(cleanups, `--import ${busy}`);
     child.kill("SIGUSR2"); // from now on its event loop is busy 2 s of every 2.25 s
     let stalls = 0;
-    second.workers[0].on("stalled", () => stalls++);
+    second.workers[0]!.on("stalled", () => stalls++);
     // Held for more than two lock lengths: the busy worker must renew every lock more than twice, late each time.
     await delay(2 * config.HERALD_LOCK_MS + 2000);
     smtp.release();

@@ -1,4 +1,4 @@
-import { createLogger } from "../../src/logger.js";
+import { memoryLog } from "../support/log-sink.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpConfigError, loadHttpConfig } from "../../src/http/index.js";
 import { ADMIN_TOKEN, asAdmin, asEnqueue, ENQUEUE_TOKEN, inOneHour, startApiHarness, type ApiHarness } from "../support/harness.js";
@@ -355,11 +355,10 @@ describe("HTTP API: start-up and injected readiness", () => {
   it("refuses to start without tokens unless HERALD_DEV=1, and then is open and says so loudly", async () => {
     await expect(startApiHarness({ workers: false, httpEnv: { HERALD_API_TOKENS: "" } })).rejects.toThrow(HttpConfigError);
 
-    const lines: string[] = [];
-    const logger = createLogger({ level: "warn" }, { write: (line: string) => lines.push(line) });
-    const h = await startApiHarness({ workers: false, httpEnv: { HERALD_API_TOKENS: "", HERALD_DEV: "1" }, server: { logger } });
+    const log = memoryLog({ level: "warn" });
+    const h = await startApiHarness({ workers: false, httpEnv: { HERALD_API_TOKENS: "", HERALD_DEV: "1" }, server: { logger: log.logger } });
     try {
-      expect(lines.join("\n")).toMatch(/OPEN to anyone/);
+      expect(log.text()).toMatch(/OPEN to anyone/);
       const res = await h.app.inject({ method: "GET", url: "/v1/dead-letters" });
       expect(res.statusCode).toBe(200);
     } finally {

@@ -44,7 +44,7 @@ describe("Bull Board's API never re-sends a delivered notification", () => {
     const res = await fetch(`${base}/email/${ids[0]}/retry`, { method: "PUT", headers: board });
     expect(res.status).toBe(409);
     expect(await res.text()).toContain("completed job");
-    expect(await email.getJobState(ids[0])).toBe("completed");
+    expect(await email.getJobState(ids[0]!)).toBe("completed");
   });
 
   it("refuses to retry every completed job (409), but the failed ones may still be retried", async () => {

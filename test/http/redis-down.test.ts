@@ -1,47 +1,17 @@
-import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHttpServer, loadHttpConfig, type HeraldHttpServer } from "../../src/http/index.js";
-import { createLogger } from "../../src/logger.js";
-import { HeraldMetrics } from "../../src/metrics.js";
-import { createRedis } from "../../src/queues/connection.js";
-import { DeadLetters } from "../../src/queues/dead-letter.js";
-import { Herald } from "../../src/queues/producer.js";
-import { uniquePrefix } from "../support/herald.js";
-import { asAdmin, asEnqueue, TOKENS } from "../support/harness.js";
+import type { HeraldHttpServer } from "../../src/http/index.js";
+import { asAdmin, asEnqueue, startUnreachableRedisApi, type UnreachableRedisApi } from "../support/harness.js";
 
-// A real ioredis client pointed at a port nobody listens on: Redis "down" without mocking anything.
+// Redis "down" without mocking (startUnreachableRedisApi).
 describe("HTTP API while Redis is unreachable", () => {
-  let connection: Redis;
-  let herald: Herald;
-  let deadLetters: DeadLetters;
+  let api: UnreachableRedisApi;
   let app: HeraldHttpServer;
 
   beforeAll(async () => {
-    connection = createRedis("redis://127.0.0.1:1", "producer");
-    connection.on("error", () => {});
-    const prefix = uniquePrefix();
-    herald = new Herald({ redis: connection, prefix, encryptionKey: randomBytes(32) });
-    deadLetters = new DeadLetters(connection, prefix);
-    const logger = createLogger({ level: "silent" });
-    app = await createHttpServer({
-      config: loadHttpConfig({ HERALD_API_TOKENS: TOKENS }),
-      herald,
-      deadLetters,
-      connection,
-      prefix,
-      logger,
-      redisTimeoutMs: 300,
-      readyTimeoutMs: 300,
-      metrics: new HeraldMetrics({ deadLetters, scrapeTimeoutMs: 300, processMetrics: false }),
-    });
+    api = await startUnreachableRedisApi();
+    app = api.app;
   });
-  afterAll(async () => {
-    await app?.close();
-    await herald?.close();
-    await deadLetters?.close();
-    connection?.disconnect();
-  });
+  afterAll(() => api?.close());
 
   it("enqueue answers 503 with Retry-After within the deadline instead of hanging", async () => {
     const started = Date.now();

@@ -49,7 +49,7 @@ describe("slow and idle clients are cut off", () => {
     for (const [i, ms] of times.entries()) {
       expect(ms, `client ${i}`).toBeGreaterThanOrEqual(limits.requestTimeoutMs - 100);
       expect(ms, `client ${i}`).toBeLessThan(limits.requestTimeoutMs + 5000);
-      expect(clients[i].received).toMatch(/^HTTP\/1\.1 408/);
+      expect(clients[i]!.received).toMatch(/^HTTP\/1\.1 408/);
     }
   });
 

@@ -46,7 +46,7 @@ describe("rotating HERALD_ENCRYPTION_KEYS with jobs in flight", { timeout: 60_00
       new Herald({ redis: env.REDIS_URL, prefix: env.HERALD_PREFIX, encryptionKey: OLD }),
       new Herald({ redis: env.REDIS_URL, prefix: env.HERALD_PREFIX, encryptionKeys: `old:${OLD}` }),
     ];
-    const queued = [await before[0].emailVerification(job(1)), await before[1].emailVerification(job(2))];
+    const queued = [await before[0]!.emailVerification(job(1)), await before[1]!.emailVerification(job(2))];
     await Promise.all(before.map((h) => h.close()));
 
     // After the rotation: producers seal with "new"; the worker lists "new" first and "old" second.

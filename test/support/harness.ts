@@ -4,10 +4,15 @@ import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "../../src/config/index.js";
 import { createHttpServer, loadHttpConfig, type HeraldHttpServer, type HttpServerOptions } from "../../src/http/index.js";
+import { createLogger } from "../../src/logger.js";
+import { HeraldMetrics } from "../../src/metrics.js";
+import { createRedis } from "../../src/queues/connection.js";
 import { DeadLetters } from "../../src/queues/dead-letter.js";
-import type { Herald } from "../../src/queues/producer.js";
+import { Suppressions } from "../../src/queues/suppressions.js";
+import { decodeKey } from "../../src/secrets/key.js";
+import { Herald } from "../../src/queues/producer.js";
 import { startWorkers, type RunningWorkers, type WorkersOptions } from "../../src/workers/start.js";
-import { startHeraldBase } from "./herald.js";
+import { startHeraldBase, uniquePrefix } from "./herald.js";
 
 export const ENQUEUE_TOKEN = `enq-${randomBytes(16).toString("hex")}`;
 export const ADMIN_TOKEN = `adm-${randomBytes(16).toString("hex")}`;
@@ -59,7 +64,19 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
   const httpConfig = loadHttpConfig({ HERALD_API_TOKENS: TOKENS, ...opts.httpEnv } as NodeJS.ProcessEnv);
   let app: HeraldHttpServer;
   try {
-    app = await createHttpServer({ config: httpConfig, herald, deadLetters, connection: redis, prefix: config.HERALD_PREFIX, events, logger, ...opts.server });
+    // The suppression list's admin routes, as `herald api` serves them.
+    const suppressions = new Suppressions(redis, config.HERALD_PREFIX, decodeKey(config.HERALD_ENCRYPTION_KEY!, "HERALD_ENCRYPTION_KEY"));
+    app = await createHttpServer({
+      config: httpConfig,
+      herald,
+      deadLetters,
+      connection: redis,
+      prefix: config.HERALD_PREFIX,
+      events,
+      logger,
+      suppressions,
+      ...opts.server,
+    });
   } catch (error) {
     await deadLetters.close();
     await base.close();
@@ -104,6 +121,44 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
   };
   if (opts.workers ?? true) await harness.startWorkers();
   return harness;
+}
+
+/** The HTTP server in front of a Redis nobody answers for. */
+export interface UnreachableRedisApi {
+  app: HeraldHttpServer;
+  close(): Promise<void>;
+}
+
+/**
+ * Redis "down" without mocking: a real ioredis client on a port nobody listens on, and the HTTP server
+ * (with `httpEnv` over the test tokens) whose Redis waits give up after 300 ms.
+ */
+export async function startUnreachableRedisApi(httpEnv: Record<string, string> = {}): Promise<UnreachableRedisApi> {
+  const connection = createRedis("redis://127.0.0.1:1", "producer");
+  connection.on("error", () => {});
+  const prefix = uniquePrefix();
+  const herald = new Herald({ redis: connection, prefix, encryptionKey: randomBytes(32) });
+  const deadLetters = new DeadLetters(connection, prefix);
+  const app = await createHttpServer({
+    config: loadHttpConfig({ HERALD_API_TOKENS: TOKENS, ...httpEnv }),
+    herald,
+    deadLetters,
+    connection,
+    prefix,
+    logger: createLogger({ level: "silent" }),
+    redisTimeoutMs: 300,
+    readyTimeoutMs: 300,
+    metrics: new HeraldMetrics({ deadLetters, scrapeTimeoutMs: 300, processMetrics: false }),
+  });
+  return {
+    app,
+    async close() {
+      await app.close();
+      await herald.close();
+      await deadLetters.close();
+      connection.disconnect();
+    },
+  };
 }
 
 /** Every string in a JSON value, for "does this response contain X?" checks. */

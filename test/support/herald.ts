@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import { Redis } from "ioredis";
 import { loadConfig, type Config } from "../../src/config/index.js";
+import { limitSettingsOf } from "../../src/config/producer.js";
 import { createLogger, type Logger } from "../../src/logger.js";
 import { Herald } from "../../src/queues/producer.js";
 import { startWorkers, type RunningWorkers, type WorkersOptions } from "../../src/workers/start.js";
@@ -21,7 +22,10 @@ export function uniquePrefix(): string {
  * A production-like environment (no HERALD_DEV): the outbox is chosen explicitly for a channel whose
  * provider the test does not configure, and the test SMTP server (no STARTTLS) is allowed in clear text.
  */
-export function testEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+/** A test environment: any variables, and always these (no test takes them out). */
+export type TestEnv = Record<string, string> & Record<"REDIS_URL" | "HERALD_PREFIX" | "HERALD_DATA_DIR" | "HERALD_OUTBOX_DIR", string>;
+
+export function testEnv(extra: Record<string, string | undefined> = {}): TestEnv {
   const env: Record<string, string | undefined> = {
     ...(extra.SMTP_URL ? { SMTP_REQUIRE_TLS: "0" } : { HERALD_EMAIL_CHANNEL: "outbox" }),
     ...(extra.TWILIO_ACCOUNT_SID ? {} : { HERALD_SMS_CHANNEL: "outbox" }),
@@ -33,15 +37,17 @@ export function testEnv(extra: Record<string, string | undefined> = {}): Record<
     HERALD_BACKOFF_MS: "20",
     HERALD_ATTEMPTS: "5",
     LOG_LEVEL: "silent",
+    // On by default in Herald; the suites send to one address many times (test/limits turns them on).
+    HERALD_LIMITS: "0",
     ...extra,
   };
-  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as TestEnv;
 }
 
 /** What every harness starts from: config on a fresh prefix, a producer and a plain Redis client. */
 export interface HeraldBase {
   config: Config;
-  env: Record<string, string>;
+  env: TestEnv;
   logger: Logger;
   herald: Herald;
   redis: Redis;
@@ -58,6 +64,7 @@ export function startHeraldBase(env: Record<string, string | undefined> = {}): H
     prefix: config.HERALD_PREFIX,
     encryptionKey: config.HERALD_ENCRYPTION_KEY,
     retry: { attempts: config.HERALD_ATTEMPTS, backoffMs: config.HERALD_BACKOFF_MS },
+    limits: limitSettingsOf(config),
   });
   const redis = new Redis(config.REDIS_URL);
   return {
@@ -131,7 +138,7 @@ class EventQueue<T> {
   }
 
   next(): Promise<T> {
-    if (this.taken < this.seen.length) return Promise.resolve(this.seen[this.taken++]);
+    if (this.taken < this.seen.length) return Promise.resolve(this.seen[this.taken++] as T);
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 }

@@ -10,5 +10,5 @@ export function decodeEntities(html: string): string {
 }
 
 export function hrefs(html: string): string[] {
-  return [...html.matchAll(/href="([^"]*)"/g)].map((m) => decodeEntities(m[1]));
+  return [...html.matchAll(/href="([^"]*)"/g)].map((m) => decodeEntities(m[1]!));
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,24 +44,54 @@ export async function freePort(): Promise<number> {
 export interface RedisServerOptions {
   /** Keep an append-only file (default), so a restart finds what was acknowledged; off, a restart starts empty. */
   appendOnly?: boolean;
+  /**
+   * `everysec` (Redis' default) or `always`. With everysec Redis answers before the write reaches the
+   * OS whenever the previous fsync is still running (a busy disk): it holds the AOF buffer in memory
+   * for up to 2 s, so even a killed *process* can lose acknowledged writes. Only `always` rules that out.
+   */
+  appendFsync?: "everysec" | "always";
+  /** More arguments, e.g. `--cluster-enabled yes` or `--replicaof 127.0.0.1 6380`. */
+  args?: (port: number, dir: string) => string[];
+  /** A configuration file's text (written to the folder and given first): what a sentinel needs, it rewrites it. */
+  config?: (port: number, dir: string) => string;
+  /** Run as a sentinel (`--sentinel`). */
+  sentinel?: boolean;
+  /** Listen with TLS on this port instead of plain TCP (`--port 0 --tls-port`); the URL is then rediss://. */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "herald-redis-"));
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `${opts.tls ? "rediss" : "redis"}://127.0.0.1:${port}`;
+  const configFile = join(dir, "redis.conf");
+  if (opts.config) writeFileSync(configFile, opts.config(port, dir));
   let child: ChildProcess | undefined;
   let stopped = false;
   const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
 
   const launch = async () => {
-    // appendfsync everysec is Redis' default: every write reaches the OS before Redis answers, so a
-    // killed process (not a lost machine) loses nothing it acknowledged.
     child = spawn(
       "redis-server",
       [
-        "--port",
-        String(port),
+        ...(opts.config ? [configFile] : []),
+        ...(opts.sentinel ? ["--sentinel"] : []),
+        ...(opts.tls
+          ? [
+              "--port",
+              "0",
+              "--tls-port",
+              String(port),
+              "--tls-cert-file",
+              opts.tls.cert,
+              "--tls-key-file",
+              opts.tls.key,
+              "--tls-ca-cert-file",
+              opts.tls.ca,
+              "--tls-auth-clients",
+              "no",
+            ]
+          : ["--port", String(port)]),
         "--bind",
         "127.0.0.1",
         "--dir",
@@ -69,11 +99,12 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
         "--appendonly",
         opts.appendOnly === false ? "no" : "yes",
         "--appendfsync",
-        "everysec",
+        opts.appendFsync ?? "everysec",
         "--save",
         "",
         "--maxmemory-policy",
         "noeviction",
+        ...(opts.args?.(port, dir) ?? []),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
@@ -86,7 +117,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     // "Ready to accept connections" is printed once the append-only file is loaded.
     const ready = new Promise<void>((done) => {
       const onData = () => {
-        if (/Ready to accept connections/.test(log)) {
+        if (/Ready to accept connections|\+monitor master/.test(log)) {
           child!.stdout!.off("data", onData);
           done();
         }
@@ -136,12 +167,13 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 }
 
 /** Redis' own view of its persistence settings, for asserting a test runs with what the README asks of operators. */
-export async function persistenceSettings(url: string): Promise<{ appendonly: string; maxmemoryPolicy: string }> {
+export async function persistenceSettings(url: string): Promise<{ appendonly: string; appendfsync: string; maxmemoryPolicy: string }> {
   const client = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
-    const [, appendonly] = (await client.config("GET", "appendonly")) as string[];
-    const [, maxmemoryPolicy] = (await client.config("GET", "maxmemory-policy")) as string[];
-    return { appendonly, maxmemoryPolicy };
+    const [, appendonly] = (await client.config("GET", "appendonly")) as [string, string];
+    const [, appendfsync] = (await client.config("GET", "appendfsync")) as [string, string];
+    const [, maxmemoryPolicy] = (await client.config("GET", "maxmemory-policy")) as [string, string];
+    return { appendonly, appendfsync, maxmemoryPolicy };
   } finally {
     client.disconnect();
   }

@@ -24,7 +24,15 @@ export interface SmtpTestServer {
   mails: ReceivedMail[];
   /** DATA attempts, accepted or not. */
   attempts: number;
+  /** Client connections opened so far. */
+  connections: number;
+  /** Mail transactions begun (MAIL FROM), accepted or not: a pooled connection sends several. */
+  transactions: number;
+  /** RCPT TO this address is refused with the reply (a bounce at RCPT, as real servers give it); no reply: accepted again. */
+  rejectRecipient(address: string, reply?: SmtpReply): void;
   replyNext(reply: SmtpReply, times?: number): void;
+  /** Forgets the replies replyNext queued: messages are accepted again. */
+  clearReplies(): void;
   /** Every message to this address is refused with the reply. */
   rejectFor(address: string, reply: SmtpReply): void;
   /** Holds every DATA answer until release() is called (a server that hangs mid-delivery). */
@@ -38,10 +46,14 @@ export interface SmtpTestServer {
   close(): Promise<void>;
 }
 
-export async function startSmtpServer(): Promise<SmtpTestServer> {
+/** `port`: listen on this one (e.g. where a relay that refused connections comes back); default any free port. */
+export async function startSmtpServer(opts: { port?: number } = {}): Promise<SmtpTestServer> {
   const mails: ReceivedMail[] = [];
   const scripted: SmtpReply[] = [];
   const rejections = new Map<string, SmtpReply>();
+  const rcptRejections = new Map<string, SmtpReply>();
+  let connections = 0;
+  let transactions = 0;
   let holding = false;
   const held: (() => void)[] = [];
   const events = new EventEmitter();
@@ -52,6 +64,19 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
     authOptional: true,
     disabledCommands: ["STARTTLS"],
     logger: false,
+    onConnect(_session, callback) {
+      connections++;
+      callback();
+    },
+    onMailFrom(_address, _session, callback) {
+      transactions++;
+      callback();
+    },
+    onRcptTo(address, _session, callback) {
+      const reply = rcptRejections.get(address.address);
+      if (reply) return callback(Object.assign(new Error(reply.message), { responseCode: reply.code }));
+      callback();
+    },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
@@ -81,7 +106,7 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
   });
   // A client reset mid-transaction (a killed worker) is an error event; unheard, it would end the test process.
   server.on("error", () => {});
-  server.listen(0, "127.0.0.1");
+  server.listen(opts.port ?? 0, "127.0.0.1");
   await once(server.server, "listening");
   const port = (server.server.address() as AddressInfo).port;
 
@@ -92,8 +117,21 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
     get attempts() {
       return attempts;
     },
+    get connections() {
+      return connections;
+    },
+    get transactions() {
+      return transactions;
+    },
+    rejectRecipient(address, reply) {
+      if (reply) rcptRejections.set(address, reply);
+      else rcptRejections.delete(address);
+    },
     replyNext(reply, times = 1) {
       for (let i = 0; i < times; i++) scripted.push(reply);
+    },
+    clearReplies() {
+      scripted.length = 0;
     },
     rejectFor(address, reply) {
       rejections.set(address, reply);

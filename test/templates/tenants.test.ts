@@ -6,7 +6,7 @@ import { isKindName, parseJob } from "../../src/contracts/index.js";
 import { createRenderer, TemplateError, type Renderer } from "../../src/templates/renderer.js";
 import { loadCatalog } from "../../src/templates/messages.js";
 import { PLACEHOLDERS, placeholdersOf, TenantsFileError, unknownPlaceholders } from "../../src/templates/tenants.js";
-import { createLogger } from "../../src/logger.js";
+import { memoryLog } from "../support/log-sink.js";
 import { HeraldMetrics } from "../../src/metrics.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
@@ -222,12 +222,14 @@ describe("template overrides (HERALD_TEMPLATES_DIR)", () => {
 describe("a tenant end to end", () => {
   let smtp: SmtpTestServer;
   let h: TestHerald;
-  const logLines: string[] = [];
+  const log = memoryLog({ level: "warn" });
   let metrics: HeraldMetrics;
   beforeAll(async () => {
     smtp = await startSmtpServer();
-    const logger = createLogger({ level: "warn" }, { write: (line: string) => void logLines.push(line) });
-    h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Herald <no-reply@herald.test>", HERALD_TENANTS_FILE: file("e2e.yaml", TENANTS) }, { logger });
+    h = await startTestHerald(
+      { SMTP_URL: smtp.url, SMTP_FROM: "Herald <no-reply@herald.test>", HERALD_TENANTS_FILE: file("e2e.yaml", TENANTS) },
+      { logger: log.logger },
+    );
     metrics = new HeraldMetrics({ processMetrics: false });
     metrics.attach(h.workers.events);
   });
@@ -238,7 +240,7 @@ describe("a tenant end to end", () => {
 
   it("is sent from the tenant's sender, in its default locale and colours", async () => {
     await h.herald.passwordReset({ recipient: { userId: "u", email: "ada@example.com" }, code: "T3NANT", url: "https://login.test/r", tenant: { id: "acme" } });
-    const [mail] = await smtp.waitForMails(1);
+    const mail = (await smtp.waitForMails(1))[0]!;
     expect(mail.parsed.from?.text).toBe('"Acme" <no-reply@acme.test>');
     expect(mail.envelope.from).toBe("no-reply@acme.test");
     expect(mail.parsed.subject).toBe("Setzen Sie Ihr Passwort für Acme ID zurück");
@@ -252,9 +254,9 @@ describe("a tenant end to end", () => {
       url: "https://login.test/r",
       tenant: { id: "acmee" },
     });
-    const mail = (await smtp.waitForMails(2))[1];
+    const mail = (await smtp.waitForMails(2))[1]!;
     expect(mail.parsed.subject).toBe("Reset your Herald password");
-    const warning = logLines.map((l) => JSON.parse(l)).find((l) => l.tenant === "acmee");
+    const warning = log.records().find((l) => l.tenant === "acmee");
     expect(warning).toMatchObject({
       level: 40,
       kind: "password-reset",

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseJob } from "../../src/contracts/index.js";
-import { createLogger } from "../../src/logger.js";
+import { memoryLog } from "../support/log-sink.js";
 import { toEnvelope } from "../../src/queues/envelope.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
@@ -11,12 +11,11 @@ describe("jobs that must not be sent", () => {
   let smtp: SmtpTestServer;
   let h: TestHerald;
   let email: Queue;
-  const logLines: string[] = [];
+  const log = memoryLog();
 
   beforeAll(async () => {
     smtp = await startSmtpServer();
-    const logger = createLogger({ level: "info" }, { write: (line: string) => void logLines.push(line) });
-    h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>" }, { logger });
+    h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>" }, { logger: log.logger });
     email = new Queue("email", { connection: h.redis, prefix: h.config.HERALD_PREFIX });
   });
   afterAll(async () => {
@@ -33,7 +32,7 @@ describe("jobs that must not be sent", () => {
     expect(letter).toMatchObject({ failureClass: "invalid", attempts: 1, data: { hello: "world" } });
     expect(letter!.reason).toMatch(/not a Herald job/);
     // A job that will never be delivered is an error in the log (alerting on level >= error sees it).
-    const logged = logLines.map((l) => JSON.parse(l)).find((l) => l.msg === "job dead-lettered" && l.jobId === raw.id);
+    const logged = log.records().find((l) => l.msg === "job dead-lettered" && l.jobId === raw.id);
     expect(logged).toMatchObject({ level: 50, failureClass: "invalid", queue: "email", kind: "password-reset" });
     // the worker is still up: a good job after the bad one is delivered
     await h.herald.emailVerification({ recipient: { userId: "u", email: "ok@example.com" }, code: "1", url: "https://x.test/v" });
@@ -46,7 +45,7 @@ describe("jobs that must not be sent", () => {
     const envelope = toEnvelope("email-verification", { recipient: { userId: "u", email: "not-an-address" }, code: "1", url: "https://x.test" } as never, key);
     await email.add("email-verification", envelope);
     await h.nextDeadLetter();
-    const [letter] = (await h.workers.deadLetters.list({ failureClass: "invalid" })).items;
+    const letter = (await h.workers.deadLetters.list({ failureClass: "invalid" })).items[0]!;
     expect(letter.reason).toMatch(/recipient\.email must be a valid email address/);
   });
 

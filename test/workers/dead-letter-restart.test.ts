@@ -24,7 +24,7 @@ describe("dead-letter class and code after a restart", () => {
   const connection = createRedis(config.REDIS_URL, "worker");
   const logger = createLogger({ level: "silent" });
   let email: Queue;
-  const ids: Record<string, string> = {};
+  const ids = { decrypt: "", contract: "", permanent: "" };
 
   beforeAll(async () => {
     smtp = await startSmtpServer();

@@ -110,7 +110,7 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
       expect(channel).toBe("email");
       const delivered = await h.nextDelivery();
       expect(delivered.job.id).toBe(id);
-      const [mail] = (await smtp.waitForMails(before + 1)).slice(before);
+      const mail = (await smtp.waitForMails(before + 1))[before]!;
       expect(mail.envelope.to).toEqual([c.job.recipient.email]);
       expect(mail.parsed.subject).toMatch(c.subject);
       expect(mail.parsed.from?.text).toBe('"Acme ID" <no-reply@acme.test>');
@@ -182,7 +182,7 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
       expect(channel).toBe("email");
       const delivered = await h.nextDelivery();
       expect(delivered.job.id).toBe(id);
-      const [mail] = (await smtp.waitForMails(before + 1)).slice(before);
+      const mail = (await smtp.waitForMails(before + 1))[before]!;
       expect(mail.envelope.to).toEqual([n.job.recipient.email]);
       expect(mail.parsed.subject).toBe(n.subject);
       const text = String(mail.parsed.text);
@@ -220,7 +220,7 @@ describe("email kinds end to end: SDK → Redis → worker → MJML → SMTP", (
       code: "C0DE99",
       url: "https://login.acme.test/v",
     });
-    const [mail] = (await smtp.waitForMails(before + 1)).slice(before);
+    const mail = (await smtp.waitForMails(before + 1))[before]!;
     expect(mail.envelope.to).toEqual(["eve@example.com"]);
     expect(mail.raw).not.toMatch(/^Bcc:/im);
     expect(mail.parsed.bcc).toBeUndefined();

@@ -1,11 +1,10 @@
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config/index.js";
-import { createLogger } from "../../src/logger.js";
 import { reconnectDelay } from "../../src/queues/connection.js";
 import { Herald } from "../../src/queues/producer.js";
 import { startWorkers, type RunningWorkers } from "../../src/workers/start.js";
 import { testEnv } from "../support/herald.js";
+import { memoryLog } from "../support/log-sink.js";
 import { startRedisServer, type RedisProcess } from "../support/redis-server.js";
 
 const job = (code: string) => ({ recipient: { userId: "u", phone: "+41791234567" }, code });
@@ -16,19 +15,13 @@ describe("a Redis restart", () => {
   let redis: RedisProcess;
   let workers: RunningWorkers;
   let herald: Herald;
-  const lines: string[] = [];
+  const log = memoryLog();
   const consoleError = vi.spyOn(console, "error");
 
   beforeAll(async () => {
     redis = await startRedisServer({ appendOnly: false });
     const config = loadConfig(testEnv({ REDIS_URL: redis.url, LOG_LEVEL: "info" }));
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(...String(chunk).split("\n").filter(Boolean));
-        done();
-      },
-    });
-    workers = await startWorkers({ config, logger: createLogger({ level: "info" }, sink) });
+    workers = await startWorkers({ config, logger: log.logger });
     herald = new Herald({ redis: config.REDIS_URL, prefix: config.HERALD_PREFIX, encryptionKey: config.HERALD_ENCRYPTION_KEY });
   });
   afterAll(async () => {
@@ -66,7 +59,7 @@ describe("a Redis restart", () => {
     expect(ms).toBeLessThan(2000);
 
     expect(consoleError).not.toHaveBeenCalled();
-    const parsed = lines.map((line) => JSON.parse(line) as { msg: string; errorCode?: string });
+    const parsed = log.records() as { msg: string; errorCode?: string }[];
     const outage = parsed.filter((l) => /Redis error/.test(l.msg));
     expect(outage.length).toBeGreaterThan(0);
     expect(outage.some((l) => l.errorCode === "ECONNREFUSED")).toBe(true);

@@ -38,7 +38,7 @@ describe("retries and dead letters", () => {
     const dead = await h.nextDeadLetter();
     expect(dead.failureClass).toBe("permanent");
     expect(smtp.attempts).toBe(1);
-    const [letter] = (await h.workers.deadLetters.list()).items;
+    const letter = (await h.workers.deadLetters.list()).items[0]!;
     expect(letter).toMatchObject({ kind: "email-verification", queue: "email", originalJobId: id, failureClass: "permanent", code: "smtp-550", attempts: 1 });
     expect(letter.reason).toMatch(/550/);
     expect(letter.reason).not.toContain("gone@example.com");
@@ -55,7 +55,7 @@ describe("retries and dead letters", () => {
     const dead = await h.nextDeadLetter();
     expect(dead.failureClass).toBe("transient-exhausted");
     expect(smtp.attempts).toBe(3);
-    const [letter] = (await h.workers.deadLetters.list()).items;
+    const letter = (await h.workers.deadLetters.list()).items[0]!;
     expect(letter.attempts).toBe(3);
   });
 
@@ -65,7 +65,7 @@ describe("retries and dead letters", () => {
     h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>" });
     const { id } = await h.herald.emailVerification(mailJob());
     await h.nextDeadLetter();
-    const [letter] = (await h.workers.deadLetters.list()).items;
+    const letter = (await h.workers.deadLetters.list()).items[0]!;
     const delivery = h.nextDelivery();
     const newId = await h.workers.deadLetters.replay(letter.id);
     expect(newId).toMatch(/^[0-9a-f-]{36}$/);
@@ -77,11 +77,12 @@ describe("retries and dead letters", () => {
 
   it("a replayed job that fails again is dead-lettered again (nothing lost), and replaying one letter twice adds one job", async () => {
     smtp = await startSmtpServer();
-    smtp.replyNext({ code: 550, message: "5.1.1 Unknown" }, 2);
+    // A policy refusal: permanent, but not a bounce that would suppress the address (and keep the replay from sending).
+    smtp.replyNext({ code: 550, message: "5.7.1 Rejected by policy" }, 2);
     h = await startTestHerald({ SMTP_URL: smtp.url, SMTP_FROM: "Acme <no-reply@acme.test>" });
     await h.herald.emailVerification(mailJob());
     await h.nextDeadLetter();
-    const [letter] = (await h.workers.deadLetters.list()).items;
+    const letter = (await h.workers.deadLetters.list()).items[0]!;
     // Two replays racing for one letter (a retried request, CLI and API at once): both name the same new job.
     const [a, b] = await Promise.all([h.workers.deadLetters.replay(letter.id), h.workers.deadLetters.replay(letter.id)]);
     expect(a).toBeDefined();
@@ -132,7 +133,7 @@ describe("retries and dead letters", () => {
     await h.herald.phoneVerification(smsJob("+15005550001"));
     const dead = await h.nextDeadLetter();
     expect(dead.failureClass).toBe("permanent");
-    const [letter] = (await h.workers.deadLetters.list()).items;
+    const letter = (await h.workers.deadLetters.list()).items[0]!;
     expect(letter.code).toBe("twilio-21211");
     expect(letter.reason).not.toContain("5005550001");
     expect(twilio.requests.filter((r) => r.method === "POST")).toHaveLength(1);

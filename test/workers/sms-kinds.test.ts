@@ -28,7 +28,7 @@ describe("SMS kinds end to end: SDK → Redis → worker → Twilio SDK → Twil
       tenant: { branding: { productName: "Acme ID" } },
     });
     expect(channel).toBe("sms");
-    const [message] = await twilio.waitForMessages(1);
+    const message = (await twilio.waitForMessages(1))[0]!;
     expect(message.To).toBe("+41791234567");
     expect(message.From).toBe("+15005550006");
     expect(message.Body).toContain("48151623");
@@ -48,7 +48,7 @@ describe("SMS kinds end to end: SDK → Redis → worker → Twilio SDK → Twil
       tenant: { branding: { productName: "Acme ID" } },
     });
     expect(channel).toBe("sms");
-    const [message] = (await twilio.waitForMessages(before + 1)).slice(before);
+    const message = (await twilio.waitForMessages(before + 1))[before]!;
     expect(message.To).toBe("+33612345678");
     expect(message.Body).toMatch(/^904512 est votre code de connexion Acme ID\. Valable 5 minutes\. /);
     expect(smsSegments(String(message.Body)).segments).toBe(1);
@@ -60,7 +60,7 @@ describe("SMS kinds end to end: SDK → Redis → worker → Twilio SDK → Twil
   it("password-reset with channel sms: the code, no link", async () => {
     const before = twilio.messages.length;
     await h.herald.passwordReset({ channel: "sms", recipient: { userId: "u2", phone: "+14155552671" }, code: "RESET-9911" });
-    const [message] = (await twilio.waitForMessages(before + 1)).slice(before);
+    const message = (await twilio.waitForMessages(before + 1))[before]!;
     expect(message.To).toBe("+14155552671");
     expect(message.Body).toContain("RESET-9911");
     expect(message.Body).not.toMatch(/https?:/);
@@ -79,7 +79,7 @@ describe("SMS through a Messaging Service", () => {
     });
     try {
       await h.herald.phoneVerification({ recipient: { userId: "u", phone: "+447911123456" }, code: "1234" });
-      const [message] = await twilio.waitForMessages(1);
+      const message = (await twilio.waitForMessages(1))[0]!;
       expect(message.MessagingServiceSid).toBe(sid);
       expect(message.From).toBeUndefined();
     } finally {

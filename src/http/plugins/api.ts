@@ -5,6 +5,9 @@ import type { Herald } from "../../queues/producer.js";
 import type { StatusSources } from "../../queues/status.js";
 import type { ApiAuth } from "../auth.js";
 import { deadLetterRoutes } from "../routes/dead-letters.js";
+import { limitRoutes } from "../routes/limits.js";
+import { suppressionRoutes } from "../routes/suppressions.js";
+import type { Suppressions } from "../../queues/suppressions.js";
 import { notificationRoutes } from "../routes/notifications.js";
 import { webhookRoutes } from "../routes/webhooks.js";
 import type { WebhookDeadLetters } from "../../queues/webhook-outbox.js";
@@ -16,6 +19,8 @@ export interface ApiOptions {
   status: StatusSources;
   deadLetters: DeadLetters;
   metrics: HeraldMetrics;
+  /** The suppression list's admin routes, when given. */
+  suppressions?: Suppressions;
   bodyLimit: number;
   redisTimeoutMs: number;
   /** The webhook dead letters' routes, when webhook endpoints are configured. */
@@ -28,5 +33,7 @@ export const api: FastifyPluginAsync<ApiOptions> = async (v1, opts) => {
   const { herald, status, metrics, bodyLimit, redisTimeoutMs } = opts;
   await v1.register(notificationRoutes, { herald, status, metrics, bodyLimit, redisTimeoutMs });
   await v1.register(deadLetterRoutes, { deadLetters: opts.deadLetters, redisTimeoutMs });
+  await v1.register(limitRoutes, { limits: herald.limits, redisTimeoutMs });
+  if (opts.suppressions) await v1.register(suppressionRoutes, { suppressions: opts.suppressions, redisTimeoutMs });
   if (opts.webhookDeadLetters) await v1.register(webhookRoutes, { webhookDeadLetters: opts.webhookDeadLetters, redisTimeoutMs });
 };

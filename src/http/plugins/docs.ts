@@ -22,6 +22,8 @@ export async function docs(app: FastifyInstance): Promise<void> {
       tags: [
         { name: "notifications", description: "Send notifications and follow them" },
         { name: "dead letters", description: "Jobs that failed for good (admin)" },
+        { name: "limits", description: "Resend limits and SMS country breakers (admin)" },
+        { name: "suppressions", description: "Recipients that bounced for good: nothing is sent to them (admin)" },
         { name: "operations", description: "Health, readiness and metrics (no auth)" },
       ],
     },

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { DeadlineError } from "../../queues/deadline.js";
-import { EnqueueError } from "../../queues/producer.js";
+import { EnqueueError, ReplicationTimeoutError } from "../../queues/producer.js";
 import { PROBLEM_TYPES, sendProblem } from "../problem.js";
 import { REQUEST_ID_HEADER } from "../routes/notifications.js";
 
@@ -33,9 +33,11 @@ export function problemErrorHandler(bodyLimit: number) {
       request.log.error({ err: error, jobId: error.jobId }, "Redis unavailable");
       reply.header("retry-after", "5");
       const detail =
-        error.queued === false
-          ? `Redis could not be reached; the notification was not queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId}.`
-          : `Redis did not answer in time; the notification may or may not have been queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId} and it is queued at most once.`;
+        error instanceof ReplicationTimeoutError
+          ? `The notification reached Redis, but fewer replicas than HERALD_REPLICAS_ACK confirmed it in time, so a failover could lose it. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId} and it is queued at most once.`
+          : error.queued === false
+            ? `Redis could not be reached; the notification was not queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId}.`
+            : `Redis did not answer in time; the notification may or may not have been queued. Retry with the header ${REQUEST_ID_HEADER}: ${error.jobId} and it is queued at most once.`;
       return sendProblem(reply, { type: PROBLEM_TYPES.unavailable, title: "Service unavailable", status: 503, detail, id: error.jobId, queued: error.queued });
     }
     if (error instanceof DeadlineError || isRedisUnavailable(error)) {
@@ -64,7 +66,7 @@ export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
     type: PROBLEM_TYPES.notFound,
     title: "Not found",
     status: 404,
-    detail: `No route ${request.method} ${request.url.split("?")[0].slice(0, 200)}.`,
+    detail: `No route ${request.method} ${(request.url.split("?")[0] ?? "").slice(0, 200)}.`,
   });
 }
 

@@ -1,6 +1,7 @@
 import { context, propagation } from "@opentelemetry/api";
 import type { FastifyInstance } from "fastify";
 import { KIND_NAMES, KINDS, ValidationError, type KindName } from "../../contracts/index.js";
+import { RateLimitedError } from "../../errors/index.js";
 import type { HeraldMetrics } from "../../metrics.js";
 import type { Herald } from "../../queues/producer.js";
 import { isJobId, lookupStatus, type StatusSources } from "../../queues/status.js";
@@ -70,6 +71,7 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
             400: problemResponse("Invalid job: every invalid field in errors[]"),
             ...authProblems,
             413: problemResponse("Body larger than the limit (64 KiB)"),
+            429: problemResponse("Over a resend limit or the SMS-pumping guard (limit names which); nothing was queued. Retry-After says when"),
             503: problemResponse("Redis did not take it in time; retry with the Idempotency-Key header set to the id in the body"),
           },
         },
@@ -99,6 +101,23 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
               status: 400,
               detail: `The ${kind} job has ${error.issues.length} invalid field(s); nothing was queued.`,
               errors: error.issues,
+            });
+          }
+          if (error instanceof RateLimitedError) {
+            metrics.rateLimited(kind, error);
+            if (error.opened) {
+              request.log.warn(
+                { limit: error.limit, country: error.country, retryAfter: error.retryAfter },
+                "SMS country breaker opened: SMS to this country are refused (SMS-pumping guard)",
+              );
+            }
+            return sendProblem(reply.header("retry-after", String(error.retryAfter)), {
+              type: PROBLEM_TYPES.rateLimited,
+              title: "Too many notifications",
+              status: 429,
+              detail: `${error.message}. Nothing was queued.`,
+              limit: error.limit,
+              retryAfter: error.retryAfter,
             });
           }
           throw error;
