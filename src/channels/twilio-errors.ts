@@ -50,7 +50,10 @@ export function classifyTwilioError(error: unknown): Classified {
   return { permanent: e.status === 400, code };
 }
 
-/** Whether a Twilio error code (an API error, or a status callback's ErrorCode) means the number will never take a message. */
-export function isPermanentTwilioCode(code: number): boolean {
-  return TWILIO_PERMANENT.has(code) && !TWILIO_TRANSIENT.has(code);
+/**
+ * Whether a Twilio error code (an API error, or a status callback's ErrorCode) means the number will never
+ * take a message: the same hard bounces that put a number on the suppression list at send time.
+ */
+export function isHardBounceTwilioCode(code: number): boolean {
+  return TWILIO_HARD_BOUNCE.has(code);
 }

@@ -1,17 +1,18 @@
 import type { RedisClient } from "../queues/connection.js";
-import { isPermanentTwilioCode } from "../channels/twilio-errors.js";
+import { isHardBounceTwilioCode } from "../channels/twilio-errors.js";
 import { twilioCallbackUrl, type Config } from "../config/index.js";
 import type { HttpServerOptions } from "../http/server.js";
 import type { AppliedReport } from "../http/plugins/twilio-callbacks.js";
 import type { Logger } from "../logger.js";
 import type { DeadLetterRecord } from "../queues/dead-letter.js";
+import type { Suppressions } from "../queues/suppressions.js";
 import { handsetEvent, replayedEvent } from "../queues/notification-events.js";
 import { WebhookOutbox, webhookPolicyOf, type WebhookPolicy } from "../queues/webhook-outbox.js";
 
 /**
  * The events the API process learns of, wired for `herald start|api`: dead-letter replays and Twilio's
- * status callbacks go to the webhook queue like the workers' own events; a permanent handset failure goes
- * to `onUndeliverable`, the hook for suppression rules. All of it is off without HERALD_WEBHOOKS and
+ * status callbacks go to the webhook queue like the workers' own events; a permanent handset failure puts
+ * the number on the suppression list and goes to `onUndeliverable`. All of it is off without HERALD_WEBHOOKS and
  * HERALD_PUBLIC_URL.
  */
 export interface ApiEvents {
@@ -24,7 +25,12 @@ export interface ApiEvents {
   close(): Promise<void>;
 }
 
-export function apiEvents(config: Config, connection: RedisClient, logger: Logger, onUndeliverable?: (report: AppliedReport) => Promise<void>): ApiEvents {
+export function apiEvents(
+  config: Config,
+  connection: RedisClient,
+  logger: Logger,
+  hooks: { suppressions?: Suppressions; onUndeliverable?: (report: AppliedReport) => Promise<void> } = {},
+): ApiEvents {
   const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
   outbox?.queue.on("error", () => {}); // reported by the other queues' listeners and /readyz
   if (config.HERALD_PUBLIC_URL && !config.TWILIO_AUTH_TOKEN) {
@@ -35,10 +41,23 @@ export function apiEvents(config: Config, connection: RedisClient, logger: Logge
   const onReport = async (report: AppliedReport) => {
     if (report.status !== "delivered" && report.status !== "undelivered") return;
     if (report.ref && outbox) await outbox.publish(handsetEvent(report.ref, { ...report, status: report.status }));
-    // The hook for suppression rules: a permanent handset failure (unknown number, landline, opted out).
-    if (report.status === "undelivered" && report.twilioErrorCode && isPermanentTwilioCode(report.twilioErrorCode)) {
-      logger.warn({ jobId: report.ref?.id, errorCode: report.errorCode }, "SMS undeliverable for good (permanent carrier error)");
-      await onUndeliverable?.(report);
+    // A hard bounce reported after acceptance (unknown number, landline, opted out) suppresses the number,
+    // as the same code does at send time; then the hook is told.
+    if (report.status === "undelivered" && report.twilioErrorCode && isHardBounceTwilioCode(report.twilioErrorCode)) {
+      logger.warn(
+        { jobId: report.ref?.id, errorCode: report.errorCode },
+        "SMS undeliverable for good (hard bounce reported by the carrier): number suppressed",
+      );
+      if (report.ref?.suppressionId && hooks.suppressions) {
+        await hooks.suppressions.addId(report.ref.suppressionId, {
+          source: "bounce",
+          reason: `twilio: undelivered (${report.errorCode}), reported by the carrier after acceptance`,
+          code: report.errorCode,
+          kind: report.ref.kind,
+          channel: "sms",
+        });
+      }
+      await hooks.onUndeliverable?.(report);
     }
   };
 

@@ -39,7 +39,7 @@ export interface ServiceOptions {
   concurrency?: number;
   /**
    * Told when Twilio reports an SMS undelivered with a permanent error code (unknown or unreachable
-   * number, landline, opted out): where suppression rules take the number out of future sends.
+   * number, landline, opted out), after the number was put on the suppression list.
    */
   onUndeliverable?: (report: AppliedReport) => Promise<void>;
 }
@@ -137,7 +137,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       limits: limitsOption(config),
     });
     closers.push(() => herald.close());
-    const events = apiEvents(config, connection, logger, opts.onUndeliverable);
+    const suppressions = new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS);
+    const events = apiEvents(config, connection, logger, { suppressions, onUndeliverable: opts.onUndeliverable });
     closers.push(() => events.close());
     const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config), events.onReplayed);
     closers.push(() => deadLetters.close());
@@ -155,7 +156,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       deadLetters,
       connection,
       prefix: config.HERALD_PREFIX,
-      suppressions: new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS),
+      suppressions,
       shards: config.HERALD_SHARDS,
       events: workers?.events,
       ready,

@@ -30,6 +30,8 @@ export interface NotificationRef {
   attempts: number;
   enqueuedAt?: string;
   acceptedAt?: string;
+  /** The recipient's suppression-list id (a keyed hash, never the number): a permanent failure report suppresses it. */
+  suppressionId?: string;
 }
 
 /** Status reports and message-id references are kept this long: carriers report within hours, 72 h at most. */

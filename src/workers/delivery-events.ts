@@ -7,6 +7,7 @@ import { reportErrors, type RedisClient } from "../queues/connection.js";
 import { channelOfQueue } from "../queues/names.js";
 import { envelopeFacts, handsetEvent, notificationEvent, type NotificationEvent } from "../queues/notification-events.js";
 import { ProviderReports } from "../queues/provider-reports.js";
+import type { Suppressions } from "../queues/suppressions.js";
 import { WebhookOutbox, webhookPolicyOf } from "../queues/webhook-outbox.js";
 import { scrub } from "../redact.js";
 import type { AcceptedMessage, DeliveryResult } from "./pipeline.js";
@@ -28,7 +29,7 @@ export interface DeliveryEvents {
   close(): Promise<void>;
 }
 
-export function deliveryEvents(config: Config, connection: RedisClient, logger: Logger): DeliveryEvents {
+export function deliveryEvents(config: Config, connection: RedisClient, logger: Logger, suppressions?: Suppressions): DeliveryEvents {
   const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
   if (outbox) reportErrors(outbox.queue, (error) => logger.error({ error: scrub(error.message) }, "webhook queue: Redis error"));
   const reports = config.HERALD_PUBLIC_URL ? new ProviderReports(connection, config.HERALD_PREFIX) : undefined;
@@ -41,7 +42,7 @@ export function deliveryEvents(config: Config, connection: RedisClient, logger: 
 
   return {
     outbox,
-    async onAccepted({ job, receipt, channel, kind, tenant, enqueuedAt }) {
+    async onAccepted({ job, receipt, channel, kind, tenant, enqueuedAt, recipient }) {
       if (!reports || receipt.provider !== "twilio") return;
       const ref = {
         id: job.id!,
@@ -52,6 +53,7 @@ export function deliveryEvents(config: Config, connection: RedisClient, logger: 
         attempts: job.attemptsMade + 1,
         enqueuedAt: new Date(enqueuedAt).toISOString(),
         acceptedAt: receipt.acceptedAt,
+        ...(suppressions ? { suppressionId: suppressions.idOf(recipient) } : {}),
       };
       try {
         const early = await reports.remember(receipt.provider, receipt.messageId, ref);

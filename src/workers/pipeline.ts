@@ -38,6 +38,8 @@ export interface AcceptedMessage {
   kind: KindName;
   tenant?: string;
   enqueuedAt: number;
+  /** The address it went to, in memory only (for its suppression-list id); never stored or logged. */
+  recipient: string;
 }
 
 /** What a delivered job returns (stored by BullMQ as the job's result). No personal data. */
@@ -118,7 +120,7 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
       }
       throw permanent ? new PermanentDeliveryError(message, code) : new TransientDeliveryError(message, code);
     }
-    await deps.onAccepted?.({ job, receipt, channel, kind, tenant: parsed.tenant?.id, enqueuedAt }).catch(() => {});
+    await deps.onAccepted?.({ job, receipt, channel, kind, tenant: parsed.tenant?.id, enqueuedAt, recipient: address }).catch(() => {});
     return { ...receipt, channel, kind, locale, enqueuedAt };
   };
 }

@@ -129,13 +129,12 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   reportErrors(connection, logError("worker connection"));
   const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
   reportErrors(deadLetters.queue, logError("dead-letter queue"));
-  const delivery = deliveryEvents(config, connection, logger);
+  const suppressions = new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS);
+  const delivery = deliveryEvents(config, connection, logger, suppressions);
   const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => {
     events.emit("dead-lettered", job, failureClass, code);
     delivery.deadLettered(job, failureClass, code);
   });
-
-  const suppressions = new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS);
   // The SMS guard looks again before a send (counting nothing) when limits are on or an allowlist is set.
   const limits =
     limitSettingsOf(config) || config.HERALD_SMS_ALLOWED_COUNTRIES

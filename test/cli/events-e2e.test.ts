@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import twilio from "twilio";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -5,6 +6,8 @@ import { startService, type Service } from "../../src/cli/service.js";
 import { loadConfig } from "../../src/config/index.js";
 import type { AppliedReport } from "../../src/http/plugins/twilio-callbacks.js";
 import { createLogger } from "../../src/logger.js";
+import { Suppressions } from "../../src/queues/suppressions.js";
+import { decodeKey } from "../../src/secrets/key.js";
 import { newSecret } from "../../src/webhooks/standard-webhooks.js";
 import { deleteKeys, testEnv } from "../support/herald.js";
 import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
@@ -13,13 +16,14 @@ import { startReceiver } from "../support/webhook-receiver.js";
 const PUBLIC_URL = "https://herald.example.com";
 const TOKEN = "enqueue-token-0123456789abcdef";
 
-describe("herald start: an SMS, Twilio's signed status callback, and the producer's webhook, end to end", () => {
+describe("herald start: an SMS, Twilio's signed status callback, the producer's webhook and the suppression list, end to end", () => {
   const secret = newSecret();
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let tw: TwilioServer;
   let service: Service;
   let redis: Redis;
   let prefix: string;
+  let encryptionKey: string;
   const undeliverable: AppliedReport[] = [];
 
   beforeAll(async () => {
@@ -38,6 +42,7 @@ describe("herald start: an SMS, Twilio's signed status callback, and the produce
     });
     const config = loadConfig(env);
     prefix = config.HERALD_PREFIX;
+    encryptionKey = config.HERALD_ENCRYPTION_KEY!;
     redis = new Redis(config.REDIS_URL);
     service = await startService({
       config,
@@ -104,17 +109,38 @@ describe("herald start: an SMS, Twilio's signed status callback, and the produce
     expect(receiver.received.filter((r) => r.payload?.data.id === id)).toHaveLength(1);
   });
 
-  it("undelivered with a permanent carrier code: notification.undelivered with the code, and the suppression hook is told", async () => {
+  it("undelivered with a permanent carrier code: notification.undelivered with the code, the number suppressed, the hook told", async () => {
     const { id, sid } = await sendSms("+41 79 555 01 02");
     expect((await callback(sid, "undelivered", { ErrorCode: "30005" })).status).toBe(204);
     const hook = await receiver.next((r) => r.payload?.data.id === id);
     expect(hook.payload).toMatchObject({ type: "notification.undelivered", data: { id, status: "undelivered", errorCode: "twilio-30005" } });
     expect(undeliverable.map((r) => r.ref?.id)).toEqual([id]);
+    // The number is on the suppression list now (by its keyed hash), and the next SMS to it is not sent.
+    const suppressions = new Suppressions(redis, prefix, decodeKey(encryptionKey, "HERALD_ENCRYPTION_KEY"));
+    expect(await suppressions.check("+41795550102")).toMatchObject({ source: "bounce", code: "twilio-30005", kind: "phone-verification", channel: "sms" });
+    expect(JSON.stringify(await suppressions.list())).not.toMatch(/\+?41795550102/);
+    const before = tw.messages.length;
+    const deadLettered = new Map<string, string>();
+    const listener = (job: { id?: string }, failureClass: string) => deadLettered.set(String(job.id), failureClass);
+    service.workers!.events.on("dead-lettered", listener);
+    const again = await fetch(`${service.url}/v1/notifications/phone-verification`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ recipient: { userId: "u1", phone: "+41 79 555 01 02" }, code: "246811" }),
+    });
+    const { id: suppressedId } = (await again.json()) as { id: string };
+    while (!deadLettered.has(suppressedId)) await once(service.workers!.events, "dead-lettered");
+    service.workers!.events.off("dead-lettered", listener);
+    expect(deadLettered.get(suppressedId)).toBe("suppressed");
+    const status = await (await fetch(`${service.url}/v1/notifications/${suppressedId}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    expect(status).toMatchObject({ status: "dead-lettered", failureClass: "suppressed" });
+    expect(tw.messages.length).toBe(before);
     // A transient code (30008, unknown error) is not a reason to suppress a number.
     const other = await sendSms("+41 79 555 01 03");
     expect((await callback(other.sid, "undelivered", { ErrorCode: "30008" })).status).toBe(204);
     await receiver.next((r) => r.payload?.data.id === other.id);
     expect(undeliverable).toHaveLength(1);
+    expect(await suppressions.check("+41795550103")).toBeUndefined();
   });
 
   it("a forged callback is refused with 403", async () => {
