@@ -119,7 +119,8 @@ describe("Redis Cluster (3 masters, 3 replicas) with HERALD_SHARDS=3: the servic
     expect(metrics).toContain(`herald_queue_jobs{queue="sms",state="completed"} ${sms}`);
 
     // A dead letter from a shard goes back to that shard on replay, and its old id leads to the new job.
-    smtp.replyNext({ code: 550, message: "5.1.1 no such user" });
+    // A policy refusal (5.7.1): permanent, but not a bounce that would suppress the address and stop the replay.
+    smtp.replyNext({ code: 550, message: "5.7.1 refused by policy" });
     const failed = await herald.enqueue("email-verification", withRecipient(sampleJob("email-verification"), 999) as never);
     const letter = await vi.waitFor(
       async () => {
