@@ -14,6 +14,10 @@ export {
 } from "./queues/producer.js";
 export { DeadLetters, type DeadLetter, type DeadLetterRecord, type DeadLetterFilter } from "./queues/dead-letter.js";
 export { DEFAULT_PREFIX } from "./queues/names.js";
+export { WaitTimeoutError } from "./queues/watch.js";
+export type { NotificationStatus } from "./queues/status.js";
+export type { HandsetReport } from "./queues/provider-reports.js";
+export { NOTIFICATION_EVENT_TYPES, type NotificationEvent, type NotificationEventData, type NotificationEventType } from "./queues/notification-events.js";
 export { KeyError, type Keyring, type KeyEntry } from "./secrets/key.js";
 export { ProducerConfigError } from "./config/producer.js";
 export {

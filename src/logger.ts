@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { pino, stdSerializers, type Logger } from "pino";
 import { REDACT_PATHS, scrub } from "./redact.js";
+import { traceIds } from "./telemetry/tracing.js";
 
 export type { Logger };
 
@@ -31,6 +32,8 @@ export function createLogger(opts: LoggerOptions = {}, destination?: pino.Destin
     name: opts.name ?? "herald",
     level: opts.level ?? "info",
     redact: { paths: REDACT_PATHS, censor: keepErrorCodes },
+    // trace_id and span_id of the active span (OpenTelemetry), when there is one: logs and traces join up.
+    mixin: traceIds,
     serializers: {
       err: (err: Error) => {
         const out = stdSerializers.err(err);

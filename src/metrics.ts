@@ -62,6 +62,7 @@ export class HeraldMetrics {
   readonly rateLimitedTotal: Counter<"kind" | "limit">;
   readonly smsCountryBreakerOpenedTotal: Counter<"country">;
   readonly deliveryLatency: Histogram<"kind" | "channel">;
+  readonly webhooksTotal: Counter<"endpoint" | "outcome">;
   readonly queueJobs: Gauge<"queue" | "state">;
   readonly redisUp: Gauge;
 
@@ -167,6 +168,13 @@ export class HeraldMetrics {
       help: "Time from enqueue to acceptance by the provider, retries included",
       labelNames: kindChannel,
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+
+    this.webhooksTotal = new Counter({
+      name: "herald_webhooks_total",
+      help: "Webhook deliveries by endpoint id and outcome: delivered, failed (an attempt; retried) or dead_lettered",
+      labelNames: ["endpoint", "outcome"],
       registers: [registry],
     });
 
@@ -318,6 +326,8 @@ export class HeraldMetrics {
     const onDeadLettered = (job: JobLike, failureClass: string, code?: string) =>
       this.deadLettered(job, failureClass, typeof code === "string" ? code : undefined);
     const onUnknownTenant = (kind: string) => this.unknownTenantTotal.inc({ kind });
+    const onWebhook = (endpoint: string, outcome: string) => this.webhooksTotal.inc({ endpoint, outcome });
+    events.on("webhook", onWebhook);
     const onBreaker = (channel: string, provider: string, state: string) => this.providerBreakerOpen.set({ channel, provider }, state === "closed" ? 0 : 1);
     const onFailover = (channel: string, from: string, to: string) => this.providerFailoversTotal.inc({ channel, from, to });
     events.on("provider-breaker", onBreaker);
@@ -331,6 +341,7 @@ export class HeraldMetrics {
       events.off("retrying", onRetrying);
       events.off("dead-lettered", onDeadLettered);
       events.off("unknown-tenant", onUnknownTenant);
+      events.off("webhook", onWebhook);
       events.off("provider-breaker", onBreaker);
       events.off("failover", onFailover);
     };

@@ -16,9 +16,23 @@ const ROOT = resolve(import.meta.dirname, "..");
 const SDK_DIR = join(ROOT, "packages/sdk");
 const MAX_PACKAGES = 30;
 const MAX_BYTES = 45 * 1024 * 1024;
-/** Where every SDK file comes from in src/: contracts, queues, secrets, errors, the producer's config slice, and the entry itself. */
-const SDK_AREAS = ["index", "contracts", "queues", "secrets", "errors", "redact", "config"];
-const SERVICE_ONLY = ["mjml", "nodemailer", "twilio", "fastify", "handlebars", "html-to-text", "pino", "@bull-board/api", "commander", "prom-client"];
+/** Where every SDK file comes from in src/: contracts, queues, secrets, errors, the producer's config slice, tracing through the OpenTelemetry API, and the entry itself. */
+const SDK_AREAS = ["index", "contracts", "queues", "secrets", "errors", "redact", "config", "telemetry"];
+const SERVICE_ONLY = [
+  "mjml",
+  "nodemailer",
+  "twilio",
+  "fastify",
+  "handlebars",
+  "html-to-text",
+  "pino",
+  "@bull-board/api",
+  "commander",
+  "prom-client",
+  "@opentelemetry/sdk-trace-node",
+  "@opentelemetry/sdk-trace-base",
+  "@opentelemetry/exporter-trace-otlp-http",
+];
 
 const run = promisify(execFile);
 // Under `npm test`, npm exports its run's settings (npm_config_local_prefix=<this repo>, …): the npm

@@ -1,4 +1,4 @@
-import type { Config } from "../config/index.js";
+import { twilioCallbackUrl, type Config } from "../config/index.js";
 import { classifyOther, type EmailMessage, type EmailProvider, type Provider, type Receipt, type SmsMessage, type SmsProvider } from "./provider.js";
 export type { FailoverEvent } from "./failover.js";
 import { dkimFromEnv } from "../config/dkim.js";
@@ -68,6 +68,7 @@ export function providersFromConfig(
         from: config.TWILIO_FROM,
         messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
         baseUrl: config.TWILIO_API_BASE_URL,
+        statusCallback: config.HERALD_PUBLIC_URL ? twilioCallbackUrl(config.HERALD_PUBLIC_URL) : undefined,
       }),
     );
   } else if (config.smsChannel === "http") smses.push(http<SmsMessage>("sms"));

@@ -49,3 +49,11 @@ export function classifyTwilioError(error: unknown): Classified {
   // Any other 400 is a request Twilio will refuse again.
   return { permanent: e.status === 400, code };
 }
+
+/**
+ * Whether a Twilio error code (an API error, or a status callback's ErrorCode) means the number will never
+ * take a message: the same hard bounces that put a number on the suppression list at send time.
+ */
+export function isHardBounceTwilioCode(code: number): boolean {
+  return TWILIO_HARD_BOUNCE.has(code);
+}

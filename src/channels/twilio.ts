@@ -10,6 +10,8 @@ export interface TwilioOptions {
   messagingServiceSid?: string;
   /** Where the API lives, for tests and egress proxies. Default: Twilio's own hosts. */
   baseUrl?: string;
+  /** Sent as StatusCallback with every message: where Twilio reports sent, delivered, undelivered. */
+  statusCallback?: string;
   /** The name in receipts, logs and metrics; default `twilio`. */
   provider?: string;
 }
@@ -17,11 +19,12 @@ export interface TwilioOptions {
 export function createTwilioProvider(opts: TwilioOptions): SmsProvider {
   const client = createTwilioClient(opts);
   const sender = opts.messagingServiceSid ? { messagingServiceSid: opts.messagingServiceSid } : { from: opts.from! };
+  const callback = opts.statusCallback ? { statusCallback: opts.statusCallback } : {};
   const name = opts.provider ?? "twilio";
   return {
     provider: name,
     async send(message): Promise<Receipt> {
-      const sent = await client.messages.create({ to: message.to, body: message.body, ...sender });
+      const sent = await client.messages.create({ to: message.to, body: message.body, ...sender, ...callback });
       return { provider: name, messageId: sent.sid, acceptedAt: new Date().toISOString() };
     },
     classify: classifyTwilioError,

@@ -6,6 +6,7 @@ import { CHANNELS, KIND_NAMES, ValidationError, type ChannelName } from "../cont
 import { createLogger, wantsPrettyLogs } from "../logger.js";
 import { lookupStatus } from "../queues/status.js";
 import { addDlqCommands, formatCounts, formatStatus, QUEUE_STATES } from "./dlq.js";
+import { addWebhookCommands } from "./webhooks.js";
 import { addLimitCommands } from "./limits.js";
 import { addSuppressionCommands } from "./suppressions.js";
 import { RateLimitedError } from "../errors/index.js";
@@ -137,6 +138,7 @@ export function buildProgram(): Command {
     });
 
   addDlqCommands(program, config);
+  addWebhookCommands(program, config);
   addLimitCommands(program, config);
   addSuppressionCommands(program, config);
 

@@ -2,6 +2,8 @@ import { Queue } from "bullmq";
 import { createRedis, describeRedis, redisTarget, type RedisClient, type RedisTarget } from "../queues/connection.js";
 import { DeadlineError, withDeadline } from "../queues/deadline.js";
 import { DeadLetters } from "../queues/dead-letter.js";
+import { replayedEvent } from "../queues/notification-events.js";
+import { WebhookOutbox, webhookPolicyOf } from "../queues/webhook-outbox.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { DELIVERY_QUEUES, deliveryPrefixes } from "../queues/names.js";
 import type { StatusSources } from "../queues/status.js";
@@ -85,18 +87,25 @@ export interface OpsContext extends StatusSources {
 export async function withRedis<T>(config: Config, work: (ops: OpsContext) => Promise<T>): Promise<T> {
   const target = redisTarget(config);
   const connection = await connectRedis(target);
-  const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
+  // A replay from the CLI is a delivery event like one from the API.
+  const outbox = config.webhooks.length > 0 ? new WebhookOutbox(connection, config.HERALD_PREFIX, config.webhooks, webhookPolicyOf(config)) : undefined;
+  const deadLetters = new DeadLetters(
+    connection,
+    config.HERALD_PREFIX,
+    retryPolicyOf(config),
+    outbox && ((letter, id) => outbox.publish(replayedEvent(letter, id))),
+  );
   const queues = deliveryPrefixes(config.HERALD_PREFIX, config.HERALD_SHARDS).flatMap((prefix) =>
     DELIVERY_QUEUES.map((name) => new Queue(name, { connection, prefix })),
   );
-  for (const queue of [deadLetters.queue, ...queues]) queue.on("error", () => {});
+  for (const queue of [deadLetters.queue, ...queues, ...(outbox ? [outbox.queue] : [])]) queue.on("error", () => {});
   try {
     return await work({ config, connection, deadLetters, queues });
   } catch (error) {
     if (isConnectionTrouble(error)) throw unavailable(target, error as Error, "stopped answering");
     throw error;
   } finally {
-    await Promise.all([...queues.map((q) => q.close()), deadLetters.close()]).catch(() => {});
+    await Promise.all([...queues.map((q) => q.close()), deadLetters.close(), outbox?.close()]).catch(() => {});
     connection.disconnect();
   }
 }

@@ -6,6 +6,8 @@ import { isLoopback, openApiExposureIssue } from "../config/http.js";
 import type { Logger } from "../logger.js";
 import { createRedis, redisTarget } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
+import type { AppliedReport } from "../http/plugins/twilio-callbacks.js";
+import { apiEvents } from "./api-events.js";
 import { retryPolicyOf } from "../queues/job-options.js";
 import { Herald } from "../queues/producer.js";
 import { Suppressions } from "../queues/suppressions.js";
@@ -13,6 +15,7 @@ import { KeyError, loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
 import { ensureRedis } from "./private-redis.js";
+import { tracingWanted } from "../telemetry/tracing.js";
 import { limitsOption } from "./send.js";
 import { connectRedis } from "./redis.js";
 
@@ -34,6 +37,11 @@ export interface ServiceOptions {
   http: boolean;
   channels?: ChannelName[];
   concurrency?: number;
+  /**
+   * Told when Twilio reports an SMS undelivered with a permanent error code (unknown or unreachable
+   * number, landline, opted out), after the number was put on the suppression list.
+   */
+  onUndeliverable?: (report: AppliedReport) => Promise<void>;
 }
 
 /** Herald's long-running parts in one process, with one orderly way down (the reverse of the way up). */
@@ -79,6 +87,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   if (!single) (await connectRedis(redisTarget(config))).disconnect();
   const closers: (() => Promise<unknown>)[] = [];
   if (privateRedis) closers.push(() => privateRedis.stop());
+  // Before any queue or worker is created: they check once whether a tracer is registered.
+  if (tracingWanted(config.HERALD_OTEL, process.env)) {
+    const { startTracing } = await import("../telemetry/sdk.js");
+    const tracing = await startTracing(process.env);
+    closers.push(() => tracing.shutdown());
+    logger.info({ endpoint: tracing.endpoint }, "OpenTelemetry: traces exported over OTLP");
+  }
   const close = async () => {
     for (const closer of closers.splice(0).reverse()) {
       await closer().catch((error) => logger.error({ err: error }, "error while shutting down"));
@@ -122,7 +137,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       limits: limitsOption(config),
     });
     closers.push(() => herald.close());
-    const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
+    const suppressions = new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS);
+    const events = apiEvents(config, connection, logger, { suppressions, onUndeliverable: opts.onUndeliverable });
+    closers.push(() => events.close());
+    const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config), events.onReplayed);
     closers.push(() => deadLetters.close());
     const ready = {
       redis: redisCheck(connection),
@@ -138,7 +156,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       deadLetters,
       connection,
       prefix: config.HERALD_PREFIX,
-      suppressions: new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS),
+      suppressions,
       shards: config.HERALD_SHARDS,
       events: workers?.events,
       ready,
@@ -146,6 +164,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       renderer,
       // Loopback (a sidecar, a node agent) may scrape freely; beyond it /metrics needs a metrics or admin token.
       protectMetrics: !isLoopback(config.httpHost) && config.HERALD_API_TOKENS.length > 0,
+      webhooks: events.webhooks,
+      twilioCallbacks: events.twilioCallbacks,
     });
     // The API closes first on the way down: no new work is accepted while the workers finish theirs.
     closers.push(() => http.close());

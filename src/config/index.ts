@@ -7,6 +7,7 @@ import { describeEnvIssues, flag, int, optionalText, urlWith } from "./env.js";
 import { producerVariables } from "./producer.js";
 import { checkRedisVariables } from "./redis.js";
 import { closestName } from "./names.js";
+import { webhookEndpoints } from "./webhooks.js";
 
 /** `Name <local@domain>`, `"Name, Inc." <local@domain>` or `local@domain`: nodemailer sends no From header for anything else. */
 const MAILBOX = /^(?:(?:"(?:[^"\\\r\n]|\\.)*"|[^<>"\r\n]*?)\s*<([^<>\s]+)>|([^<>\s]+))$/;
@@ -69,6 +70,20 @@ const variables = {
       .optional(),
   ),
   TWILIO_API_BASE_URL: optionalText.pipe(urlWith("TWILIO_API_BASE_URL", /^(http|https):$/).optional()),
+  /** Where providers reach this Herald's API from outside (Twilio status callbacks); none sent when unset. */
+  HERALD_PUBLIC_URL: optionalText.pipe(
+    urlWith("HERALD_PUBLIC_URL", /^(http|https):$/)
+      .refine((v) => !/[?#]/.test(v), "HERALD_PUBLIC_URL must be a base URL without query or fragment, e.g. https://herald.example.com")
+      .optional(),
+  ),
+  HERALD_WEBHOOKS: optionalText,
+  HERALD_WEBHOOKS_FILE: optionalText,
+  HERALD_WEBHOOK_ATTEMPTS: int("HERALD_WEBHOOK_ATTEMPTS", 1, 30).default(12),
+  HERALD_WEBHOOK_BACKOFF_MS: int("HERALD_WEBHOOK_BACKOFF_MS", 1, 3_600_000).default(10_000),
+  HERALD_WEBHOOK_TIMEOUT_MS: int("HERALD_WEBHOOK_TIMEOUT_MS", 100, 60_000).default(5_000),
+  HERALD_WEBHOOK_CONCURRENCY: int("HERALD_WEBHOOK_CONCURRENCY", 1, 1000).default(10),
+  /** Traces over OTLP: on with 1, or when OTEL_TRACES_EXPORTER / OTEL_EXPORTER_OTLP_*ENDPOINT say so (the standard OTEL_* variables configure the rest). */
+  HERALD_OTEL: optionalText.pipe(flag.optional()),
   HERALD_SUPPRESSION_TTL_DAYS: int("HERALD_SUPPRESSION_TTL_DAYS", 1, 3650).default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_METRICS_PORT: int("HERALD_METRICS_PORT", 0, 65_535).optional(),
@@ -106,6 +121,7 @@ export const configSchema = z
       if (!env.SMTP_URL) ctx.addIssue({ code: "custom", path: ["SMTP_URL"], message: "SMTP_URL is required when HERALD_EMAIL_CHANNEL=smtp" });
       if (!env.SMTP_FROM) ctx.addIssue({ code: "custom", path: ["SMTP_FROM"], message: 'SMTP_FROM is required with SMTP, e.g. "Acme <no-reply@acme.com>"' });
     }
+    for (const issue of webhookEndpoints(env).issues) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
     for (const issue of providerEnvIssues(env)) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
     // DKIM signs SMTP and outbox mail alike, so it is checked whichever channel is chosen.
     for (const issue of dkimIssues(env)) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
@@ -124,11 +140,20 @@ export const configSchema = z
     emailChannel: emailChannelOf(env),
     smsChannel: smsChannelOf(env),
     smtpRequireTls: env.SMTP_REQUIRE_TLS ?? !env.HERALD_DEV,
+    webhooks: webhookEndpoints(env).endpoints,
     // An API without tokens (dev mode) listens on loopback only, unless told otherwise.
     httpHost: env.HERALD_HTTP_HOST ?? (env.HERALD_API_TOKENS.length === 0 ? "127.0.0.1" : "0.0.0.0"),
   }));
 
 export type Config = z.output<typeof configSchema>;
+
+/** The path Twilio posts message status callbacks to (served by the HTTP API, outside the bearer-token check). */
+export const TWILIO_CALLBACK_PATH = "/v1/callbacks/twilio";
+
+/** `HERALD_PUBLIC_URL` + the callback path: what Twilio is given as StatusCallback and what its signature covers. */
+export function twilioCallbackUrl(publicUrl: string): string {
+  return publicUrl.replace(/\/+$/, "") + TWILIO_CALLBACK_PATH;
+}
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

@@ -95,7 +95,25 @@ export const statusSchema: JsonSchema = {
     {
       type: "object",
       required: ["id", "kind", "channel", "status", "provider", "messageId", "deliveredAt"],
-      properties: { ...statusBase, status: { const: "delivered" }, provider: { type: "string" }, messageId: { type: "string" }, deliveredAt: time },
+      description: "Accepted by the provider (deliveredAt = acceptedAt); `handset` adds what the provider reported later (Twilio status callbacks)",
+      properties: {
+        ...statusBase,
+        status: { const: "delivered" },
+        provider: { type: "string" },
+        messageId: { type: "string" },
+        deliveredAt: time,
+        acceptedAt: time,
+        handset: {
+          type: "object",
+          required: ["status", "at"],
+          properties: {
+            status: { enum: ["accepted", "sent", "delivered", "undelivered"], description: "sent: the carrier has it; delivered/undelivered: its final word" },
+            at: time,
+            sentAt: time,
+            errorCode: { type: "string", description: "With undelivered, e.g. twilio-30003" },
+          },
+        },
+      },
     },
     {
       type: "object",

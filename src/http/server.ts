@@ -7,7 +7,7 @@ import type { Logger } from "../logger.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
 import type { Suppressions } from "../queues/suppressions.js";
-import { DELIVERY_QUEUES, deliveryPrefixes } from "../queues/names.js";
+import { DELIVERY_QUEUES, deliveryPrefixes, WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../queues/names.js";
 import type { Herald } from "../queues/producer.js";
 import type { Renderer } from "../templates/renderer.js";
 import { adapters, mountedAdapters, type AdapterConfig } from "./adapters/index.js";
@@ -19,6 +19,9 @@ import { notFoundHandler, problemErrorHandler } from "./plugins/errors.js";
 import { health } from "./plugins/health.js";
 import { metricsRoute } from "./plugins/metrics.js";
 import { previews } from "./previews.js";
+import { ProviderReports } from "../queues/provider-reports.js";
+import { WebhookDeadLetters, type WebhookPolicy } from "../queues/webhook-outbox.js";
+import { twilioCallbacks, type TwilioCallbackOptions } from "./plugins/twilio-callbacks.js";
 import { redisCheck, type ReadyCheck } from "./ready.js";
 
 /** 64 KiB: a notification is a few hundred bytes; anything near this is a mistake or an attack. */
@@ -96,6 +99,16 @@ export interface HttpServerOptions {
    * loopback; default false (the caller decides, since only it knows the address it will listen on).
    */
   protectMetrics?: boolean;
+  /**
+   * Serve Twilio's status callbacks at /v1/callbacks/twilio (signature-checked, no bearer token): set when
+   * HERALD_PUBLIC_URL and a Twilio auth token are configured. Absent: no such route.
+   */
+  twilioCallbacks?: Omit<TwilioCallbackOptions, "reports">;
+  /**
+   * When webhook endpoints are configured: the `webhooks` and `webhook-dead-letter` queues in Bull Board
+   * and /metrics, and `/v1/webhooks/dead-letters` (list, replay) with this policy for replays.
+   */
+  webhooks?: WebhookPolicy;
 }
 
 export interface HeraldHttpServer extends FastifyInstance {
@@ -163,7 +176,10 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
   app.setNotFoundHandler(notFoundHandler);
 
   await docs(app);
-  const status = { queues: queues.delivery, deadLetters: opts.deadLetters, connection: opts.connection };
+  const reports = new ProviderReports(opts.connection, opts.prefix);
+  const status = { queues: queues.delivery, deadLetters: opts.deadLetters, connection: opts.connection, reports };
+  const webhookDeadLetters = opts.webhooks ? new WebhookDeadLetters(opts.connection, opts.prefix, opts.webhooks) : undefined;
+  if (webhookDeadLetters) app.addHook("onClose", () => webhookDeadLetters.close());
   await app.register(api, {
     prefix: "/v1",
     auth,
@@ -174,11 +190,14 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HeraldH
     suppressions: opts.suppressions,
     bodyLimit,
     redisTimeoutMs,
+    ...(webhookDeadLetters ? { webhookDeadLetters } : {}),
   });
   // The identity-server adapters: beside /v1's Bearer tokens, each checking its own server's signature.
   await app.register(adapters, { prefix: "/v1/adapters", config: adapterConfig(config), herald: opts.herald, metrics, logger, redisTimeoutMs });
   const mounted = mountedAdapters(config);
   if (mounted.length > 0) logger.info({ adapters: mounted }, "identity-server adapters mounted");
+  // Beside /v1, not inside it: Twilio signs its callbacks and sends no bearer token.
+  if (opts.twilioCallbacks) await app.register(twilioCallbacks, { prefix: "/v1", ...opts.twilioCallbacks, reports });
   await app.register(health, { checks: opts.ready ?? { redis: redisCheck(opts.connection) }, readyTimeoutMs: opts.readyTimeoutMs ?? 2000 });
   await app.register(metricsRoute, { metrics, auth, protect: opts.protectMetrics ?? false });
   await app.register(board, { queues: queues.all, basePrefix: opts.prefix, readOnly: config.HERALD_BOARD_READONLY, auth });
@@ -224,7 +243,10 @@ function openQueues(opts: HttpServerOptions) {
   const delivery = deliveryPrefixes(opts.prefix, opts.shards ?? 1).flatMap((prefix) =>
     DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix })),
   );
-  const all = [...delivery, opts.deadLetters.queue];
+  const webhooks = opts.webhooks
+    ? [WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTER_QUEUE].map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }))
+    : [];
+  const all = [...delivery, opts.deadLetters.queue, ...webhooks];
   // Without a listener BullMQ prints every connection error to the console; log them, once a minute at most.
   const lastLogged = new Map<string, number>();
   const onQueueError = (queue: Queue) => (error: Error) => {
@@ -243,7 +265,7 @@ function openQueues(opts: HttpServerOptions) {
     all,
     close: async () => {
       offs.forEach((off) => off());
-      await Promise.all(delivery.map((q) => q.close()));
+      await Promise.all([...delivery, ...webhooks].map((q) => q.close()));
     },
   };
 }

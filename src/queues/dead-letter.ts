@@ -5,6 +5,7 @@ import type { FailureClass } from "../errors/index.js";
 import { scrub } from "../redact.js";
 import { DEFAULT_RETRY, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
 import { DEAD_LETTER_QUEUE } from "./names.js";
+import { bullmqTelemetry, tracingActive } from "../telemetry/tracing.js";
 
 /** A job that failed for good, with everything needed to understand it and send it again. */
 export interface DeadLetter {
@@ -87,6 +88,8 @@ export class DeadLetters {
     readonly connection: RedisClient,
     readonly prefix: string,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    /** Told after each replay (delivery events); its failure is its own, never the replay's. */
+    private readonly onReplayed?: (letter: DeadLetterRecord, newId: string) => Promise<void>,
   ) {
     this.queue = new Queue(DEAD_LETTER_QUEUE, { connection, prefix });
   }
@@ -145,6 +148,7 @@ export class DeadLetters {
     await this.connection.set(this.replayKey(id), added.id!, "EX", REPLAY_TRAIL_SECONDS);
     // Added first, removed second: a crash in between leaves the letter to replay again (as the same job), never a lost job.
     await job.remove();
+    await this.onReplayed?.(letter, added.id!).catch(() => {});
     return added.id!;
   }
 
@@ -182,7 +186,9 @@ export class DeadLetters {
   private target(name: string, prefix: string): Queue {
     let queue = this.targets.get(`${prefix}:${name}`);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix });
+      // A replay made inside a traced request (the API) starts the replayed job's trace there.
+      const telemetry = bullmqTelemetry(tracingActive());
+      queue = new Queue(name, { connection: this.connection, prefix, ...(telemetry ? { telemetry } : {}) });
       queue.on("error", () => {}); // the dead-letter queue's own listener reports connection trouble
       this.targets.set(`${prefix}:${name}`, queue);
     }

@@ -8,6 +8,9 @@ export { DEFAULT_PREFIX, HASH_TAGGED } from "../config/defaults.js";
 export const QUEUE_OF_CHANNEL: Record<ChannelName, string> = { email: "email", sms: "sms" };
 export const DEAD_LETTER_QUEUE = "dead-letter";
 export const DELIVERY_QUEUES = Object.values(QUEUE_OF_CHANNEL);
+/** Delivery events to producers' webhook endpoints: their own queue and dead letters, so they never hold up mail. */
+export const WEBHOOK_QUEUE = "webhooks";
+export const WEBHOOK_DEAD_LETTER_QUEUE = "webhook-dead-letter";
 export const ALL_QUEUES = [...DELIVERY_QUEUES, DEAD_LETTER_QUEUE];
 
 const CHANNEL_OF_QUEUE = new Map(Object.entries(QUEUE_OF_CHANNEL).map(([channel, queue]) => [queue, channel as ChannelName]));

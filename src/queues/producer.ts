@@ -15,10 +15,15 @@ import { decodeKey, loadKey, parseKeyList, type KeyMaterial, type Keyring } from
 import { createRedis, redisTarget, waitForReplicas, type RedisClient, type RedisInput } from "./connection.js";
 import { DeadlineError, withDeadline } from "./deadline.js";
 import { toEnvelope } from "./envelope.js";
+import { DeadLetters } from "./dead-letter.js";
+import type { NotificationEvent } from "./notification-events.js";
+import type { NotificationStatus } from "./status.js";
+import { NotificationWatch } from "./watch.js";
+import { bullmqTelemetry, inSpan, tracingActive } from "../telemetry/tracing.js";
 import { limitPolicyOf, loadProducerConfig, retryPolicyOf, type ProducerConfig } from "../config/producer.js";
 import { Limits, type LimitedJob, type LimitPolicy, type LimitSettings } from "./limits.js";
 import { IDEMPOTENCY_TTL_MS, deliveryJobOptions, type RetryPolicy } from "./job-options.js";
-import { DEAD_LETTER_QUEUE, QUEUE_OF_CHANNEL, assertPrefix, recipientKey, shardOf, shardPrefix } from "./names.js";
+import { DEAD_LETTER_QUEUE, QUEUE_OF_CHANNEL, assertPrefix, deliveryPrefixes, recipientKey, shardOf, shardPrefix } from "./names.js";
 
 export interface HeraldOptions {
   /**
@@ -51,6 +56,11 @@ export interface HeraldOptions {
   replicasAckTimeoutMs?: number;
   /** How long an enqueue may wait for Redis before it fails (BullMQ itself would wait for a lost connection forever). Default 10 s. */
   timeoutMs?: number;
+  /**
+   * OpenTelemetry spans for enqueues, with the trace context carried in the job to the worker's spans.
+   * Default: on when an OpenTelemetry SDK is registered in this process when the Herald is created.
+   */
+  tracing?: boolean;
   /** Told once when the dev key file is used instead of HERALD_ENCRYPTION_KEY. */
   onWarning?: (message: string) => void;
   /**
@@ -193,6 +203,9 @@ export class Herald {
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private lastRedisError?: Error;
+  private watcher?: NotificationWatch;
+  private readonly tracing: boolean;
+  private deadLetterQueue?: DeadLetters;
   /** The limit counters (show, reset), whether or not this producer enforces them. */
   readonly limits: Limits;
   private readonly enforceLimits: boolean;
@@ -203,6 +216,7 @@ export class Herald {
     this.prefix = assertPrefix(opts.prefix ?? env.HERALD_PREFIX);
     this.retry = { ...retryPolicyOf(env), ...opts.retry };
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.tracing = opts.tracing ?? tracingActive();
     this.key = resolveKey(opts, env);
     this.shards = opts.shards ?? env.HERALD_SHARDS;
     this.replicasAck = opts.replicasAck ?? env.HERALD_REPLICAS_ACK;
@@ -227,6 +241,14 @@ export class Herald {
    * EnqueueTimeoutError (both with the job's id) when Redis does not take it in time.
    */
   async enqueue<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
+    return inSpan(this.tracing, "herald.enqueue", { "herald.kind": kind }, async (span) => {
+      const result = await this.enqueueOne(kind, input, options);
+      span?.setAttributes({ "herald.notification_id": result.id, "herald.channel": result.channel, "herald.deduplicated": result.deduplicated });
+      return result;
+    });
+  }
+
+  private async enqueueOne<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions): Promise<EnqueueResult> {
     const [prepared] = this.prepare([{ kind, job: input, id: options.id }]);
     if (!prepared) throw new Error("Herald: preparing one job gave none"); // prepare() returns one per item or throws
     const { jobId } = prepared.opts;
@@ -249,6 +271,10 @@ export class Herald {
    * then adds them per queue in one atomic batch each.
    */
   async enqueueBulk(items: BulkItem[], options: Omit<EnqueueOptions, "id"> = {}): Promise<EnqueueResult[]> {
+    return inSpan(this.tracing, "herald.enqueue_bulk", { "herald.count": items.length }, () => this.enqueueMany(items, options));
+  }
+
+  private async enqueueMany(items: BulkItem[], options: Omit<EnqueueOptions, "id">): Promise<EnqueueResult[]> {
     const prepared = this.prepare(items);
     const [firstId, ...otherIds] = prepared.map((p) => p.opts.jobId);
     if (firstId === undefined) return []; // an empty bulk writes nothing
@@ -280,7 +306,42 @@ export class Herald {
     return results;
   }
 
+  /**
+   * Delivery events as they happen (`notification.accepted`, `notification.dead_lettered`), over BullMQ's
+   * queue events in Redis, without HTTP: `for await (const event of herald.events()) …`. Events are
+   * buffered from this call on; leave the loop (or abort `signal`) to stop.
+   */
+  events(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<NotificationEvent> {
+    return this.watch().events(options.signal);
+  }
+
+  /**
+   * Resolves with the notification's status once the provider accepted it (`delivered`) or it was
+   * dead-lettered (a replay is followed to its new job); rejects with WaitTimeoutError after `timeoutMs`
+   * (default 30 s).
+   */
+  waitFor(id: string, options: { timeoutMs?: number } = {}): Promise<NotificationStatus> {
+    return this.watch().waitFor(id, options.timeoutMs ?? 30_000);
+  }
+
+  private watch(): NotificationWatch {
+    this.watcher ??= new NotificationWatch({
+      connection: this.connection,
+      prefix: this.prefix,
+      deliveryPrefixes: deliveryPrefixes(this.prefix, this.shards),
+      deadLetters: this.deadLetters(),
+    });
+    return this.watcher;
+  }
+
+  private deadLetters(): DeadLetters {
+    this.deadLetterQueue ??= new DeadLetters(this.connection, this.prefix, this.retry);
+    return this.deadLetterQueue;
+  }
+
   async close(): Promise<void> {
+    await this.watcher?.close();
+    await this.deadLetterQueue?.close();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     if (this.ownsConnection) await this.connection.quit().catch(() => this.connection.disconnect());
   }
@@ -392,7 +453,12 @@ export class Herald {
     const name = `${channel}:${shard}`;
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(QUEUE_OF_CHANNEL[channel], { connection: this.connection, prefix: shardPrefix(this.prefix, shard, this.shards) });
+      const telemetry = bullmqTelemetry(this.tracing);
+      queue = new Queue(QUEUE_OF_CHANNEL[channel], {
+        connection: this.connection,
+        prefix: shardPrefix(this.prefix, shard, this.shards),
+        ...(telemetry ? { telemetry } : {}),
+      });
       // Kept for the timeout message instead of BullMQ printing every reconnect failure to the console.
       queue.on("error", (error) => (this.lastRedisError = error));
       this.queues.set(name, queue);

@@ -4,6 +4,7 @@ import type { ChannelName } from "../contracts/index.js";
 import { readFailure, type FailureClass } from "../errors/index.js";
 import { scrub } from "../redact.js";
 import { DeadLetters, type DeadLetterRecord } from "./dead-letter.js";
+import type { HandsetReport, ProviderReports } from "./provider-reports.js";
 import { channelOfQueue, DELIVERY_QUEUES } from "./names.js";
 
 /** Where a notification is. Carries no recipient, code, link or message text. */
@@ -19,7 +20,16 @@ export type NotificationStatus =
       /** The provider code of the last failure, e.g. `smtp-451`. */
       lastErrorCode?: string;
     })
-  | (StatusBase & { status: "delivered"; provider: string; messageId: string; deliveredAt: string })
+  | (StatusBase & {
+      status: "delivered";
+      provider: string;
+      messageId: string;
+      /** When the provider accepted it (the same as acceptedAt; kept for existing clients). */
+      deliveredAt: string;
+      acceptedAt: string;
+      /** What the provider reported afterwards about the handset (Twilio status callbacks), if anything yet. */
+      handset?: HandsetReport;
+    })
   /** Failed for good and not yet in the dead-letter queue: the dead-letter mover takes it within a minute. */
   | (StatusBase & { status: "failed"; reason: string; failedAt?: string })
   | (StatusBase & {
@@ -53,6 +63,8 @@ export interface StatusSources {
   deadLetters: DeadLetters;
   /** Used to read when a delayed retry is due (the delayed set's score). */
   connection: RedisClient;
+  /** Provider reports (Twilio status callbacks) to show with a delivered notification; none when absent. */
+  reports?: ProviderReports;
 }
 
 export { channelOfQueue };
@@ -105,7 +117,12 @@ async function lookupOne(id: string, sources: StatusSources): Promise<Notificati
       const letter = await sources.deadLetters.get(DeadLetters.idFor(queue.name, id));
       if (letter) return deadLetterStatus(letter);
     }
-    return statusOfJob(job, state, await nextAttemptAt(job, state, queue, sources.connection));
+    const status = statusOfJob(job, state, await nextAttemptAt(job, state, queue, sources.connection));
+    if (status.status === "delivered" && sources.reports && status.messageId) {
+      const handset = await sources.reports.get(status.provider, status.messageId);
+      if (handset) return { ...status, handset };
+    }
+    return status;
   }
   // Every shard of a channel has the same queue name, and dead letters are one queue for all shards.
   const names = [...new Set(sources.queues.map((queue) => queue.name))];
@@ -153,12 +170,14 @@ export function statusOfJob(job: Job, state: string, dueAt?: number): Notificati
       return { ...base, status: "active" };
     case "completed": {
       const result = (job.returnvalue ?? {}) as ResultLike;
+      const acceptedAt = typeof result.acceptedAt === "string" ? result.acceptedAt : new Date(job.finishedOn ?? Date.now()).toISOString();
       return {
         ...base,
         status: "delivered",
         provider: String(result.provider ?? "unknown"),
         messageId: String(result.messageId ?? ""),
-        deliveredAt: typeof result.acceptedAt === "string" ? result.acceptedAt : new Date(job.finishedOn ?? Date.now()).toISOString(),
+        deliveredAt: acceptedAt,
+        acceptedAt,
       };
     }
     case "failed":

@@ -61,6 +61,18 @@ export class Suppressions {
     return id;
   }
 
+  /** The entry id a recipient has (its keyed hash under the newest key): what a later report may suppress by. */
+  idOf(address: string): string {
+    return this.ids(address)[0]!;
+  }
+
+  /** Suppresses by entry id, for a report that names no address (a carrier's status callback). */
+  async addId(id: string, entry: Omit<SuppressionEntry, "at"> & { at?: string }): Promise<void> {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) return;
+    const stored: SuppressionEntry = { ...entry, reason: scrub(entry.reason).slice(0, 300), at: entry.at ?? new Date().toISOString() };
+    await this.connection.set(this.key(id), JSON.stringify(stored), "EX", this.ttlSeconds);
+  }
+
   /** Removes the recipient's entry (under every key of the keyring); true if there was one. */
   async remove(address: string): Promise<boolean> {
     let removed = 0;

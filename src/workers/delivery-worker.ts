@@ -1,4 +1,4 @@
-import { Worker } from "bullmq";
+import { Worker, type WorkerOptions } from "bullmq";
 import type { ChannelName } from "../contracts/index.js";
 import { FinalFailure } from "../errors/index.js";
 import type { Logger } from "../logger.js";
@@ -16,6 +16,8 @@ export interface DeliveryWorkerOptions {
   /** Jobs per second across every worker of this queue (BullMQ keeps the count in Redis); none when absent. */
   ratePerSecond?: number;
   logger: Logger;
+  /** BullMQ's telemetry (bullmq-otel): a span per job, continuing the producer's trace. */
+  telemetry?: WorkerOptions["telemetry"];
 }
 
 /** The email or SMS worker: one BullMQ worker on its channel's queue, running the pipeline. */
@@ -34,6 +36,7 @@ export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, o
     runRetryDelay: 1000,
     ...(opts.ratePerSecond ? { limiter: { max: opts.ratePerSecond, duration: 1000 } } : {}),
     autorun: false,
+    ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
   });
   worker.on("completed", (job, result: DeliveryResult) => {
     logger.info({ jobId: job.id, kind: job.name, provider: result.provider, messageId: result.messageId, attempts: job.attemptsMade }, "delivered");

@@ -9,6 +9,7 @@ import { scrub } from "../redact.js";
 import { DecryptError } from "../secrets/cipher.js";
 import type { KeyMaterial } from "../secrets/key.js";
 import type { Renderer } from "../templates/renderer.js";
+import { inSpan } from "../telemetry/tracing.js";
 
 export interface PipelineDeps {
   key: KeyMaterial;
@@ -20,6 +21,25 @@ export interface PipelineDeps {
   /** The SMS-pumping guard's second look at a queued SMS (number, allowlist, country breaker). None: no second look. */
   limits?: Pick<Limits, "refusalOfQueued">;
   now?: () => number;
+  /**
+   * Told once the provider accepted a message, before the job completes (so a provider's status callback
+   * can find its notification). Its failure never fails the job: the message is already sent.
+   */
+  onAccepted?: (accepted: AcceptedMessage) => Promise<void>;
+  /** Spans for render and send (OpenTelemetry), inside the job's span; off: none. */
+  tracing?: boolean;
+}
+
+/** A message the provider took, as onAccepted hears of it: ids and times only. */
+export interface AcceptedMessage {
+  job: Job;
+  receipt: Receipt;
+  channel: ChannelName;
+  kind: KindName;
+  tenant?: string;
+  enqueuedAt: number;
+  /** The address it went to, in memory only (for its suppression-list id); never stored or logged. */
+  recipient: string;
 }
 
 /** What a delivered job returns (stored by BullMQ as the job's result). No personal data. */
@@ -68,30 +88,29 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
       );
     }
 
-    let send: () => Promise<Receipt>;
-    let locale: string;
-    try {
-      const link = resolveLink(parsed);
-      if (channel === "email") {
-        const mail = deps.renderer.email({ kind, job: parsed, link, now: now() });
-        locale = mail.locale;
-        const to = { address: parsed.recipient.email!, name: parsed.recipient.displayName };
-        const meta = { kind, locale: mail.locale, tenant: parsed.tenant?.id, jobId: job.id };
-        send = () => deps.email.send({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text, meta });
-      } else {
+    const tracing = deps.tracing ?? false;
+    const attributes = { "herald.kind": kind, "herald.channel": channel, "herald.notification_id": String(job.id) };
+    const { send, locale } = await inSpan(tracing, "herald.render", attributes, async () => {
+      try {
+        const link = resolveLink(parsed);
+        if (channel === "email") {
+          const mail = deps.renderer.email({ kind, job: parsed, link, now: now() });
+          const to = { address: parsed.recipient.email!, name: parsed.recipient.displayName };
+          const meta = { kind, locale: mail.locale, tenant: parsed.tenant?.id, jobId: job.id };
+          return { locale: mail.locale, send: () => deps.email.send({ to, from: mail.from, subject: mail.subject, html: mail.html, text: mail.text, meta }) };
+        }
         const sms = deps.renderer.sms({ kind, job: parsed, now: now() });
-        locale = sms.locale;
         const meta = { kind, locale: sms.locale, tenant: parsed.tenant?.id, jobId: job.id };
-        send = () => deps.sms.send({ to: parsed.recipient.phone!, body: sms.body, meta });
+        return { locale: sms.locale, send: () => deps.sms.send({ to: parsed.recipient.phone!, body: sms.body, meta }) };
+      } catch (error) {
+        // A template that cannot render this job will not render it on the next try either.
+        throw new PermanentDeliveryError(`rendering failed: ${scrub((error as Error).message, secrets)}`, "render");
       }
-    } catch (error) {
-      // A template that cannot render this job will not render it on the next try either.
-      throw new PermanentDeliveryError(`rendering failed: ${scrub((error as Error).message, secrets)}`, "render");
-    }
+    });
 
+    let receipt: Receipt;
     try {
-      const receipt = await send();
-      return { ...receipt, channel, kind, locale, enqueuedAt };
+      receipt = await inSpan(tracing, "herald.send", { ...attributes, "herald.provider": provider.provider }, send);
     } catch (error) {
       const { permanent, code, hardBounce } = provider.classify(error);
       const message = `${provider.provider}: ${scrub((error as Error)?.message ?? String(error), secrets)}`;
@@ -101,5 +120,7 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
       }
       throw permanent ? new PermanentDeliveryError(message, code) : new TransientDeliveryError(message, code);
     }
+    await deps.onAccepted?.({ job, receipt, channel, kind, tenant: parsed.tenant?.id, enqueuedAt, recipient: address }).catch(() => {});
+    return { ...receipt, channel, kind, locale, enqueuedAt };
   };
 }

@@ -7,6 +7,10 @@ import { CHANNELS, type ChannelName } from "../contracts/index.js";
 import type { Logger } from "../logger.js";
 import { createRedis, redisTarget, reportErrors, type RedisClient } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
+import type { WebhookOutbox } from "../queues/webhook-outbox.js";
+import { bullmqTelemetry, tracingActive } from "../telemetry/tracing.js";
+import { startWebhookDelivery, type BreakerPolicy, type WebhookDelivery } from "./webhook-worker.js";
+import type { DeliveryResult } from "./pipeline.js";
 import { Suppressions } from "../queues/suppressions.js";
 import { Limits } from "../queues/limits.js";
 import { limitPolicyOf, limitSettingsOf } from "../config/producer.js";
@@ -19,6 +23,7 @@ import type { Renderer } from "../templates/renderer.js";
 import { DeadLetterMover } from "./dead-letter-mover.js";
 import { checkProvider, type ProviderCheck } from "./provider-check.js";
 import { createDeliveryWorker } from "./delivery-worker.js";
+import { deliveryEvents } from "./delivery-events.js";
 
 /** How long the start-up SMTP check may take before it counts as failed. */
 export const PROVIDER_CHECK_TIMEOUT_MS = 10_000;
@@ -32,12 +37,16 @@ export interface WorkersOptions {
   /** Providers to use instead of the configured ones. */
   providers?: { email?: EmailProvider; sms?: SmsProvider };
   renderer?: Renderer;
+  /** Run the webhook worker when HERALD_WEBHOOKS names endpoints; default true. */
+  webhooks?: boolean;
+  /** The webhook endpoints' breaker (tests shorten it). */
+  webhookBreaker?: BreakerPolicy;
 }
 
 /**
  * Events after the fact, for metrics and tests: `delivered` (job, result), `retrying` (job, error),
  * `dead-lettered` (job, failureClass, code), `unknown-tenant` (kind, tenantId), `provider-breaker`
- * (channel, provider, state) and `failover` (channel, from, to).
+ * (channel, provider, state), `failover` (channel, from, to) and `webhook` (endpointId, outcome).
  */
 export type WorkerEvents = EventEmitter;
 
@@ -48,6 +57,10 @@ export interface RunningWorkers {
   renderer: Renderer;
   /** The start-up check of each provider that has one (SMTP), for /readyz; it never stops the workers. */
   providerChecks: Partial<Record<ChannelName, ProviderCheck>>;
+  /** Publishes delivery events to the webhook queue, when endpoints are configured. */
+  outbox?: WebhookOutbox;
+  /** The webhook worker, when endpoints are configured. */
+  webhookDelivery?: WebhookDelivery;
   /** Stops taking jobs, lets active ones finish, moves pending dead letters, closes providers and Redis. */
   close(): Promise<void>;
 }
@@ -116,9 +129,12 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   reportErrors(connection, logError("worker connection"));
   const deadLetters = new DeadLetters(connection, config.HERALD_PREFIX, retryPolicyOf(config));
   reportErrors(deadLetters.queue, logError("dead-letter queue"));
-  const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => events.emit("dead-lettered", job, failureClass, code));
-
   const suppressions = new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS);
+  const delivery = deliveryEvents(config, connection, logger, suppressions);
+  const mover = new DeadLetterMover(deadLetters, logger, (job, failureClass, code) => {
+    events.emit("dead-lettered", job, failureClass, code);
+    delivery.deadLettered(job, failureClass, code);
+  });
   // The SMS guard looks again before a send (counting nothing) when limits are on or an allowlist is set.
   const limits =
     limitSettingsOf(config) || config.HERALD_SMS_ALLOWED_COUNTRIES
@@ -127,12 +143,14 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
           smsAllowedCountries: config.HERALD_SMS_ALLOWED_COUNTRIES,
         })
       : undefined;
+  // Traced only if an OpenTelemetry SDK was registered before start (herald's own with HERALD_OTEL, or the embedding app's).
+  const tracing = tracingActive();
   const defaults: Record<ChannelName, number> = { email: config.HERALD_EMAIL_CONCURRENCY, sms: config.HERALD_SMS_CONCURRENCY };
   const channelShards = channels.flatMap((channel) => prefixes.map((prefix) => ({ channel, prefix })));
   const workers = channelShards.map(({ channel, prefix }) => {
     const worker = createDeliveryWorker(
       channel,
-      { key, renderer, email, sms, suppressions, limits },
+      { key, renderer, email, sms, suppressions, limits, onAccepted: delivery.onAccepted, tracing },
       {
         connection,
         prefix,
@@ -141,10 +159,14 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
         stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
         ratePerSecond: shareOfRate(channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND, config.HERALD_SHARDS),
         logger,
+        telemetry: bullmqTelemetry(tracing),
       },
     );
     mover.attach(worker);
-    worker.on("completed", (job, result) => events.emit("delivered", job, result));
+    worker.on("completed", (job, result: DeliveryResult) => {
+      events.emit("delivered", job, result);
+      delivery.delivered(job, result);
+    });
     worker.on("failed", (job, error) => {
       if (job && !job.finishedOn) events.emit("retrying", job, error);
     });
@@ -156,7 +178,22 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
   for (const worker of workers) {
     void worker.run().catch((error) => logger.error({ err: error }, "worker stopped"));
   }
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const webhookDelivery =
+    (opts.webhooks ?? true) && config.webhooks.length > 0
+      ? startWebhookDelivery({
+          connection,
+          prefix: config.HERALD_PREFIX,
+          endpoints: config.webhooks,
+          concurrency: config.HERALD_WEBHOOK_CONCURRENCY,
+          timeoutMs: config.HERALD_WEBHOOK_TIMEOUT_MS,
+          lockMs: config.HERALD_LOCK_MS,
+          stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
+          breaker: opts.webhookBreaker,
+          logger,
+          onOutcome: (endpoint, outcome) => events.emit("webhook", endpoint, outcome),
+        })
+      : undefined;
+  await Promise.all([...workers, ...(webhookDelivery ? [webhookDelivery.worker] : [])].map((w) => w.waitUntilReady()));
   // In the background: a relay that is down or misconfigured at start is a warning and a /readyz detail,
   // not a crash loop; its jobs wait and retry like during any other outage.
   const providerChecks: RunningWorkers["providerChecks"] = {};
@@ -173,10 +210,14 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
     deadLetters,
     renderer,
     providerChecks,
+    outbox: delivery.outbox,
+    webhookDelivery,
     close() {
       closing ??= (async () => {
         await Promise.all(workers.map((w) => w.close()));
         await mover.close();
+        await webhookDelivery?.close();
+        await delivery.close();
         await Promise.all(swept.map((q) => q.close()));
         await deadLetters.close();
         await Promise.all([email.close(), sms.close()]);

@@ -16,20 +16,38 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   secrets: [],
   // Standard Webhooks signing: pure crypto, shared by the HTTP provider, delivery events and adapters.
   webhooks: [],
-  // webhooks: the HTTP provider's whsec_ secrets are checked at start like every other setting.
-  config: ["secrets", "webhooks"],
-  logger: ["redact"],
-  queues: ["config", "contracts", "errors", "redact", "secrets"],
+  // webhooks: the HTTP provider's whsec_ secrets and the webhook endpoints' are checked at start like every
+  // other setting; contracts: the event types endpoints subscribe to.
+  config: ["contracts", "secrets", "webhooks"],
+  // OpenTelemetry through its API only (the SDK and exporter are loaded by the CLI when asked for).
+  telemetry: [],
+  logger: ["redact", "telemetry"],
+  queues: ["config", "contracts", "errors", "redact", "secrets", "telemetry"],
   // Templates are pure: they render and send nothing, and know no queue.
   templates: ["config", "contracts"],
   // Providers send what they are given and know no queue, template or job.
   channels: ["config", "webhooks"],
   metrics: ["contracts", "errors", "logger", "queues"],
-  workers: ["channels", "config", "contracts", "errors", "logger", "queues", "redact", "secrets", "templates", "webhooks"],
+  workers: ["channels", "config", "contracts", "errors", "logger", "queues", "redact", "secrets", "telemetry", "templates", "webhooks"],
   http: ["config", "contracts", "errors", "logger", "metrics", "queues", "redact", "templates", "webhooks"],
-  cli: ["channels", "config", "contracts", "errors", "http", "logger", "metrics", "queues", "redact", "secrets", "templates", "webhooks", "workers"],
+  cli: [
+    "channels",
+    "config",
+    "contracts",
+    "errors",
+    "http",
+    "logger",
+    "metrics",
+    "queues",
+    "redact",
+    "secrets",
+    "telemetry",
+    "templates",
+    "webhooks",
+    "workers",
+  ],
   // The producer SDK's entry.
-  index: ["config", "contracts", "errors", "queues", "secrets"],
+  index: ["config", "contracts", "errors", "queues", "secrets", "telemetry"],
 };
 
 /** Every module specifier in a file: static and type-only imports, re-exports, side-effect and dynamic imports. */
@@ -112,7 +130,21 @@ describe("imports point down the flow, over the whole graph (type imports includ
         .map((f) => relative(SRC, f))
         .sort(),
     ).toEqual(["config/defaults.ts", "config/env.ts", "config/producer.ts", "config/redis.ts"]);
-    for (const heavy of ["mjml", "nodemailer", "twilio", "handlebars", "html-to-text", "fastify", "pino", "prom-client", "commander"])
+    for (const heavy of [
+      "mjml",
+      "nodemailer",
+      "twilio",
+      "handlebars",
+      "html-to-text",
+      "fastify",
+      "pino",
+      "prom-client",
+      "commander",
+      "yaml",
+      "@opentelemetry/sdk-trace-node",
+      "@opentelemetry/sdk-trace-base",
+      "@opentelemetry/exporter-trace-otlp-http",
+    ])
       expect(packages).not.toContain(heavy);
     expect(packages).toContain("bullmq"); // sanity: the walk does see packages
   });

@@ -9,6 +9,8 @@ import { limitRoutes } from "../routes/limits.js";
 import { suppressionRoutes } from "../routes/suppressions.js";
 import type { Suppressions } from "../../queues/suppressions.js";
 import { notificationRoutes } from "../routes/notifications.js";
+import { webhookRoutes } from "../routes/webhooks.js";
+import type { WebhookDeadLetters } from "../../queues/webhook-outbox.js";
 import { bearerScopeHook } from "./auth.js";
 
 export interface ApiOptions {
@@ -21,6 +23,8 @@ export interface ApiOptions {
   suppressions?: Suppressions;
   bodyLimit: number;
   redisTimeoutMs: number;
+  /** The webhook dead letters' routes, when webhook endpoints are configured. */
+  webhookDeadLetters?: WebhookDeadLetters;
 }
 
 /** The /v1 API (register it with prefix /v1): every route behind a Bearer token of the route's scope. */
@@ -31,4 +35,5 @@ export const api: FastifyPluginAsync<ApiOptions> = async (v1, opts) => {
   await v1.register(deadLetterRoutes, { deadLetters: opts.deadLetters, redisTimeoutMs });
   await v1.register(limitRoutes, { limits: herald.limits, redisTimeoutMs });
   if (opts.suppressions) await v1.register(suppressionRoutes, { suppressions: opts.suppressions, redisTimeoutMs });
+  if (opts.webhookDeadLetters) await v1.register(webhookRoutes, { webhookDeadLetters: opts.webhookDeadLetters, redisTimeoutMs });
 };

@@ -1,3 +1,4 @@
+import { context, propagation } from "@opentelemetry/api";
 import type { FastifyInstance } from "fastify";
 import { KIND_NAMES, KINDS, ValidationError, type KindName } from "../../contracts/index.js";
 import { RateLimitedError } from "../../errors/index.js";
@@ -89,7 +90,9 @@ export async function notificationRoutes(app: FastifyInstance, opts: Notificatio
         }
         let result: Awaited<ReturnType<typeof herald.enqueue>>;
         try {
-          result = await herald.enqueue(kind as KindName, request.body as never, { id: requestId, timeoutMs: redisTimeoutMs });
+          // A caller's W3C traceparent continues its trace into the enqueue (a no-op unless tracing is on).
+          const caller = propagation.extract(context.active(), request.headers);
+          result = await context.with(caller, () => herald.enqueue(kind as KindName, request.body as never, { id: requestId, timeoutMs: redisTimeoutMs }));
         } catch (error) {
           if (error instanceof ValidationError) {
             return sendProblem(reply, {
