@@ -121,6 +121,26 @@ export const configSchema = z
       if (!env.SMTP_URL) ctx.addIssue({ code: "custom", path: ["SMTP_URL"], message: "SMTP_URL is required when HERALD_EMAIL_CHANNEL=smtp" });
       if (!env.SMTP_FROM) ctx.addIssue({ code: "custom", path: ["SMTP_FROM"], message: 'SMTP_FROM is required with SMTP, e.g. "Acme <no-reply@acme.com>"' });
     }
+    const emailByHttp = emailChannelOf(env) === "http" || (env.HERALD_HTTP_PROVIDER_FALLBACK ?? []).includes("email");
+    if (!env.SMTP_FROM && ((env.SMTP_FALLBACK_URL?.length ?? 0) > 0 || (emailByHttp && !env.HERALD_DEV))) {
+      const via = (env.SMTP_FALLBACK_URL?.length ?? 0) > 0 ? "SMTP_FALLBACK_URL" : "the HTTP provider";
+      ctx.addIssue({
+        code: "custom",
+        path: ["SMTP_FROM"],
+        message: `SMTP_FROM is required when mail goes out through ${via}, e.g. "Acme <no-reply@acme.com>"`,
+      });
+    }
+    if (env.HERALD_HTTP_PROVIDER_URL && !env.HERALD_DEV) {
+      const url = new URL(env.HERALD_HTTP_PROVIDER_URL);
+      const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+      if (url.protocol !== "https:" && !loopback) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["HERALD_HTTP_PROVIDER_URL"],
+          message: "HERALD_HTTP_PROVIDER_URL must be https:// (it carries codes, links and addresses; plain http only to loopback or with HERALD_DEV=1)",
+        });
+      }
+    }
     for (const issue of webhookEndpoints(env).issues) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
     for (const issue of providerEnvIssues(env)) ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
     // DKIM signs SMTP and outbox mail alike, so it is checked whichever channel is chosen.

@@ -12,7 +12,7 @@ export interface DeadLetter {
   kind: string;
   /** The queue it came from and goes back to on replay. */
   queue: string;
-  /** The prefix of that queue's shard (HERALD_SHARDS); absent: the dead-letter queue's own prefix. */
+  /** The prefix of the shard it failed on (HERALD_SHARDS), for the record; replays go to the unsharded queue. */
   queuePrefix?: string;
   originalJobId: string;
   /** The job data exactly as it was queued (secrets still sealed). */
@@ -140,7 +140,9 @@ export class DeadLetters {
     const job = await this.queue.getJob(id);
     if (!job) return undefined;
     const letter = toRecord(job);
-    const added = await this.target(letter.queue, letter.queuePrefix ?? this.prefix).add(letter.kind, letter.data, {
+    // Back to the unsharded queue, not the shard it failed on: workers always work that one, whatever
+    // HERALD_SHARDS is now, while the old shard may no longer be worked after HERALD_SHARDS changed.
+    const added = await this.target(letter.queue, this.prefix).add(letter.kind, letter.data, {
       ...deliveryJobOptions(this.retry),
       jobId: replayIdOf(letter),
     });

@@ -13,8 +13,8 @@ export interface DeliveryWorkerOptions {
   concurrency: number;
   lockMs: number;
   stalledIntervalMs: number;
-  /** Jobs per second across every worker of this queue (BullMQ keeps the count in Redis); none when absent. */
-  ratePerSecond?: number;
+  /** At most `max` jobs per `duration` ms across every worker of this queue (BullMQ keeps the count in Redis); none when absent. */
+  limiter?: { max: number; duration: number };
   logger: Logger;
   /** BullMQ's telemetry (bullmq-otel): a span per job, continuing the producer's trace. */
   telemetry?: WorkerOptions["telemetry"];
@@ -34,7 +34,7 @@ export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, o
     // After a Redis error BullMQ waits this long before it asks for jobs again (default 15 s): Redis
     // reconnects within a second (see reconnectDelay), so should the worker.
     runRetryDelay: 1000,
-    ...(opts.ratePerSecond ? { limiter: { max: opts.ratePerSecond, duration: 1000 } } : {}),
+    ...(opts.limiter ? { limiter: opts.limiter } : {}),
     autorun: false,
     ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
   });

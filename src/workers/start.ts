@@ -157,7 +157,7 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
         concurrency: opts.concurrency?.[channel] ?? defaults[channel],
         lockMs: config.HERALD_LOCK_MS,
         stalledIntervalMs: config.HERALD_STALLED_INTERVAL_MS,
-        ratePerSecond: shareOfRate(channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND, config.HERALD_SHARDS),
+        limiter: shareOfRate(channel === "email" ? config.HERALD_EMAIL_RATE_PER_SECOND : config.HERALD_SMS_RATE_PER_SECOND, prefixes.length),
         logger,
         telemetry: bullmqTelemetry(tracing),
       },
@@ -229,9 +229,13 @@ export async function startWorkers(opts: WorkersOptions): Promise<RunningWorkers
 }
 
 /**
- * BullMQ limits each queue: a channel's rate is shared out over its shards (the unsharded queue, empty
- * once drained, gets a shard's share too).
+ * BullMQ limits each queue on its own, so a channel's rate is split over its queues (every shard, and the
+ * unsharded queue once sharded): each gets rate / queues per second, never more in total. A share below
+ * one per second becomes one job per longer window.
  */
-function shareOfRate(rate: number | undefined, shards: number): number | undefined {
-  return rate === undefined ? undefined : Math.max(1, Math.ceil(rate / shards));
+export function shareOfRate(rate: number | undefined, queues: number): { max: number; duration: number } | undefined {
+  if (rate === undefined) return undefined;
+  const share = rate / Math.max(1, queues);
+  const max = Math.max(1, Math.floor(share));
+  return { max, duration: Math.ceil((1000 * max) / share) };
 }

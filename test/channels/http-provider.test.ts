@@ -59,6 +59,7 @@ describe("the HTTP provider: signed JSON to a real server that verifies it with 
     twilio = await startTwilioServer();
     h = await startTestHerald({
       HERALD_EMAIL_CHANNEL: "http",
+      SMTP_FROM: "Acme ID <no-reply@acme.test>",
       HERALD_HTTP_PROVIDER_URL: receiver.url,
       HERALD_HTTP_PROVIDER_SECRET: secret,
       HERALD_HTTP_PROVIDER_TIMEOUT_MS: "300",
@@ -128,7 +129,7 @@ describe("the HTTP provider: signed JSON to a real server that verifies it with 
   });
 
   it("fails closed: a URL without a secret, or a secret that is not whsec_, stops start-up naming the variable", () => {
-    const base = testEnv({ HERALD_EMAIL_CHANNEL: "http", HERALD_HTTP_PROVIDER_URL: "https://hooks.example.com/send" });
+    const base = testEnv({ HERALD_EMAIL_CHANNEL: "http", SMTP_FROM: "no-reply@acme.test", HERALD_HTTP_PROVIDER_URL: "https://hooks.example.com/send" });
     expect(() => loadConfig(base)).toThrow(ConfigError);
     expect(() => loadConfig(base)).toThrow(/HERALD_HTTP_PROVIDER_SECRET is required with HERALD_HTTP_PROVIDER_URL/);
     expect(() => loadConfig({ ...base, HERALD_HTTP_PROVIDER_SECRET: "hunter2hunter2hunter2" })).toThrow(
@@ -136,5 +137,21 @@ describe("the HTTP provider: signed JSON to a real server that verifies it with 
     );
     expect(() => loadConfig({ ...testEnv(), HERALD_HTTP_PROVIDER_FALLBACK: "email" })).toThrow(/HERALD_HTTP_PROVIDER_URL is required/);
     expect(loadConfig({ ...base, HERALD_HTTP_PROVIDER_SECRET: secret }).HERALD_HTTP_PROVIDER_SECRET).toEqual([secret]);
+  });
+
+  it("fails closed on what would leak or send mail without a sender: plain http beyond loopback, no SMTP_FROM", () => {
+    const ok = testEnv({ HERALD_EMAIL_CHANNEL: "http", SMTP_FROM: "no-reply@acme.test", HERALD_HTTP_PROVIDER_SECRET: secret });
+    expect(() => loadConfig({ ...ok, HERALD_HTTP_PROVIDER_URL: "http://hooks.example.com/send" })).toThrow(/HERALD_HTTP_PROVIDER_URL must be https/);
+    expect(loadConfig({ ...ok, HERALD_HTTP_PROVIDER_URL: "http://127.0.0.1:9/send" }).HERALD_HTTP_PROVIDER_URL).toBe("http://127.0.0.1:9/send");
+    expect(loadConfig({ ...ok, HERALD_DEV: "1", HERALD_HTTP_PROVIDER_URL: "http://hooks.example.com/send" }).HERALD_DEV).toBe(true);
+    const noFrom = { ...ok, SMTP_FROM: undefined, HERALD_HTTP_PROVIDER_URL: "https://hooks.example.com/send" };
+    expect(() => loadConfig(noFrom)).toThrow(/SMTP_FROM is required when mail goes out through the HTTP provider/);
+    expect(() =>
+      loadConfig({
+        ...testEnv({ SMTP_URL: "smtp://127.0.0.1:2525", SMTP_FROM: "no-reply@acme.test" }),
+        SMTP_FROM: undefined,
+        SMTP_FALLBACK_URL: "smtp://127.0.0.1:2526",
+      }),
+    ).toThrow(/SMTP_FROM is required/);
   });
 });
