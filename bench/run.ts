@@ -39,6 +39,8 @@ const { values: args } = parseArgs({
     pool: { type: "string" },
     processes: { type: "string" },
     "sms-concurrency": { type: "string" },
+    /** Write a CPU profile of every `herald worker` into this folder (node --cpu-prof). */
+    profile: { type: "string" },
   },
 });
 const N = Number(args.n);
@@ -60,13 +62,16 @@ const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** di
 
 interface Sink {
   child: ChildProcess;
+  url: string;
+  accountSid?: string;
+  authToken?: string;
   stats(): Promise<{ count: number; first: number; last: number }>;
   request<T>(message: string): Promise<T>;
 }
 
-async function startSink(script: string): Promise<Sink & Record<string, unknown>> {
+async function startSink(script: string): Promise<Sink> {
   const child = fork(resolve(ROOT, script), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const [hello] = (await once(child, "message")) as [Record<string, unknown>];
+  const [hello] = (await once(child, "message")) as [{ url: string; accountSid?: string; authToken?: string }];
   const request = async <T>(message: string): Promise<T> => {
     const answer = once(child, "message");
     child.send(message);
@@ -88,7 +93,8 @@ function driver(settings: DriverSettings): ChildProcess {
 /** `herald worker` as a user runs it: the built CLI (dist/) unless told to use tsx. */
 function heraldWorker(env: Record<string, string>, extraArgs: string[] = [], useTsx = false): ChildProcess {
   const entry = useTsx ? [...tsxArgs, resolve(ROOT, "src/cli/main.ts")] : [resolve(ROOT, "bin/herald.js")];
-  return spawn(process.execPath, [...entry, "worker", ...extraArgs], {
+  const nodeArgs = args.profile ? ["--cpu-prof", "--cpu-prof-dir", resolve(args.profile)] : [];
+  return spawn(process.execPath, [...nodeArgs, ...entry, "worker", ...extraArgs], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "ignore", "pipe"],
