@@ -30,7 +30,14 @@ export function providersFromConfig(config: Config): { email: EmailProvider; sms
   const dkim = dkimFromEnv(config);
   const email =
     config.emailChannel === "smtp"
-      ? createSmtpProvider({ url: config.SMTP_URL!, from: config.SMTP_FROM!, poolSize: config.SMTP_POOL_SIZE, requireTls: config.smtpRequireTls, dkim })
+      ? createSmtpProvider({
+          url: config.SMTP_URL!,
+          from: config.SMTP_FROM!,
+          poolSize: config.SMTP_POOL_SIZE,
+          maxMessages: config.SMTP_POOL_MAX_MESSAGES,
+          requireTls: config.smtpRequireTls,
+          dkim,
+        })
       : config.emailChannel === undefined
         ? unconfigured<EmailMessage>("email")
         : createOutboxEmailProvider({ dir: config.HERALD_OUTBOX_DIR, from: config.SMTP_FROM ?? DEFAULT_FROM, dkim });

@@ -45,6 +45,8 @@ const variables = {
     'SMTP_FROM must be an address with an optional display name, e.g. "Acme <no-reply@acme.com>" or no-reply@acme.com',
   ),
   SMTP_POOL_SIZE: int("SMTP_POOL_SIZE", 1, 100).default(5),
+  /** Mails per pooled connection before it is replaced; unset: no limit (nodemailer's own default of 100 reconnects, with a TLS handshake, every 100 mails). */
+  SMTP_POOL_MAX_MESSAGES: int("SMTP_POOL_MAX_MESSAGES", 1, 1_000_000_000).optional(),
   /** Default: on, off with HERALD_DEV=1. */
   SMTP_REQUIRE_TLS: optionalText.pipe(flag.optional()),
   SMTP_DKIM_DOMAIN: optionalText,

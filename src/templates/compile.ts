@@ -43,6 +43,8 @@ export interface CompiledKind {
 export interface CompiledText {
   plain: TextTemplate;
   html: (vars: Record<string, unknown>) => string;
+  /** The HTML is the plain text, escaped (built-in texts): a renderer that has the plain text needs not render it again. */
+  htmlIsEscapedPlain?: boolean;
 }
 
 function readSource(dir: string | undefined, name: string, builtIn: string): Source {
@@ -65,7 +67,7 @@ function compileKind(sources: CompiledSources, file: string, layoutFile: string)
 
 function builtInText(source: string, where: string): CompiledText {
   const plain = compileText(source, where);
-  return { plain, html: (vars) => hbs.escapeExpression(plain(vars)) };
+  return { plain, html: (vars) => hbs.escapeExpression(plain(vars)), htmlIsEscapedPlain: true };
 }
 
 /** A tenant's own text may carry the safe HTML subset; values inserted into it are escaped all the same. */
