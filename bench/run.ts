@@ -33,12 +33,22 @@ const { values: args } = parseArgs({
     long: { type: "string", default: "20000" },
     "latency-s": { type: "string", default: "10" },
     sweep: { type: "boolean", default: false },
+    "sweep-concurrency": { type: "string", default: "10,25,50,100,200" },
+    "sweep-pool": { type: "string", default: "5,10,20" },
+    "sweep-processes": { type: "string", default: "1" },
+    "sms-sweep": { type: "string" },
     only: { type: "string", multiple: true },
     "no-build": { type: "boolean", default: false },
     concurrency: { type: "string" },
     pool: { type: "string" },
     processes: { type: "string" },
     "sms-concurrency": { type: "string" },
+    /** Also run this checkout's `herald worker` (its dist/ built) as a row, e.g. the code before a change. */
+    "baseline-root": { type: "string" },
+    /** The SMTP sink answers each mail after this many ms (a relay across a network); default 0. */
+    "sink-delay-ms": { type: "string", default: "0" },
+    /** NODE_OPTIONS for every `herald worker`, e.g. "--max-old-space-size=96". */
+    "node-options": { type: "string" },
     /** Write a CPU profile of every `herald worker` into this folder (node --cpu-prof). */
     profile: { type: "string" },
   },
@@ -70,7 +80,11 @@ interface Sink {
 }
 
 async function startSink(script: string): Promise<Sink> {
-  const child = fork(resolve(ROOT, script), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(resolve(ROOT, script), [], {
+    execArgv: ["--import", "tsx"],
+    env: { ...process.env, BENCH_SINK_DELAY_MS: args["sink-delay-ms"] },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const [hello] = (await once(child, "message")) as [{ url: string; accountSid?: string; authToken?: string }];
   const request = async <T>(message: string): Promise<T> => {
     const answer = once(child, "message");
@@ -91,12 +105,12 @@ function driver(settings: DriverSettings): ChildProcess {
 }
 
 /** `herald worker` as a user runs it: the built CLI (dist/) unless told to use tsx. */
-function heraldWorker(env: Record<string, string>, extraArgs: string[] = [], useTsx = false): ChildProcess {
-  const entry = useTsx ? [...tsxArgs, resolve(ROOT, "src/cli/main.ts")] : [resolve(ROOT, "bin/herald.js")];
+function heraldWorker(env: Record<string, string>, extraArgs: string[] = [], useTsx = false, root = ROOT): ChildProcess {
+  const entry = useTsx ? [...tsxArgs, resolve(root, "src/cli/main.ts")] : [resolve(root, "bin/herald.js")];
   const nodeArgs = args.profile ? ["--cpu-prof", "--cpu-prof-dir", resolve(args.profile)] : [];
   return spawn(process.execPath, [...nodeArgs, ...entry, "worker", ...extraArgs], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...(args["node-options"] ? { NODE_OPTIONS: args["node-options"] } : {}), ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
 }
@@ -288,7 +302,7 @@ interface HeraldRun extends Drain {
   redisCallsPerJob: number;
 }
 
-async function heraldEmail(sink: Sink, n: number, extraEnv: Record<string, string> = {}, extraArgs: string[] = []): Promise<HeraldRun> {
+async function heraldEmail(sink: Sink, n: number, extraEnv: Record<string, string> = {}, extraArgs: string[] = [], root = ROOT): Promise<HeraldRun> {
   const prefix = newPrefix();
   const herald = new Herald({ redis: redisServer.url, prefix, encryptionKey: key });
   await enqueueEmails(herald, n, "h");
@@ -296,7 +310,7 @@ async function heraldEmail(sink: Sink, n: number, extraEnv: Record<string, strin
   const base = await resetSink(sink);
   const calls = await commandCalls();
   const spawned = now();
-  const child = heraldWorker(workerEnv(sink.url as string, prefix, extraEnv), extraArgs);
+  const child = heraldWorker(workerEnv(sink.url as string, prefix, extraEnv), extraArgs, false, root);
   const ready = await waitForLine(child, '"msg":"workers started"');
   const idleRssMb = rssMb(child.pid!);
   const result = await drain(sink, [child.pid!], n, base, redisServer.pid);
@@ -320,7 +334,7 @@ async function rawTwilio(twilio: Sink, n: number, senders = 1): Promise<Drain> {
   return result;
 }
 
-async function heraldSms(twilio: Sink, n: number): Promise<HeraldRun> {
+async function heraldSms(twilio: Sink, n: number, extraEnv: Record<string, string> = {}): Promise<HeraldRun> {
   const prefix = newPrefix();
   const herald = new Herald({ redis: redisServer.url, prefix, encryptionKey: key });
   for (let i = 0; i < n; i += 1000) {
@@ -345,6 +359,7 @@ async function heraldSms(twilio: Sink, n: number): Promise<HeraldRun> {
     TWILIO_API_BASE_URL: twilio.url as string,
     LOG_LEVEL: "info",
     ...(args["sms-concurrency"] ? { HERALD_SMS_CONCURRENCY: args["sms-concurrency"] } : {}),
+    ...extraEnv,
   }, ["--queues", "sms"]);
   const ready = await waitForLine(child, '"msg":"workers started"');
   const idleRssMb = rssMb(child.pid!);
@@ -440,12 +455,13 @@ const twilioSink = await startSink("bench/procs/twilio-sink.ts");
 const redisVersion = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1];
 const result: Record<string, unknown> = {
   machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, redis: redisVersion, loadAverageAtStart: (await import("node:os")).loadavg().map((x) => round(x, 2)) },
-  settings: { n: N, smsN: SMS_N, repeats: REPEATS },
+  settings: { n: N, smsN: SMS_N, repeats: REPEATS, sinkDelayMs: Number(args["sink-delay-ms"]) },
 };
 
 try {
   if (wants("email")) {
     const rows: Record<string, Drain[]> = { rawSmall: [], rawHeraldMail: [], twoRawSenders: [], handWritten: [], queueFloor: [], herald: [] };
+    if (args["baseline-root"]) rows.heraldBaseline = [];
     const heraldRuns: HeraldRun[] = [];
     for (let r = 0; r < REPEATS; r++) {
       log(`email repeat ${r + 1}/${REPEATS}: raw small`);
@@ -462,6 +478,10 @@ try {
       const run = await heraldEmail(smtpSink, N, {}, args.processes ? ["--processes", args.processes] : []);
       heraldRuns.push(run);
       rows.herald!.push(run);
+      if (args["baseline-root"]) {
+        log(`Herald from ${args["baseline-root"]}`);
+        rows.heraldBaseline!.push(await heraldEmail(smtpSink, N, {}, [], resolve(args["baseline-root"])));
+      }
     }
     const s = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, summary(v)]));
     // Ratios per repeat (same run), then the median: the machine's noise cancels within a repeat.
@@ -474,6 +494,7 @@ try {
         heraldToHandWritten: ratio("herald", "handWritten"),
         heraldToQueueFloor: ratio("herald", "queueFloor"),
         twoRawSendersToOne: ratio("twoRawSenders", "rawHeraldMail"),
+        ...(args["baseline-root"] ? { heraldToBaseline: ratio("herald", "heraldBaseline"), baselineToRawHeraldMail: ratio("heraldBaseline", "rawHeraldMail") } : {}),
       },
       heraldRedisCallsPerJob: median(heraldRuns.map((r) => r.redisCallsPerJob)),
       heraldRssMb: heraldRuns.map((r) => r.rssMb),
@@ -517,16 +538,34 @@ try {
     result.long = { jobs: n, perSec: run.perSec, cpuMsPerMsg: run.cpuMsPerMsg, idleRssMb: run.idleRssMb, rssMb: run.rssMb, rssQuartersMb: run.rssTrend };
   }
   if (args.sweep) {
-    const sweep: { concurrency: number; pool: number; perSec: number; ratioToRaw: number }[] = [];
-    for (const concurrency of [10, 25, 50, 100, 200]) {
-      for (const pool of [5, 10, 20]) {
-        log(`sweep concurrency ${concurrency} pool ${pool}`);
-        const raw = await rawSmtp(smtpSink, "smtp-herald", N);
-        const run = await heraldEmail(smtpSink, N, { HERALD_EMAIL_CONCURRENCY: String(concurrency), SMTP_POOL_SIZE: String(pool) });
-        sweep.push({ concurrency, pool, perSec: run.perSec, ratioToRaw: round(run.perSec / raw.perSec, 2) });
+    const list = (v: string | undefined) => (v ?? "").split(",").filter(Boolean).map(Number);
+    const sweep: { processes: number; concurrency: number; pool: number; perSec: number; cpuMsPerMsg: number; ratioToRaw: number }[] = [];
+    for (const processes of list(args["sweep-processes"])) {
+      for (const concurrency of list(args["sweep-concurrency"])) {
+        for (const pool of list(args["sweep-pool"])) {
+          log(`sweep processes ${processes} concurrency ${concurrency} pool ${pool}`);
+          const raw = await rawSmtp(smtpSink, "smtp-herald", N);
+          const run = await heraldEmail(
+            smtpSink,
+            N,
+            { HERALD_EMAIL_CONCURRENCY: String(concurrency), SMTP_POOL_SIZE: String(pool) },
+            processes > 1 ? ["--processes", String(processes)] : [],
+          );
+          sweep.push({ processes, concurrency, pool, perSec: run.perSec, cpuMsPerMsg: run.cpuMsPerMsg, ratioToRaw: round(run.perSec / raw.perSec, 2) });
+        }
       }
     }
     result.sweep = sweep;
+  }
+  if (args["sms-sweep"]) {
+    const sweep: { concurrency: number; perSec: number; ratioToRaw: number }[] = [];
+    for (const concurrency of args["sms-sweep"].split(",").map(Number)) {
+      log(`sms sweep concurrency ${concurrency}`);
+      const raw = await rawTwilio(twilioSink, SMS_N);
+      const run = await heraldSms(twilioSink, SMS_N, { HERALD_SMS_CONCURRENCY: String(concurrency) });
+      sweep.push({ concurrency, perSec: run.perSec, ratioToRaw: round(run.perSec / raw.perSec, 2) });
+    }
+    result.smsSweep = sweep;
   }
 } finally {
   smtpSink.child.disconnect();

@@ -3,6 +3,8 @@
 import { SMTPServer } from "smtp-server";
 
 const now = () => performance.timeOrigin + performance.now();
+/** Answer DATA after this many ms, like a relay across a network (BENCH_SINK_DELAY_MS; default at once). */
+const delayMs = Number(process.env.BENCH_SINK_DELAY_MS ?? 0);
 let count = 0;
 let bytes = 0;
 let first = 0;
@@ -21,7 +23,8 @@ const server = new SMTPServer({
     stream.on("data", (chunk: Buffer) => {
       bytes += chunk.length;
     });
-    stream.on("end", () => {
+    stream.on("end", () => (delayMs > 0 ? setTimeout(accept, delayMs) : accept()));
+    const accept = () => {
       const t = now();
       count++;
       if (first === 0) first = t;
@@ -29,7 +32,7 @@ const server = new SMTPServer({
       const to = session.envelope.rcptTo[0]?.address ?? "";
       if (to.startsWith("lat-")) accepted.push([to, t]);
       callback(null, "2.0.0 queued");
-    });
+    };
   },
 });
 server.on("error", () => {});
