@@ -24,6 +24,8 @@ export interface SmtpTestServer {
   mails: ReceivedMail[];
   /** DATA attempts, accepted or not. */
   attempts: number;
+  /** SMTP connections opened to this server so far. */
+  connections: number;
   replyNext(reply: SmtpReply, times?: number): void;
   /** Every message to this address is refused with the reply. */
   rejectFor(address: string, reply: SmtpReply): void;
@@ -47,11 +49,16 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
   const events = new EventEmitter();
   events.setMaxListeners(100);
   let attempts = 0;
+  let connections = 0;
 
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS"],
     logger: false,
+    onConnect(_session, callback) {
+      connections++;
+      callback();
+    },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
@@ -91,6 +98,9 @@ export async function startSmtpServer(): Promise<SmtpTestServer> {
     mails,
     get attempts() {
       return attempts;
+    },
+    get connections() {
+      return connections;
     },
     replyNext(reply, times = 1) {
       for (let i = 0; i < times; i++) scripted.push(reply);
