@@ -340,27 +340,33 @@ async function heraldSms(twilio: Sink, n: number, extraEnv: Record<string, strin
   for (let i = 0; i < n; i += 1000) {
     const chunk = Math.min(1000, n - i);
     await herald.enqueueBulk(
-      Array.from({ length: chunk }, (_, j) => ({ kind: "phone-verification" as const, job: SMS_JOB(`+1415555${String(1000 + ((i + j) % 9000)).padStart(4, "0")}`) })),
+      Array.from({ length: chunk }, (_, j) => ({
+        kind: "phone-verification" as const,
+        job: SMS_JOB(`+1415555${String(1000 + ((i + j) % 9000)).padStart(4, "0")}`),
+      })),
     );
   }
   await herald.close();
   const base = await resetSink(twilio);
   const calls = await commandCalls();
   const spawned = now();
-  const child = heraldWorker({
-    REDIS_URL: redisServer.url,
-    HERALD_PREFIX: prefix,
-    HERALD_ENCRYPTION_KEY: key,
-    HERALD_DATA_DIR: mkdtempSync(join(tmpdir(), "herald-bench-")),
-    HERALD_EMAIL_CHANNEL: "outbox",
-    TWILIO_ACCOUNT_SID: twilio.accountSid as string,
-    TWILIO_AUTH_TOKEN: twilio.authToken as string,
-    TWILIO_FROM: "+14155550100",
-    TWILIO_API_BASE_URL: twilio.url as string,
-    LOG_LEVEL: "info",
-    ...(args["sms-concurrency"] ? { HERALD_SMS_CONCURRENCY: args["sms-concurrency"] } : {}),
-    ...extraEnv,
-  }, ["--queues", "sms"]);
+  const child = heraldWorker(
+    {
+      REDIS_URL: redisServer.url,
+      HERALD_PREFIX: prefix,
+      HERALD_ENCRYPTION_KEY: key,
+      HERALD_DATA_DIR: mkdtempSync(join(tmpdir(), "herald-bench-")),
+      HERALD_EMAIL_CHANNEL: "outbox",
+      TWILIO_ACCOUNT_SID: twilio.accountSid as string,
+      TWILIO_AUTH_TOKEN: twilio.authToken as string,
+      TWILIO_FROM: "+14155550100",
+      TWILIO_API_BASE_URL: twilio.url as string,
+      LOG_LEVEL: "info",
+      ...(args["sms-concurrency"] ? { HERALD_SMS_CONCURRENCY: args["sms-concurrency"] } : {}),
+      ...extraEnv,
+    },
+    ["--queues", "sms"],
+  );
   const ready = await waitForLine(child, '"msg":"workers started"');
   const idleRssMb = rssMb(child.pid!);
   const result = await drain(twilio, [child.pid!], n, base, redisServer.pid);
@@ -446,7 +452,10 @@ function summary(rows: Drain[]) {
 if (!args["no-build"]) {
   log("npm run build");
   execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
-} else if (!existsSync(resolve(ROOT, "dist/cli/main.js")) || statSync(resolve(ROOT, "dist/cli/main.js")).mtimeMs < statSync(resolve(ROOT, "src/cli/main.ts")).mtimeMs) {
+} else if (
+  !existsSync(resolve(ROOT, "dist/cli/main.js")) ||
+  statSync(resolve(ROOT, "dist/cli/main.js")).mtimeMs < statSync(resolve(ROOT, "src/cli/main.ts")).mtimeMs
+) {
   throw new Error("dist/ is missing or older than src/: run npm run build (or drop --no-build)");
 }
 
@@ -454,7 +463,13 @@ const smtpSink = await startSink("bench/procs/smtp-sink.ts");
 const twilioSink = await startSink("bench/procs/twilio-sink.ts");
 const redisVersion = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1];
 const result: Record<string, unknown> = {
-  machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, redis: redisVersion, loadAverageAtStart: (await import("node:os")).loadavg().map((x) => round(x, 2)) },
+  machine: {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model,
+    node: process.version,
+    redis: redisVersion,
+    loadAverageAtStart: (await import("node:os")).loadavg().map((x) => round(x, 2)),
+  },
   settings: { n: N, smsN: SMS_N, repeats: REPEATS, sinkDelayMs: Number(args["sink-delay-ms"]) },
 };
 
@@ -494,7 +509,9 @@ try {
         heraldToHandWritten: ratio("herald", "handWritten"),
         heraldToQueueFloor: ratio("herald", "queueFloor"),
         twoRawSendersToOne: ratio("twoRawSenders", "rawHeraldMail"),
-        ...(args["baseline-root"] ? { heraldToBaseline: ratio("herald", "heraldBaseline"), baselineToRawHeraldMail: ratio("heraldBaseline", "rawHeraldMail") } : {}),
+        ...(args["baseline-root"]
+          ? { heraldToBaseline: ratio("herald", "heraldBaseline"), baselineToRawHeraldMail: ratio("heraldBaseline", "rawHeraldMail") }
+          : {}),
       },
       heraldRedisCallsPerJob: median(heraldRuns.map((r) => r.redisCallsPerJob)),
       heraldRssMb: heraldRuns.map((r) => r.rssMb),

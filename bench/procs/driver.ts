@@ -78,7 +78,9 @@ async function main() {
     const mail = mode === "smtp-small" ? small : await heraldMail();
     const t = transport();
     await loop(settings.n, settings.inflight, (i) =>
-      t.sendMail(toMailOptions({ to: { address: `${settings.tag ?? "raw"}-${i}@example.com` }, subject: mail.subject, html: mail.html, text: mail.text }, FROM)),
+      t.sendMail(
+        toMailOptions({ to: { address: `${settings.tag ?? "raw"}-${i}@example.com` }, subject: mail.subject, html: mail.html, text: mail.text }, FROM),
+      ),
     );
     t.close();
     return waitForStop();

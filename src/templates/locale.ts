@@ -20,7 +20,10 @@ const PICKED_MAX = 1000;
 
 export function pickLocale(requested: string | undefined, available: ReadonlySet<string>, fallback = "en"): string {
   let cache = picked.get(available);
-  if (!cache) picked.set(available, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    picked.set(available, cache);
+  }
   const key = `${requested ?? ""}|${fallback}`;
   const hit = cache.get(key);
   if (hit !== undefined) return hit;

@@ -7,12 +7,7 @@ import { Herald } from "../../src/queues/producer.js";
 import { spawnCli, waitForLog } from "../support/cli.js";
 import { deleteKeys, testEnv } from "../support/herald.js";
 
-const childrenOf = (pid: number) =>
-  readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number);
+const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
 
 async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
@@ -24,11 +19,15 @@ async function until(check: () => Promise<boolean> | boolean, what: string, time
 
 describe("herald worker --processes N", { timeout: 120_000 }, () => {
   const env = testEnv({ LOG_LEVEL: "info" });
-  const redis = new Redis(env.REDIS_URL);
-  const queue = new Queue("email", { connection: redis, prefix: env.HERALD_PREFIX });
+  const { REDIS_URL, HERALD_PREFIX, HERALD_ENCRYPTION_KEY, HERALD_OUTBOX_DIR } = env as Record<
+    "REDIS_URL" | "HERALD_PREFIX" | "HERALD_ENCRYPTION_KEY" | "HERALD_OUTBOX_DIR",
+    string
+  >;
+  const redis = new Redis(REDIS_URL);
+  const queue = new Queue("email", { connection: redis, prefix: HERALD_PREFIX });
   afterAll(async () => {
     await queue.close();
-    await deleteKeys(redis, env.HERALD_PREFIX);
+    await deleteKeys(redis, HERALD_PREFIX);
     redis.disconnect();
   });
 
@@ -41,7 +40,7 @@ describe("herald worker --processes N", { timeout: 120_000 }, () => {
       await until(async () => (await queue.getWorkersCount()) === 2, "two email workers");
       expect(childrenOf(primary.pid!)).toHaveLength(2);
 
-      const herald = new Herald({ redis: env.REDIS_URL, prefix: env.HERALD_PREFIX, encryptionKey: env.HERALD_ENCRYPTION_KEY });
+      const herald = new Herald({ redis: REDIS_URL, prefix: HERALD_PREFIX, encryptionKey: HERALD_ENCRYPTION_KEY });
       await herald.enqueueBulk(
         Array.from({ length: 20 }, (_, i) => ({
           kind: "password-reset" as const,
@@ -49,7 +48,7 @@ describe("herald worker --processes N", { timeout: 120_000 }, () => {
         })),
       );
       await herald.close();
-      const emls = () => readdirSync(env.HERALD_OUTBOX_DIR).filter((f) => f.endsWith(".eml"));
+      const emls = () => readdirSync(HERALD_OUTBOX_DIR).filter((f) => f.endsWith(".eml"));
       await until(() => emls().length === 20, "20 mails in the outbox");
       // Both processes took jobs: each logs its own deliveries with its own pid.
       const pids = new Set(
