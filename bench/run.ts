@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     concurrency: { type: "string" },
     pool: { type: "string" },
     processes: { type: "string" },
+    /** Also run Herald email with `herald worker --processes N` as its own row (0: not). */
+    "processes-row": { type: "string", default: "2" },
     "sms-concurrency": { type: "string" },
     /** Also run this checkout's `herald worker` (its dist/ built) as a row, e.g. the code before a change. */
     "baseline-root": { type: "string" },
@@ -261,7 +263,7 @@ function workerEnv(smtpUrl: string, prefix: string, extra: Record<string, string
 async function rawSmtp(sink: Sink, mode: "smtp-small" | "smtp-herald", n: number, senders = 1): Promise<Drain> {
   const base = await resetSink(sink);
   const children = Array.from({ length: senders }, (_, i) =>
-    driver({ mode, n: Math.ceil(n / senders), inflight: 20, pool: 5, smtpUrl: sink.url as string, tag: `raw${i}` }),
+    driver({ mode, n: Math.ceil(n / senders), inflight: 20, pool: 10, smtpUrl: sink.url as string, tag: `raw${i}` }),
   );
   const result = await drain(
     sink,
@@ -477,6 +479,8 @@ try {
   if (wants("email")) {
     const rows: Record<string, Drain[]> = { rawSmall: [], rawHeraldMail: [], twoRawSenders: [], handWritten: [], queueFloor: [], herald: [] };
     if (args["baseline-root"]) rows.heraldBaseline = [];
+    const processesRow = Number(args["processes-row"]);
+    if (processesRow > 1) rows.heraldProcesses = [];
     const heraldRuns: HeraldRun[] = [];
     for (let r = 0; r < REPEATS; r++) {
       log(`email repeat ${r + 1}/${REPEATS}: raw small`);
@@ -493,6 +497,10 @@ try {
       const run = await heraldEmail(smtpSink, N, {}, args.processes ? ["--processes", args.processes] : []);
       heraldRuns.push(run);
       rows.herald!.push(run);
+      if (processesRow > 1) {
+        log(`Herald end to end, --processes ${processesRow}`);
+        rows.heraldProcesses!.push(await heraldEmail(smtpSink, N, {}, ["--processes", String(processesRow)]));
+      }
       if (args["baseline-root"]) {
         log(`Herald from ${args["baseline-root"]}`);
         rows.heraldBaseline!.push(await heraldEmail(smtpSink, N, {}, [], resolve(args["baseline-root"])));
@@ -509,6 +517,9 @@ try {
         heraldToHandWritten: ratio("herald", "handWritten"),
         heraldToQueueFloor: ratio("herald", "queueFloor"),
         twoRawSendersToOne: ratio("twoRawSenders", "rawHeraldMail"),
+        ...(processesRow > 1
+          ? { heraldProcessesToRawHeraldMail: ratio("heraldProcesses", "rawHeraldMail"), heraldProcessesToHerald: ratio("heraldProcesses", "herald") }
+          : {}),
         ...(args["baseline-root"]
           ? { heraldToBaseline: ratio("herald", "heraldBaseline"), baselineToRawHeraldMail: ratio("heraldBaseline", "rawHeraldMail") }
           : {}),

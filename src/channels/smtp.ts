@@ -25,7 +25,7 @@ export function createSmtpProvider(opts: SmtpOptions): EmailProvider {
   const transport = nodemailer.createTransport({
     url: opts.url,
     pool: true,
-    maxConnections: opts.poolSize ?? 5,
+    maxConnections: opts.poolSize ?? 10,
     // A relay that wants fewer mails per connection says so (421, or closing it): the pool then reconnects and
     // the mail in hand is retried. Without a limit here a connection is not torn down, with its TLS handshake, every 100 mails.
     maxMessages: opts.maxMessages ?? Number.POSITIVE_INFINITY,
