@@ -409,6 +409,10 @@ async function latency(sink: Sink, rate: number, seconds: number) {
     for (const [address, t] of accepted) got.set(address, t);
   }
   await herald.close();
+  // BullMQ's own timestamps: added → taken by the worker (waiting in Redis) and taken → completed.
+  const queue = new Queue("email", { connection: redis, prefix });
+  const completed = await queue.getJobs(["completed"], 0, total);
+  await queue.close();
   await stop(child);
   const percentiles = (values: number[]) => {
     const sorted = values.sort((a, b) => a - b);
@@ -425,6 +429,9 @@ async function latency(sink: Sink, rate: number, seconds: number) {
     queuedToAcceptedMs: percentiles([...got].map(([address, t]) => t - (queued.get(address) ?? t))),
     /** The SDK call itself (validate, encrypt, one Redis round trip), from the benchmark process. */
     enqueueCallMs: percentiles([...queued].map(([address, t]) => t - (sent.get(address) ?? t))),
+    /** BullMQ's timestamps (ms resolution): added → processing started, and processing (render + send + complete). */
+    waitingInRedisMs: percentiles(completed.map((j) => (j.processedOn ?? j.timestamp) - j.timestamp)),
+    processingMs: percentiles(completed.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0))),
   };
 }
 
