@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { KIND_NAMES, kindDefinition, type KindName } from "../contracts/index.js";
 import type { CompiledSources } from "./mjml.js";
@@ -74,6 +74,9 @@ export async function writePrecompiled(dir: URL = HERE): Promise<string> {
     kinds[kind] = await compileMjml(layout, { text: readFileSync(new URL(`kinds/${kind}.mjml`, dir), "utf8"), file: `built-in kinds/${kind}.mjml` });
   }
   const target = new URL(PRECOMPILED_FILE, dir);
-  writeFileSync(target, `${JSON.stringify({ hash: sourceHash(dir), kinds } satisfies PrecompiledFile)}\n`);
+  // Written aside and renamed: a worker starting meanwhile reads the old copy or the new one, never half of one.
+  const partial = new URL(`${PRECOMPILED_FILE}.${process.pid}.tmp`, dir);
+  writeFileSync(partial, `${JSON.stringify({ hash: sourceHash(dir), kinds } satisfies PrecompiledFile)}\n`);
+  renameSync(partial, target);
   return target.pathname;
 }
