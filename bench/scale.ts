@@ -61,6 +61,7 @@ async function withProducer<T>(config: ReturnType<typeof loadConfig>, fn: (heral
     shards: config.HERALD_SHARDS,
     replicasAck: config.HERALD_REPLICAS_ACK,
     encryptionKey: config.HERALD_ENCRYPTION_KEY,
+    limits: false,
   });
   try {
     return await fn(herald);

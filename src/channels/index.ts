@@ -48,7 +48,15 @@ export function providersFromConfig(
       from,
     });
   const smtp = (url: string, provider: string) =>
-    createSmtpProvider({ url, from: config.SMTP_FROM!, poolSize: config.SMTP_POOL_SIZE, requireTls: config.smtpRequireTls, dkim, provider });
+    createSmtpProvider({
+      url,
+      from: config.SMTP_FROM!,
+      poolSize: config.SMTP_POOL_SIZE,
+      maxMessages: config.SMTP_POOL_MAX_MESSAGES,
+      requireTls: config.smtpRequireTls,
+      dkim,
+      provider,
+    });
 
   const emails: EmailProvider[] = [];
   if (config.emailChannel === "smtp") emails.push(smtp(config.SMTP_URL!, "smtp"));

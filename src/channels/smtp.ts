@@ -10,6 +10,8 @@ export interface SmtpOptions {
   url: string;
   from: string;
   poolSize?: number;
+  /** Mails per connection before the pool replaces it; default no limit (nodemailer's own default is 100). */
+  maxMessages?: number;
   /**
    * With `smtp://`: refuse to send (and to log in) unless the server offers STARTTLS, so credentials and
    * codes never cross the network in clear text. Ignored with `smtps://`, which is TLS from the start.
@@ -25,7 +27,10 @@ export function createSmtpProvider(opts: SmtpOptions): EmailProvider {
   const transport = nodemailer.createTransport({
     url: opts.url,
     pool: true,
-    maxConnections: opts.poolSize ?? 5,
+    maxConnections: opts.poolSize ?? 10,
+    // A relay that wants fewer mails per connection says so (421, or closing it): the pool then reconnects and
+    // the mail in hand is retried. Without a limit here a connection is not torn down, with its TLS handshake, every 100 mails.
+    maxMessages: opts.maxMessages ?? Number.POSITIVE_INFINITY,
     // Bounded so a hung server turns into a retry instead of a stuck worker.
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,

@@ -1,6 +1,6 @@
 import type { Receipt, SmsProvider } from "./provider.js";
 import { classifyTwilioError } from "./twilio-errors.js";
-import { createTwilioClient } from "./twilio-client.js";
+import type { createTwilioClient } from "./twilio-client.js";
 
 export interface TwilioOptions {
   accountSid: string;
@@ -17,14 +17,16 @@ export interface TwilioOptions {
 }
 
 export function createTwilioProvider(opts: TwilioOptions): SmsProvider {
-  const client = createTwilioClient(opts);
+  // The SDK (≈25 MB) loads with the first SMS, not at start: a worker that sends no SMS never pays for it.
+  let client: Promise<ReturnType<typeof createTwilioClient>> | undefined;
+  const clientOf = () => (client ??= import("./twilio-client.js").then((m) => m.createTwilioClient(opts)));
   const sender = opts.messagingServiceSid ? { messagingServiceSid: opts.messagingServiceSid } : { from: opts.from! };
   const callback = opts.statusCallback ? { statusCallback: opts.statusCallback } : {};
   const name = opts.provider ?? "twilio";
   return {
     provider: name,
     async send(message): Promise<Receipt> {
-      const sent = await client.messages.create({ to: message.to, body: message.body, ...sender, ...callback });
+      const sent = await (await clientOf()).messages.create({ to: message.to, body: message.body, ...sender, ...callback });
       return { provider: name, messageId: sent.sid, acceptedAt: new Date().toISOString() };
     },
     classify: classifyTwilioError,

@@ -32,12 +32,24 @@ function channelList(value: string): ChannelName[] {
   return names as ChannelName[];
 }
 
-async function run(opts: { workers: boolean; http: boolean; channels?: ChannelName[]; concurrency?: number }) {
+async function run(opts: { workers: boolean; http: boolean; channels?: ChannelName[]; concurrency?: number; processes?: number }) {
   const c = config(true);
+  if (opts.processes && opts.processes > 1) {
+    const { default: cluster } = await import("node:cluster");
+    if (cluster.isPrimary) {
+      // /metrics per process would answer for whichever process the connection lands on: one process per port.
+      if (c.HERALD_METRICS_PORT !== undefined) throw new UsageError("--processes and HERALD_METRICS_PORT do not go together: run one worker per metrics port");
+      const { superviseWorkers } = await import("./cluster.js");
+      superviseWorkers(opts.processes, createLogger({ level: c.LOG_LEVEL, pretty: wantsPrettyLogs(c.HERALD_DEV, process.stderr.isTTY) }));
+      return;
+    }
+  }
   // Loaded only here: `send` and `dlq` stay quick because they never load MJML, nodemailer, twilio or Fastify.
   const { closeOnSignals, startService } = await import("./service.js");
   const logger = createLogger({ level: c.LOG_LEVEL, pretty: wantsPrettyLogs(c.HERALD_DEV, process.stderr.isTTY) });
-  const service = await startService({ config: c, logger, redisExplicit: Boolean(process.env.REDIS_URL), ...opts });
+  // A process of `--processes N` never starts a private Redis of its own (N of them would race to).
+  const redisExplicit = Boolean(process.env.REDIS_URL) || Boolean(opts.processes && opts.processes > 1);
+  const service = await startService({ config: c, logger, redisExplicit, ...opts });
   closeOnSignals(() => service.close(), logger);
 }
 
@@ -66,8 +78,9 @@ export function buildProgram(): Command {
     .description("run workers only, e.g. to scale a channel on its own")
     .option("--queues <list>", "channels to work: email,sms", channelList)
     .option("--concurrency <n>", "jobs at once per queue", positiveInt)
-    .action((opts: { queues?: ChannelName[]; concurrency?: number }) =>
-      run({ workers: true, http: false, channels: opts.queues, concurrency: opts.concurrency }),
+    .option("--processes <n>", "worker processes on this machine, e.g. one per core (default 1)", positiveInt)
+    .action((opts: { queues?: ChannelName[]; concurrency?: number; processes?: number }) =>
+      run({ workers: true, http: false, channels: opts.queues, concurrency: opts.concurrency, processes: opts.processes }),
     );
 
   program

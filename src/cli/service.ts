@@ -1,8 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { ConfigError, providerIssues, type Config } from "../config/index.js";
 import { CHANNELS, type ChannelName } from "../contracts/index.js";
-import { createHttpServer, HttpConfigError, redisCheck, templatesCheck, workersCheck } from "../http/index.js";
-import { isLoopback, openApiExposureIssue } from "../config/http.js";
+import { HttpConfigError, isLoopback, openApiExposureIssue } from "../config/http.js";
 import type { Logger } from "../logger.js";
 import { createRedis, redisTarget } from "../queues/connection.js";
 import { DeadLetters } from "../queues/dead-letter.js";
@@ -118,6 +117,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       return { workers, close };
     }
 
+    // Loaded only here: `herald worker` never loads Fastify, Swagger or Bull Board (≈25 MB and a few hundred ms).
+    const { createHttpServer, redisCheck, templatesCheck, workersCheck } = await import("../http/index.js");
     const connection = createRedis(redisTarget(config), "producer");
     connection.on("error", () => {}); // reported by the queues' own listeners and /readyz
     closers.push(async () => connection.quit().catch(() => connection.disconnect()));

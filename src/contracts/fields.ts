@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isValidPhoneNumber, parsePhoneNumberFromString } from "libphonenumber-js";
+import { parsePhoneNumberFromString } from "libphonenumber-js";
 
 // Error texts name what is wrong in words an operator can act on; the path names the field.
 const required = (what: string) => ({
@@ -25,18 +25,35 @@ export const emailAddress = z
 export const phoneNumber = z
   .string(required("a phone number in E.164 form, e.g. +41791234567"))
   .trim()
-  .refine((v) => v.startsWith("+") && isValidPhoneNumber(v), "must be a valid phone number in E.164 form, e.g. +41791234567")
-  .transform((v) => parsePhoneNumberFromString(v)!.number);
+  .transform((v, ctx) => {
+    // Parsed once (validity and the E.164 form from one parse), exactly as isValidPhoneNumber parses: no extracting from text.
+    const parsed = v.startsWith("+") ? parsePhoneNumberFromString(v, { extract: false }) : undefined;
+    if (parsed?.isValid()) return parsed.number;
+    ctx.addIssue({ code: "custom", message: "must be a valid phone number in E.164 form, e.g. +41791234567" });
+    return z.NEVER;
+  });
 
 /** BCP 47 language tag, e.g. `de-CH`, `en`, `zh-Hant-TW`. */
-export const locale = z.string(required("a BCP 47 language tag")).refine((v) => {
-  if (!/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(v)) return false;
-  try {
-    return Intl.getCanonicalLocales(v).length === 1;
-  } catch {
-    return false;
+export const locale = z.string(required("a BCP 47 language tag")).refine(isLocaleTag, "must be a BCP 47 language tag such as de-CH or en");
+
+// The same few tags come with every job; Intl's check is the costly part. Bounded: tags come from producers.
+const checkedTags = new Map<string, boolean>();
+
+function isLocaleTag(v: string): boolean {
+  const known = checkedTags.get(v);
+  if (known !== undefined) return known;
+  let valid = false;
+  if (/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(v)) {
+    try {
+      valid = Intl.getCanonicalLocales(v).length === 1;
+    } catch {
+      valid = false;
+    }
   }
-}, "must be a BCP 47 language tag such as de-CH or en");
+  if (checkedTags.size >= 1000) checkedTags.clear();
+  checkedTags.set(v, valid);
+  return valid;
+}
 
 export const timeZone = z.string(required("an IANA time zone")).refine((v) => {
   try {

@@ -1,11 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Handlebars from "handlebars";
-import { convert } from "html-to-text";
-import mjml2html from "mjml";
 import { isKindName, KIND_NAMES, kindDefinition, type KindName } from "../contracts/index.js";
 import { compileText, loadCatalog, messagesFor, type TextTemplate } from "./messages.js";
 import type { RendererOptions } from "./renderer.js";
+import { TemplateError } from "./errors.js";
+import type { CompiledSources, Source } from "./mjml.js";
+import { emailKinds, readPrecompiled } from "./precompiled.js";
 import { sanitizeCustomHtml, stripCustomHtml } from "./safe-html.js";
 import { loadTenants, type TenantDirectory } from "./tenants.js";
 
@@ -26,30 +27,12 @@ export const DEFAULT_BRANDING: Branding = {
   productName: "Herald",
 };
 
-export class TemplateError extends Error {
-  override readonly name = "TemplateError";
-}
+export { TemplateError };
 
 const BUILT_IN = new URL("./", import.meta.url);
-const BODY_MARKER = "<!-- herald:body -->";
-
-// MJML validates colour attributes, so the layout carries these stand-ins, swapped for placeholders after compiling.
-const COLOR_STANDINS: Record<string, string> = {
-  "#0f0f01": "{{color.primary}}",
-  "#0f0f02": "{{color.background}}",
-  "#0f0f03": "{{color.font}}",
-  "#0f0f04": "{{color.buttonText}}",
-};
-const STANDIN = /#0f0f0[1-4]/gi;
 
 /** One Handlebars instance for compiling and rendering, so its SafeString is the one the templates know. */
 export const hbs = Handlebars.create();
-
-interface Source {
-  text: string;
-  /** Where it came from, for error messages: a built-in name or an override file path. */
-  file: string;
-}
 
 export interface CompiledKind {
   html: HandlebarsTemplateDelegate;
@@ -60,6 +43,8 @@ export interface CompiledKind {
 export interface CompiledText {
   plain: TextTemplate;
   html: (vars: Record<string, unknown>) => string;
+  /** The HTML is the plain text, escaped (built-in texts): a renderer that has the plain text needs not render it again. */
+  htmlIsEscapedPlain?: boolean;
 }
 
 function readSource(dir: string | undefined, name: string, builtIn: string): Source {
@@ -68,66 +53,21 @@ function readSource(dir: string | undefined, name: string, builtIn: string): Sou
   return { text: readFileSync(new URL(builtIn, BUILT_IN), "utf8"), file: `built-in ${builtIn}` };
 }
 
-/** Maps a line of layout-with-body back to the file it came from. */
-function locate(line: number, layout: Source, body: Source, bodyAt: number): string {
-  const bodyLines = body.text.split("\n").length;
-  if (line < bodyAt) return `${layout.file} line ${line}`;
-  if (line < bodyAt + bodyLines) return `${body.file} line ${line - bodyAt + 1}`;
-  return `${layout.file} line ${line - bodyLines + 1}`;
-}
-
-async function compileEmail(layout: Source, body: Source): Promise<CompiledKind> {
-  const at = layout.text.indexOf(BODY_MARKER);
-  if (at < 0) throw new TemplateError(`${layout.file}: the layout must contain ${BODY_MARKER} where each kind's body goes`);
-  const bodyAt = layout.text.slice(0, at).split("\n").length;
-  const source = layout.text.replace(BODY_MARKER, body.text);
-  let result: Awaited<ReturnType<typeof mjml2html>>;
-  try {
-    // No web fonts: MJML would otherwise load Google Fonts in every mail (a tracking request, and a remote resource).
-    result = await mjml2html(source, { validationLevel: "strict", keepComments: false, fonts: {} });
-  } catch (error) {
-    // strict validation throws with every error listed
-    const details = (error as { errors?: { line: number; message: string }[] }).errors;
-    if (details?.length) throw new TemplateError(details.map((d) => `${locate(d.line, layout, body, bodyAt)}: ${d.message}`).join("; "));
-    throw new TemplateError(`${body.file}: ${(error as Error).message}`);
-  }
-  if (result.errors?.length) {
-    throw new TemplateError(result.errors.map((e) => `${locate(e.line, layout, body, bodyAt)}: ${e.message}`).join("; "));
-  }
-  // MJML writes left-to-right into every section's inline style; make the direction follow the locale.
-  const html = result.html
-    .replace(STANDIN, (c) => COLOR_STANDINS[c.toLowerCase()] ?? c)
-    .replace(/direction:ltr/g, "direction:{{dir}}")
-    .replace(/text-align:left/g, "text-align:{{align}}")
-    .replace(/align="left"/g, 'align="{{align}}"');
-  // The plain-text part is derived from the same compiled mail once, here, so the two parts never drift apart.
-  const text = convert(html, {
-    wordwrap: false,
-    selectors: [
-      { selector: "img", format: "skip" },
-      // The preheader is an inbox preview, hidden in the HTML part; the text part starts with the title.
-      { selector: "div[style*='display:none']", format: "skip" },
-      { selector: "a", options: { hideLinkHrefIfSameAsText: true } },
-      // The text part spells the link out once, on its own line; the button's copy of it would be noise.
-      { selector: "a[target]", format: "anchor", options: { ignoreHref: true } }, // mj-button sets target; the fallback link has none
-      { selector: "table", format: "block" },
-      { selector: "tr", format: "block" },
-      { selector: "td", format: "block" },
-    ],
-  });
+/** Handlebars over a kind's compiled mail (built-in: compiled at build time; overrides: by MJML at start). */
+function compileKind(sources: CompiledSources, file: string, layoutFile: string): CompiledKind {
   try {
     return {
-      html: hbs.compile(html, { knownHelpersOnly: true, strict: false }),
-      text: compileText(text.replace(/\n{3,}/g, "\n\n").trim() + "\n", `${body.file} (text part)`),
+      html: hbs.compile(sources.html, { knownHelpersOnly: true, strict: false }),
+      text: compileText(sources.text, `${file} (text part)`),
     };
   } catch (error) {
-    throw new TemplateError(`${body.file} or ${layout.file}: ${(error as Error).message}`);
+    throw new TemplateError(`${file} or ${layoutFile}: ${(error as Error).message}`);
   }
 }
 
 function builtInText(source: string, where: string): CompiledText {
   const plain = compileText(source, where);
-  return { plain, html: (vars) => hbs.escapeExpression(plain(vars)) };
+  return { plain, html: (vars) => hbs.escapeExpression(plain(vars)), htmlIsEscapedPlain: true };
 }
 
 /** A tenant's own text may carry the safe HTML subset; values inserted into it are escaped all the same. */
@@ -170,12 +110,19 @@ export async function compileTemplates(opts: RendererOptions): Promise<CompiledT
     const unknown = readdirSync(opts.templatesDir).filter((f) => f.endsWith(".mjml") && !known.has(f));
     if (unknown.length) throw new TemplateError(`${opts.templatesDir}: unknown template file(s) ${unknown.join(", ")}; expected ${[...known].join(", ")}`);
   }
-  const layout = readSource(opts.templatesDir, "layout.mjml", "layout.mjml");
   const emails = new Map<KindName, CompiledKind>();
-  for (const kind of KIND_NAMES) {
-    const def = kindDefinition(kind);
-    if (!def.channels.includes("email")) continue;
-    emails.set(kind, await compileEmail(layout, readSource(opts.templatesDir, `${kind}.mjml`, `kinds/${kind}.mjml`)));
+  // The built-in templates ship compiled (npm run build); MJML is loaded only for an override folder, or
+  // when the compiled copy is missing or older than the sources (a checkout with edited templates).
+  const precompiled = opts.templatesDir ? undefined : readPrecompiled();
+  if (precompiled) {
+    for (const [kind, sources] of precompiled) emails.set(kind, compileKind(sources, `built-in kinds/${kind}.mjml`, "built-in layout.mjml"));
+  } else {
+    const { compileMjml } = await import("./mjml.js");
+    const layout = readSource(opts.templatesDir, "layout.mjml", "layout.mjml");
+    for (const kind of emailKinds()) {
+      const body = readSource(opts.templatesDir, `${kind}.mjml`, `kinds/${kind}.mjml`);
+      emails.set(kind, compileKind(await compileMjml(layout, body), body.file, layout.file));
+    }
   }
 
   const english = catalog.get("en")!;

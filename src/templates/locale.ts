@@ -13,7 +13,27 @@ export function localeChain(requested: string | undefined, fallback = "en"): str
   return chain;
 }
 
+// Per job the same few tags come again and again; Intl's look-ups (canonicalising, maximising) cost more than
+// the rest of choosing. Remembered per available set, tag and fallback; bounded, since tags come from jobs.
+const picked = new WeakMap<ReadonlySet<string>, Map<string, string>>();
+const PICKED_MAX = 1000;
+
 export function pickLocale(requested: string | undefined, available: ReadonlySet<string>, fallback = "en"): string {
+  let cache = picked.get(available);
+  if (!cache) {
+    cache = new Map();
+    picked.set(available, cache);
+  }
+  const key = `${requested ?? ""}|${fallback}`;
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const locale = pickUncached(requested, available, fallback);
+  if (cache.size >= PICKED_MAX) cache.clear();
+  cache.set(key, locale);
+  return locale;
+}
+
+function pickUncached(requested: string | undefined, available: ReadonlySet<string>, fallback: string): string {
   // `zh` texts are Simplified: a reader of Traditional Chinese (zh-TW, zh-HK, zh-Hant) gets zh-Hant or English, not them.
   const skip = requested && isTraditionalChinese(requested) ? "zh" : undefined;
   return localeChain(requested, fallback).find((l) => l !== skip && available.has(l)) ?? fallback;

@@ -53,13 +53,16 @@ export function renderWith(compiled: CompiledTemplates, opts: RendererOptions): 
       const html: Record<string, Handlebars.SafeString> = {};
       const plain: Record<string, string> = {};
       for (const [key, text] of Object.entries(compiled)) {
-        html[key] = new hbs.SafeString(text.html(vars));
-        plain[key] = text.plain(vars);
+        const value = text.plain(vars);
+        plain[key] = value;
+        // Each text is rendered once: a built-in text's HTML is its plain text, escaped.
+        html[key] = new hbs.SafeString(text.htmlIsEscapedPlain ? hbs.escapeExpression(value) : text.html(vars));
       }
+      const dir = directionOf(locale);
       const context = {
         lang: locale,
-        dir: directionOf(locale),
-        align: directionOf(locale) === "rtl" ? "right" : "left",
+        dir,
+        align: dir === "rtl" ? "right" : "left",
         brand,
         color: { primary: brand.primaryColor, background: brand.backgroundColor, font: brand.fontColor, buttonText: brand.buttonTextColor },
         code: kindDefinition(input.kind).showsCode ? (input.job as LooseJob).code : undefined,

@@ -38,8 +38,12 @@ export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, o
     autorun: false,
     ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
   });
+  // The per-job line names only ids, the kind, the provider and a count, none of which redaction masks: this
+  // child skips redaction's walk over every wildcard path, which costs ≈50 µs a line (≈3 % of a mail's CPU).
+  // Any other field added to this line must be one that may appear in clear; everything else logs via `logger`.
+  const perJob = logger.child({}, { redact: { paths: [] } });
   worker.on("completed", (job, result: DeliveryResult) => {
-    logger.info({ jobId: job.id, kind: job.name, provider: result.provider, messageId: result.messageId, attempts: job.attemptsMade }, "delivered");
+    perJob.info({ jobId: job.id, kind: job.name, provider: result.provider, messageId: result.messageId, attempts: job.attemptsMade }, "delivered");
   });
   worker.on("failed", (job, error) => {
     if (!job) return;
