@@ -11,6 +11,7 @@ import {
   type KindName,
   type LooseJob,
 } from "../contracts/index.js";
+import { IDEMPOTENCY_INFO, KeyedHasher } from "../secrets/hash.js";
 import { decodeKey, loadKey, parseKeyList, type KeyMaterial, type Keyring } from "../secrets/key.js";
 import { createRedis, redisTarget, waitForReplicas, type RedisClient, type RedisInput } from "./connection.js";
 import { DeadlineError, withDeadline } from "./deadline.js";
@@ -209,6 +210,7 @@ export class Herald {
   /** The limit counters (show, reset), whether or not this producer enforces them. */
   readonly limits: Limits;
   private readonly enforceLimits: boolean;
+  private idempotencyHasher?: KeyedHasher;
 
   constructor(opts: HeraldOptions = {}) {
     // Unset options come from the environment, read and checked exactly as the service reads it.
@@ -233,6 +235,17 @@ export class Herald {
       tenants: limits.tenants,
       smsAllowedCountries: "smsAllowedCountries" in limits ? limits.smsAllowedCountries : env.HERALD_SMS_ALLOWED_COUNTRIES,
     });
+  }
+
+  /**
+   * A keyed hash (HMAC-SHA256, key derived from the encryption key by HKDF) of `value`, for idempotency keys
+   * built from a message's content (the identity-server adapters): stable for one encryption key, so a
+   * message sent twice gets one key, and useless to anyone reading Redis without the key (a hashed 6-digit
+   * code cannot be found by trying all of them). Always under the current key of a rotation keyring.
+   */
+  idempotencyHash(namespace: string, value: string): string {
+    this.idempotencyHasher ??= new KeyedHasher(this.key, IDEMPOTENCY_INFO);
+    return this.idempotencyHasher.hash(namespace, value);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -102,6 +102,27 @@ describe("producer SDK", () => {
     expect(second).toEqual({ ...first, deduplicated: true });
     expect(other.id).not.toBe(first.id);
     expect(await waiting("email")).toBe(2);
+  });
+
+  it("idempotencyHash is keyed: stable for one encryption key (a keyring hashes under its current key), different under another", async () => {
+    const other = randomBytes(32).toString("base64");
+    const make = (opts: ConstructorParameters<typeof Herald>[0]) => new Herald({ redis: REDIS_URL, prefix, ...opts });
+    const heralds = [
+      make({ encryptionKey: key }),
+      make({ encryptionKey: key }),
+      make({ encryptionKey: other }),
+      make({ encryptionKeys: `new:${key},old:${other}` }),
+    ];
+    try {
+      const [a, b, c, ring] = heralds.map((h) => h.idempotencyHash("adapter:zitadel", "otp\u0000+41791234567\u0000482913"));
+      expect(a).toBe(b);
+      expect(ring).toBe(a);
+      expect(c).not.toBe(a);
+      expect(a).not.toBe(createHash("sha256").update("otp\u0000+41791234567\u0000482913").digest("base64url").slice(0, a!.length));
+      expect(heralds[0]!.idempotencyHash("adapter:kratos", "otp\u0000+41791234567\u0000482913")).not.toBe(a);
+    } finally {
+      await Promise.all(heralds.map((h) => h.close()));
+    }
   });
 
   it("codes and links are encrypted: no Redis value contains them", async () => {

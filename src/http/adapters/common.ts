@@ -112,13 +112,12 @@ export function sameSecret(given: string, expected: string): boolean {
 /**
  * The job's idempotency key, derived from what identifies the server's message (its id where it sends
  * one, else its type, recipient and code): the server's retries of one message all carry the same key.
- * Hashed, so no code or address ends up in a Redis key.
+ * A keyed hash (Herald.idempotencyHash: HMAC under a key derived from the encryption key), so neither a
+ * code nor an address can be recovered from the key in Redis, not even by trying every 6-digit code.
  */
-export function idempotencyKey(server: string, parts: readonly unknown[]): string {
-  const hash = createHash("sha256")
-    .update(parts.map((p) => (p === undefined || p === null ? "" : String(p))).join("\u0000"))
-    .digest("base64url");
-  return `${server}:${hash}`;
+export function idempotencyKey(opts: Pick<AdapterOptions, "herald">, server: string, parts: readonly unknown[]): string {
+  const value = parts.map((p) => (p === undefined || p === null ? "" : String(p))).join("\u0000");
+  return `${server}:${opts.herald.idempotencyHash(`adapter:${server}`, value)}`;
 }
 
 /** The first of the candidates that is a BCP 47 tag Herald accepts (`de-CH`, `en`), `_` read as `-`. */

@@ -196,7 +196,8 @@ export async function kratosAdapter(app: FastifyInstance, opts: KratosOptions): 
     async (request, reply) => {
       try {
         checkKratosAuth(opts.apiKey, request.headers.authorization);
-        const p: Payload = parsePayload(rawBody(request), payloadSchema);
+        const raw = rawBody(request);
+        const p: Payload = parsePayload(raw, payloadSchema);
         const recipient = firstText(320, p.recipient) ?? missingThrow("recipient", "the address or number Kratos sends this message to");
         const messageType = firstText(10, p.message_type) ?? (recipient.includes("@") ? "email" : "sms");
         if (messageType !== "email" && messageType !== "sms") throw unknownType("Kratos", "message_type", messageType, ["email", "sms"]);
@@ -220,12 +221,14 @@ export async function kratosAdapter(app: FastifyInstance, opts: KratosOptions): 
           ...stripUndefined(message.fields),
           recipient: stripUndefined({ ...personOf(data, recipient, query.locale), [messageType === "email" ? "email" : "phone"]: recipient }),
           ...(query.tenant ? { tenant: query.tenant } : {}),
-          // Kratos sends no message id; a message it sends again (courier retries) has the same type, recipient and code or link.
-          idempotencyKey: idempotencyKey("kratos", [
+          // Kratos sends no message id; a message it sends again (courier retries) has the same type, recipient and
+          // code, link or time. A notice without any of them is told apart by its whole body, so a second genuine
+          // one is not taken for a retry of the first.
+          idempotencyKey: idempotencyKey(opts, "kratos", [
             p.template_type,
             messageType,
             recipient,
-            message.fields.code ?? message.fields.url ?? data.changed_at ?? data.added_at,
+            message.fields.code ?? message.fields.url ?? data.changed_at ?? data.added_at ?? `body:${raw}`,
           ]),
         };
         const result = await enqueueJob(opts, message.kind, job as never);

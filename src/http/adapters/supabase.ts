@@ -49,7 +49,10 @@ const userSchema = z.object(
   object,
 );
 
-/** Generated once per hook invocation; unlike webhook-id (new for each of Supabase's retries) it names the message. */
+/**
+ * Generated once per hook invocation; unlike webhook-id (new for each of Supabase's retries) it names the
+ * message. Without it the idempotency key comes from the message's content (user, action, tokens, addresses).
+ */
 const metadataSchema = z.object({ uuid: z.string().optional() }).nullish();
 
 const emailSchema = z.object({
@@ -243,14 +246,18 @@ export async function supabaseAdapter(app: FastifyInstance, opts: SupabaseOption
     async (request, reply) => {
       try {
         const raw = rawBody(request);
-        const { id: webhookId } = verified(request.headers, raw);
+        verified(request.headers, raw);
         const p = parsePayload(raw, emailSchema);
         const action = p.email_data.email_action_type;
         const map = Object.hasOwn(EMAIL_ACTIONS, action) ? EMAIL_ACTIONS[action] : undefined;
         if (!map) throw unknownType("Supabase", "email_data.email_action_type", action, SUPABASE_EMAIL_ACTIONS);
         const messages = map(p);
         const query = queryOptions(request, opts);
-        const messageId = firstText(200, p.metadata?.uuid) ?? webhookId;
+        const d = p.email_data;
+        // Without metadata.uuid, the message's content: webhook-id changes with each of Supabase's retries.
+        const messageId =
+          firstText(200, p.metadata?.uuid) ??
+          `content:${[p.user.id, action, d.token_hash, d.token, d.token_hash_new, d.token_new, p.user.new_email, p.user.email].map((v) => v ?? "").join("\u0000")}`;
         const results = await enqueueJobs(
           opts,
           messages.map((m) => ({
@@ -259,7 +266,7 @@ export async function supabaseAdapter(app: FastifyInstance, opts: SupabaseOption
               ...stripUndefined(m.fields),
               recipient: stripUndefined({ ...recipientOf(p.user, query.locale), email: m.to }),
               ...(query.tenant ? { tenant: query.tenant } : {}),
-              idempotencyKey: idempotencyKey("supabase", [messageId, action, m.part]),
+              idempotencyKey: idempotencyKey(opts, "supabase", [messageId, action, m.part]),
             },
           })),
         );
@@ -280,7 +287,7 @@ export async function supabaseAdapter(app: FastifyInstance, opts: SupabaseOption
     async (request, reply) => {
       try {
         const raw = rawBody(request);
-        const { id: webhookId } = verified(request.headers, raw);
+        verified(request.headers, raw);
         const p = parsePayload(raw, smsSchema);
         const smsType = firstText(50, p.sms.sms_type);
         if (smsType && smsType !== "mfa") throw unknownType("Supabase", "sms.sms_type", smsType, ["mfa", "(none)"]);
@@ -294,7 +301,11 @@ export async function supabaseAdapter(app: FastifyInstance, opts: SupabaseOption
           code: p.sms.otp,
           recipient: stripUndefined({ ...recipientOf(p.user, query.locale), phone: e164(phone) }),
           ...(query.tenant ? { tenant: query.tenant } : {}),
-          idempotencyKey: idempotencyKey("supabase", [firstText(200, p.metadata?.uuid) ?? webhookId, "sms"]),
+          // Without metadata.uuid, the message's content: webhook-id changes with each of Supabase's retries.
+          idempotencyKey: idempotencyKey(opts, "supabase", [
+            firstText(200, p.metadata?.uuid) ?? `content:${[p.user.id, smsType ?? "", p.sms.otp, e164(phone)].join("\u0000")}`,
+            "sms",
+          ]),
         };
         const result = await enqueueJob(opts, kind, job as never);
         logAccepted(request, "supabase", smsType ?? "sms", [result]);

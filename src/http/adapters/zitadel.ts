@@ -205,14 +205,16 @@ export async function zitadelAdapter(app: FastifyInstance, opts: ZitadelOptions)
               locale: query.locale,
             }),
             ...(query.tenant ? { tenant: query.tenant } : {}),
-            // ZITADEL sends no message id: its retries of one notification carry the same event, user and code.
-            idempotencyKey: idempotencyKey("zitadel", [
+            // ZITADEL sends no message id: its retries of one notification carry the same event, user and code
+            // (or time). A notice with neither is told apart by its whole body, so a second genuine one is not
+            // taken for a retry of the first.
+            idempotencyKey: idempotencyKey(opts, "zitadel", [
               eventType,
               address,
               userId,
               args.codeID,
               args.oTP ?? args.code,
-              message.kind === "password-changed" ? args.changeDate : undefined,
+              message.kind === "password-changed" ? (args.changeDate ?? `body:${raw}`) : undefined,
             ]),
           };
           const result = await enqueueJob(opts, message.kind, job as never);

@@ -185,6 +185,28 @@ describe("Ory Kratos courier adapter", () => {
     expect(rig.smtp.mails.filter((mail) => mail.envelope.to.includes(i.email))).toHaveLength(1);
   });
 
+  it.each([
+    { template: "verifiable_address_changed", kind: "email-changed", vars: {} },
+    { template: "authenticator_key_added", kind: "mfa-changed", vars: { added: true } },
+  ])("$template without a time: two different notices are two mails, one notice sent twice is one", async ({ template, kind, vars }) => {
+    const i = person();
+    // An older Kratos sends no changed_at/added_at; the identity (updated_at) tells two notices apart.
+    const notice = (updatedAt: string): KratosMessage => ({
+      template_type: template,
+      message_type: "email",
+      recipient: i.email,
+      template_data: { to: i.email, identity: { ...identity(i), updated_at: updatedAt } },
+    });
+    const first = await deliver(notice("2026-12-02T08:00:00Z"));
+    expect(await deliver(notice("2026-12-02T08:00:00Z"))).toMatchObject({ id: first.id, deduplicated: true });
+    const second = await deliver(notice("2026-12-02T09:30:00Z"));
+    expect(second).toMatchObject({ deduplicated: false });
+    expect(second.id).not.toBe(first.id);
+    await rig.mailTo(i.email, kind, "es", vars);
+    await rig.mailTo(i.email, kind, "es", vars);
+    expect(rig.smtp.mails.filter((mail) => mail.envelope.to.includes(i.email))).toHaveLength(2);
+  });
+
   it("ships a Jsonnet body that passes exactly the fields the adapter reads", () => {
     const jsonnet = readFileSync(resolve(import.meta.dirname, "../../../adapters/kratos/body.jsonnet"), "utf8");
     for (const field of ["recipient", "template_type", "message_type", "template_data"]) expect(jsonnet).toMatch(new RegExp(`^\\s*${field}:`, "m"));

@@ -141,6 +141,34 @@ describe("Supabase Auth hooks adapter", () => {
     expect(rig.smtp.mails.filter((m) => m.envelope.to.includes(u.email))).toHaveLength(1);
   });
 
+  it("without metadata.uuid, a retry (new webhook-id) is delivered once, and another code to the same user is not taken for it", async () => {
+    const u = user();
+    const withoutUuid = (data: EmailData) => {
+      const payload = sendEmailPayload(u, data);
+      delete payload.metadata;
+      return goJson(payload);
+    };
+    const body = withoutUuid({ email_action_type: "magiclink", token: token(), token_hash: hash() });
+    expect((await post("email", body, signed(body))).statusCode).toBe(200);
+    const jobs = await rig.jobCount();
+    expect((await post("email", body, signed(body))).statusCode).toBe(200);
+    expect(await rig.jobCount()).toBe(jobs);
+    const other = withoutUuid({ email_action_type: "magiclink", token: token(), token_hash: hash() });
+    expect((await post("email", other, signed(other))).statusCode).toBe(200);
+    expect(await rig.jobCount()).toBe(jobs + 1);
+
+    const phone = `+${u.phone}`;
+    const code = token();
+    const sms = sendSmsPayload(u, { otp: code, phone });
+    delete sms.metadata;
+    const smsBody = goJson(sms);
+    expect((await post("sms", smsBody, signed(smsBody))).statusCode).toBe(200);
+    expect((await post("sms", smsBody, signed(smsBody))).statusCode).toBe(200);
+    expect(await rig.jobCount()).toBe(jobs + 2);
+    await rig.mailsTo([u.email, u.email], "otp-email", "fr");
+    await rig.smsTo(phone, "phone-verification", "fr", code);
+  });
+
   it("?tenant= and ?locale= on the hook URL: the tenant is set, the locale applies to users without one", async () => {
     const u = user({ locale: undefined });
     const body = goJson(sendEmailPayload(u, { email_action_type: "signup", token: token(), token_hash: hash() }));

@@ -1,7 +1,8 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { goJson } from "../../fixtures/adapters/go-json.js";
 import { FIVE_MINUTES_NS, zitadelPayload, zitadelUrls, type ZitadelMessage, type ZitadelUser } from "../../fixtures/adapters/zitadel.js";
+import { dumpValues } from "../../support/herald.js";
 import { expectLink, startAdapterRig, type AdapterRig } from "./rig.js";
 
 /** ZITADEL gives the email and the SMS provider a signing key each. */
@@ -151,6 +152,41 @@ describe("ZITADEL HTTP provider adapter", () => {
     expect(again).toMatchObject({ id: first.id, deduplicated: true });
     expect(await rig.jobCount()).toBe(jobs);
     expect(rig.smtp.mails.filter((mail) => mail.envelope.to.includes(u.email))).toHaveLength(1);
+  });
+
+  it("the idempotency key is keyed: Redis holds no unkeyed hash from which a 6-digit code could be brute-forced", async () => {
+    const u = user();
+    const code = "482913";
+    const eventType = "user.human.mfa.otp.sms.code.added";
+    await send(u, { eventType, channel: "sms", code, args: { oTP: code, expiry: FIVE_MINUTES_NS } });
+    await rig.smsTo(u.phone, "otp-sms", "de", code);
+    const stored = await dumpValues(rig.h.redis, rig.h.config.HERALD_PREFIX);
+    const parts = (c: string) => [eventType, u.phone, u.userID, "", c, ""].join("\u0000");
+    // What the key was before: SHA-256 of the message's parts, which 10^6 guesses of the code recover.
+    const unkeyed = (c: string) => createHash("sha256").update(parts(c)).digest("base64url");
+    expect(stored).not.toContain(unkeyed(code));
+    expect(stored).toContain(`otp-sms:zitadel:${rig.h.herald.idempotencyHash("adapter:zitadel", parts(code))}`);
+    expect(stored).not.toContain(code);
+  });
+
+  it("password.changed without changeDate: two different notices are two mails, one notice sent twice is one", async () => {
+    const u = user();
+    const notice = (sequence: number) =>
+      goJson(
+        zitadelPayload(u, { eventType: "user.human.password.changed", channel: "email", url: zitadelUrls.login(), args: { changeDate: undefined, sequence } }),
+      );
+    const post1 = async (body: string) => {
+      const res = await post("email", body, zitadelSignature(KEY, body));
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json();
+    };
+    const first = await post1(notice(1));
+    expect(await post1(notice(1))).toMatchObject({ id: first.id, deduplicated: true });
+    const second = await post1(notice(2));
+    expect(second).toMatchObject({ deduplicated: false });
+    expect(second.id).not.toBe(first.id);
+    await rig.mailsTo([u.email, u.email], "password-changed", "de");
+    expect(rig.smtp.mails.filter((mail) => mail.envelope.to.includes(u.email))).toHaveLength(2);
   });
 
   it("is documented in /openapi.json (both routes, tagged adapters)", async () => {
