@@ -256,7 +256,7 @@ describe("limits: tenants, bulks, shards and the breaker set", () => {
     const before = Date.now();
     expect(await refusal(herald.phoneVerification(sms("+41791234532", "b")))).toMatchObject({ limit: "sms-country", opened: true });
     const set = `${herald.prefix}:limit:breakers`;
-    const [country, until] = await redis.zrange(set, 0, -1, "WITHSCORES");
+    const [country, until] = await redis.zrange(set, "0", "-1", "WITHSCORES");
     expect(country).toBe("CH");
     expect(Number(until)).toBeGreaterThanOrEqual(before + 600_000);
     expect(Number(until)).toBeLessThanOrEqual(Date.now() + 600_000);
