@@ -41,6 +41,15 @@ export interface LimitPolicy {
   smsCountryBreakerSeconds: number;
 }
 
+/**
+ * The limits a tenant may set for its own jobs (the tenants file's `limits:`, Herald's `limits.tenants`):
+ * those per recipient. The SMS country cap and breaker count every tenant's SMS together, so they are global.
+ */
+export type TenantLimitPolicy = Pick<LimitPolicy, "cooldownSeconds" | "addressPerHour" | "userPerHour">;
+
+/** The LimitPolicy fields a tenant may not set. */
+export const GLOBAL_ONLY_LIMITS = ["smsCountryPerHour", "smsCountryBreakerSeconds"] as const;
+
 export const DEFAULT_LIMITS: LimitPolicy = {
   cooldownSeconds: 30,
   addressPerHour: 5,

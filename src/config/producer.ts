@@ -126,16 +126,17 @@ export function limitSettingsOf(
   return config.HERALD_LIMITS ? { policy: limitPolicyOf(config), smsAllowedCountries: config.HERALD_SMS_ALLOWED_COUNTRIES } : false;
 }
 
-/** A tenant's own limits in the tenants file (`tenants.<id>.limits`): any subset of the policy. */
+/**
+ * A tenant's own limits in the tenants file (`tenants.<id>.limits`): any subset of the per-recipient limits.
+ * The SMS country cap and breaker count all tenants' SMS together (one breaker per country): refused here,
+ * naming the field, rather than silently ignored.
+ */
+const globalOnly = (variable: string) =>
+  z.never({ error: `is global, not per tenant (the country's counter and breaker are shared by all tenants): set ${variable} instead` }).optional();
 export const tenantLimitsSchema = z.strictObject({
   cooldownSeconds: z.number().int().min(0).max(86_400).optional(),
   addressPerHour: z.number().int().min(0).max(1_000_000).optional(),
   userPerHour: z.number().int().min(0).max(1_000_000).optional(),
-  smsCountryPerHour: z.number().int().min(0).max(10_000_000).optional(),
-  smsCountryBreakerSeconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 86_400)
-    .optional(),
+  smsCountryPerHour: globalOnly("HERALD_SMS_COUNTRY_PER_HOUR"),
+  smsCountryBreakerSeconds: globalOnly("HERALD_SMS_COUNTRY_BREAKER_S"),
 });

@@ -1,67 +1,94 @@
 import { createHash } from "node:crypto";
-import { type RedisClient, scanKeys } from "./connection.js";
+import type { RedisClient } from "./connection.js";
 import { KIND_NAMES, ValidationError, type ChannelName, type KindName } from "../contracts/index.js";
-import type { LimitPolicy } from "../config/defaults.js";
+import { GLOBAL_ONLY_LIMITS, type LimitPolicy, type TenantLimitPolicy } from "../config/defaults.js";
 import { RateLimitedError, type LimitName } from "../errors/index.js";
 import { normalizeRecipient, RecipientHasher } from "../secrets/hash.js";
 import type { KeyMaterial } from "../secrets/key.js";
 
-export { DEFAULT_LIMITS, type LimitPolicy } from "../config/defaults.js";
+export { DEFAULT_LIMITS, type LimitPolicy, type TenantLimitPolicy } from "../config/defaults.js";
 
 const HOUR_MS = 3_600_000;
 
 /**
- * One enqueue's limits, checked and counted in one step (a Lua script runs alone on Redis, so two API
- * processes can never both take the last free slot). Keys (all under the prefix's hash tag, so one
- * Redis Cluster slot; every one with a TTL):
- *   KEYS[1] seen marker of this job (idempotency key or job id): a repeat passes uncounted
- *   KEYS[2] cooldown of kind + address        (string, PX cooldown)
- *   KEYS[3] sends to the address, last hour   (zset of job ids by time)
- *   KEYS[4] sends to the userId, last hour    (zset)
- *   KEYS[5] SMS to the country, last hour     (zset)
- *   KEYS[6] the country's breaker             (string, PX breaker time)
- * ARGV: now ms, cooldown ms, address cap, user cap, country cap, breaker ms, window ms, member, marker TTL ms.
- * Returns {1} when accepted, else {0, limit, wait ms, 1 if this call opened the breaker}.
+ * The limits of one enqueue or of a whole bulk, checked and counted in one step (a Lua script runs alone on
+ * Redis, so two API processes can never both take the last free slot). Every item is checked first, counting
+ * the batch's earlier items as if they were already counted; only if all pass is anything written, so a
+ * refused item leaves nothing counted. Keys (all under the prefix's hash tag, so one Redis Cluster slot;
+ * every one with a TTL):
+ *   KEYS[1]         the open breakers (zset: country by the ms it closes; TTL the longest breaker time)
+ * and per item i (0-based), KEYS[2 + 6i …]:
+ *   +0 seen marker of this job (idempotency key or job id, with the address): a repeat passes uncounted
+ *   +1 cooldown of kind + address        (string, PX cooldown)
+ *   +2 sends to the address, last hour   (zset of job ids by time)
+ *   +3 sends to the userId, last hour    (zset)
+ *   +4 SMS to the country, last hour     (zset)
+ *   +5 the country's breaker             (string, PX breaker time)
+ * ARGV: now ms, window ms, marker TTL ms, country cap, breaker ms; then per item, ARGV[6 + 5i …]:
+ *   cooldown ms, address cap, user cap, country ('' for none), member (the job id).
+ * Returns {1} when all are accepted, else {0, limit, wait ms, 1 if this call opened the breaker, item index}.
  */
 const SCRIPT = `
 local now = tonumber(ARGV[1])
-local cooldown = tonumber(ARGV[2])
-local window = tonumber(ARGV[7])
-if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
-local countryCap = tonumber(ARGV[5])
-if countryCap > 0 then
-  local ttl = redis.call('PTTL', KEYS[6])
-  if ttl > 0 then return {0, 'sms-country', ttl, 0} end
-end
-if cooldown > 0 then
-  local ttl = redis.call('PTTL', KEYS[2])
-  if ttl > 0 then return {0, 'cooldown', ttl, 0} end
-end
+local window = tonumber(ARGV[2])
+local markerTtl = tonumber(ARGV[3])
+local countryCap = tonumber(ARGV[4])
+local breakerMs = tonumber(ARGV[5])
+local added, cooled, seen, todo = {}, {}, {}, {}
 local function full(key, cap)
   if cap <= 0 then return 0 end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  if redis.call('ZCARD', key) < cap then return 0 end
+  if redis.call('ZCARD', key) + (added[key] or 0) < cap then return 0 end
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if oldest[2] == nil then return window end
   return math.max(1, tonumber(oldest[2]) + window - now)
 end
-local wait = full(KEYS[3], tonumber(ARGV[3]))
-if wait > 0 then return {0, 'address', wait, 0} end
-wait = full(KEYS[4], tonumber(ARGV[4]))
-if wait > 0 then return {0, 'user', wait, 0} end
-if full(KEYS[5], countryCap) > 0 then
-  local breaker = tonumber(ARGV[6])
-  redis.call('SET', KEYS[6], now, 'PX', breaker)
-  return {0, 'sms-country', breaker, 1}
-end
-if cooldown > 0 then redis.call('SET', KEYS[2], now, 'PX', cooldown) end
-local caps = {ARGV[3], ARGV[4], ARGV[5]}
-for i = 1, 3 do
-  if tonumber(caps[i]) > 0 then
-    redis.call('ZADD', KEYS[i + 2], now, ARGV[8])
-    redis.call('PEXPIRE', KEYS[i + 2], window)
+for i = 0, (#KEYS - 1) / 6 - 1 do
+  local k = 2 + i * 6
+  local a = 6 + i * 5
+  local cooldown = tonumber(ARGV[a])
+  local country = ARGV[a + 3]
+  local caps = {tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), 0}
+  if country ~= '' then caps[3] = countryCap end
+  if not seen[KEYS[k]] and redis.call('EXISTS', KEYS[k]) == 0 then
+    if country ~= '' and countryCap > 0 then
+      local ttl = redis.call('PTTL', KEYS[k + 5])
+      if ttl > 0 then return {0, 'sms-country', ttl, 0, i} end
+    end
+    if cooldown > 0 then
+      if cooled[KEYS[k + 1]] then return {0, 'cooldown', cooldown, 0, i} end
+      local ttl = redis.call('PTTL', KEYS[k + 1])
+      if ttl > 0 then return {0, 'cooldown', ttl, 0, i} end
+    end
+    local wait = full(KEYS[k + 2], caps[1])
+    if wait > 0 then return {0, 'address', wait, 0, i} end
+    wait = full(KEYS[k + 3], caps[2])
+    if wait > 0 then return {0, 'user', wait, 0, i} end
+    if full(KEYS[k + 4], caps[3]) > 0 then
+      redis.call('SET', KEYS[k + 5], now, 'PX', breakerMs)
+      redis.call('ZADD', KEYS[1], now + breakerMs, country)
+      if redis.call('PTTL', KEYS[1]) < breakerMs then redis.call('PEXPIRE', KEYS[1], breakerMs) end
+      return {0, 'sms-country', breakerMs, 1, i}
+    end
+    seen[KEYS[k]] = true
+    if cooldown > 0 then cooled[KEYS[k + 1]] = true end
+    for j = 1, 3 do
+      if caps[j] > 0 then added[KEYS[k + j + 1]] = (added[KEYS[k + j + 1]] or 0) + 1 end
+    end
+    todo[#todo + 1] = {k, cooldown, caps, ARGV[a + 4]}
   end
 end
-redis.call('SET', KEYS[1], 1, 'PX', tonumber(ARGV[9]))
+for _, t in ipairs(todo) do
+  local k, cooldown, caps, member = t[1], t[2], t[3], t[4]
+  if cooldown > 0 then redis.call('SET', KEYS[k + 1], now, 'PX', cooldown) end
+  for j = 1, 3 do
+    if caps[j] > 0 then
+      redis.call('ZADD', KEYS[k + j + 1], now, member)
+      redis.call('PEXPIRE', KEYS[k + j + 1], window)
+    end
+  end
+  redis.call('SET', KEYS[k], 1, 'PX', markerTtl)
+end
 return {1}
 `;
 const SCRIPT_SHA = createHash("sha1").update(SCRIPT).digest("hex");
@@ -69,8 +96,11 @@ const SCRIPT_SHA = createHash("sha1").update(SCRIPT).digest("hex");
 export interface LimitSettings {
   /** The defaults (from the environment: limitPolicyOf). */
   policy: LimitPolicy;
-  /** Per tenant id (the job's tenant.id): any subset of the policy, from the tenants file's `limits:`. */
-  tenants?: Readonly<Record<string, Partial<LimitPolicy>>>;
+  /**
+   * Per tenant id (the job's tenant.id): any subset of the per-recipient limits, from the tenants file's
+   * `limits:`. The SMS country cap and breaker are one protection for all tenants: not allowed here.
+   */
+  tenants?: Readonly<Record<string, Partial<TenantLimitPolicy>>>;
   /** ISO 3166 codes SMS may go to; undefined: every country. */
   smsAllowedCountries?: readonly string[];
 }
@@ -80,6 +110,8 @@ export interface LimitedJob {
   kind: KindName;
   channel: ChannelName;
   jobId: string;
+  /** For an SMS: its number's country, if checkNumber already ran (it is not run again). */
+  country?: string;
   job: { recipient: { userId: string; email?: string; phone?: string }; tenant?: { id?: string }; idempotencyKey?: string };
 }
 
@@ -120,50 +152,81 @@ export class Limits {
     readonly settings: LimitSettings,
   ) {
     this.hasher = new RecipientHasher(key);
+    for (const [id, own] of Object.entries(settings.tenants ?? {})) {
+      for (const field of GLOBAL_ONLY_LIMITS) {
+        if (own && field in own) {
+          throw new Error(
+            `limits.tenants.${id}.${field}: the SMS country cap and breaker protect all tenants at once and cannot be set per tenant; set HERALD_SMS_COUNTRY_PER_HOUR / HERALD_SMS_COUNTRY_BREAKER_S (or limits.policy) instead`,
+          );
+        }
+      }
+    }
   }
 
+  /** A tenant's policy: its own per-recipient limits over the defaults; the SMS country cap and breaker are always the defaults'. */
   policyFor(tenantId: string | undefined): LimitPolicy {
     const own = tenantId === undefined ? undefined : this.settings.tenants?.[tenantId];
-    return { ...this.settings.policy, ...own };
+    const { policy } = this.settings;
+    return {
+      cooldownSeconds: own?.cooldownSeconds ?? policy.cooldownSeconds,
+      addressPerHour: own?.addressPerHour ?? policy.addressPerHour,
+      userPerHour: own?.userPerHour ?? policy.userPerHour,
+      smsCountryPerHour: policy.smsCountryPerHour,
+      smsCountryBreakerSeconds: policy.smsCountryBreakerSeconds,
+    };
   }
 
   /**
    * Refuses an SMS to a country not allowed or to a premium-rate, shared-cost or invalid number
    * (ValidationError naming recipient.phone), then checks and counts every limit in one step
-   * (RateLimitedError). A repeat of an enqueue already counted (same idempotency key, or same job id) passes.
+   * (RateLimitedError). A repeat of an enqueue already counted (same idempotency key, or same job id,
+   * to the same address) passes.
    */
   async check(item: LimitedJob, now = Date.now()): Promise<void> {
-    const { kind, channel, job } = item;
-    const country = channel === "sms" ? await this.checkNumber(kind, job.recipient.phone!) : undefined;
-    const policy = this.policyFor(job.tenant?.id);
-    const address = channel === "email" ? job.recipient.email! : job.recipient.phone!;
-    const addressHash = this.hasher.hash("address", normalizeRecipient(address));
-    const marker = job.idempotencyKey
-      ? `idem:${kind}:${createHash("sha256").update(job.idempotencyKey).digest("base64url").slice(0, 32)}`
-      : `job:${item.jobId}`;
-    const keys = [
-      this.key("seen", marker),
-      this.key("cool", kind, addressHash),
-      this.key("address", addressHash),
-      this.key("user", this.hasher.hash("user", job.recipient.userId)),
-      this.key("country", country ?? "-"),
-      this.key("breaker", country ?? "-"),
-    ];
-    const args = [
-      now,
-      policy.cooldownSeconds * 1000,
-      policy.addressPerHour,
-      policy.userPerHour,
-      country ? policy.smsCountryPerHour : 0,
-      policy.smsCountryBreakerSeconds * 1000,
-      HOUR_MS,
-      item.jobId,
-      24 * HOUR_MS,
-    ];
-    const [ok, limit, waitMs, opened] = (await this.run(keys, args)) as [number, LimitName?, number?, number?];
+    await this.checkAll([item], now);
+  }
+
+  /**
+   * check() for a whole bulk in one step: every item is checked before any is counted, and a refused item
+   * (RateLimitedError; its message names `items.N` in a bulk of more than one) leaves nothing counted.
+   */
+  async checkAll(items: readonly LimitedJob[], now = Date.now()): Promise<void> {
+    if (items.length === 0) return;
+    const { policy: global } = this.settings;
+    const keys = [this.key("breakers")];
+    const args: (string | number)[] = [now, HOUR_MS, 24 * HOUR_MS, global.smsCountryPerHour, global.smsCountryBreakerSeconds * 1000];
+    const countries: (string | undefined)[] = [];
+    for (const item of items) {
+      const { kind, channel, job } = item;
+      const country = channel === "sms" ? (item.country ?? (await this.checkNumber(kind, job.recipient.phone!))) : undefined;
+      countries.push(country);
+      const policy = this.policyFor(job.tenant?.id);
+      const address = channel === "email" ? job.recipient.email! : job.recipient.phone!;
+      const addressHash = this.hasher.hash("address", normalizeRecipient(address));
+      // With the address: BullMQ deduplicates per shard (the recipient's), so the same key or id to another
+      // recipient is another job and must be counted; a repeat to the same recipient passes uncounted.
+      const marker = job.idempotencyKey
+        ? `idem:${kind}:${createHash("sha256").update(job.idempotencyKey).digest("base64url").slice(0, 32)}:${addressHash}`
+        : `job:${item.jobId}:${addressHash}`;
+      keys.push(
+        this.key("seen", marker),
+        this.key("cool", kind, addressHash),
+        this.key("address", addressHash),
+        this.key("user", this.hasher.hash("user", job.recipient.userId)),
+        this.key("country", country ?? "-"),
+        this.key("breaker", country ?? "-"),
+      );
+      args.push(policy.cooldownSeconds * 1000, policy.addressPerHour, policy.userPerHour, country ?? "", item.jobId);
+    }
+    const [ok, limit, waitMs, opened, index] = (await this.run(keys, args)) as [number, LimitName?, number?, number?, number?];
     if (ok === 1) return;
+    const at = index ?? 0;
+    const item = items[at];
+    if (!item || !limit) throw new Error(`Herald: the limits script refused item ${at} of ${items.length} without a reason`);
+    const country = countries[at];
     const retryAfter = Math.max(1, Math.ceil((waitMs ?? 1000) / 1000));
-    throw new RateLimitedError(limit!, retryAfter, describe(limit!, kind, retryAfter, policy, country), opened === 1, country);
+    const reason = describe(limit, item.kind, retryAfter, this.policyFor(item.job.tenant?.id), country);
+    throw new RateLimitedError(limit, retryAfter, items.length > 1 ? `items.${at}: ${reason}` : reason, opened === 1, country);
   }
 
   /**
@@ -222,16 +285,23 @@ export class Limits {
     let removed = 0;
     // One key per call: on Redis Cluster a multi-key DEL needs one slot, which the hash tag gives, but stay simple.
     for (const key of keys) removed += await this.connection.del(key);
+    if (subject.country) await this.connection.zrem(this.key("breakers"), subject.country.toUpperCase());
     return removed;
   }
 
-  /** Countries whose breaker is open now, with the seconds it stays open. */
-  async openBreakers(): Promise<{ country: string; retryAfter: number }[]> {
+  /**
+   * Countries whose breaker is open now, with the seconds it stays open: read from the zset the limits
+   * script keeps (country by the ms its breaker closes), so a metrics scrape costs two commands on one key.
+   */
+  async openBreakers(now = Date.now()): Promise<{ country: string; retryAfter: number }[]> {
+    const key = this.key("breakers");
+    await this.connection.zremrangebyscore(key, "-inf", now);
+    const flat = await this.connection.zrangebyscore(key, `(${now}`, "+inf", "WITHSCORES");
     const out: { country: string; retryAfter: number }[] = [];
-    const prefix = this.key("breaker", "");
-    for (const key of await scanKeys(this.connection, prefix)) {
-      const ttl = await this.connection.pttl(key);
-      if (ttl > 0) out.push({ country: key.slice(prefix.length), retryAfter: Math.ceil(ttl / 1000) });
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const country = flat[i];
+      const until = Number(flat[i + 1]);
+      if (country !== undefined) out.push({ country, retryAfter: Math.max(1, Math.ceil((until - now) / 1000)) });
     }
     return out.sort((a, b) => a.country.localeCompare(b.country));
   }

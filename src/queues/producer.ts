@@ -262,7 +262,7 @@ export class Herald {
   }
 
   private async enqueueOne<K extends KindName>(kind: K, input: JobInput<K>, options: EnqueueOptions): Promise<EnqueueResult> {
-    const [prepared] = this.prepare([{ kind, job: input, id: options.id }]);
+    const [prepared] = await this.prepare([{ kind, job: input, id: options.id }]);
     if (!prepared) throw new Error("Herald: preparing one job gave none"); // prepare() returns one per item or throws
     const { jobId } = prepared.opts;
     const queue = this.queue(prepared.channel, prepared.shard);
@@ -271,7 +271,7 @@ export class Herald {
       // adding it again would send it a second time. Only a caller's own id can name one.
       if (options.id && (await this.deadLettered(queue.name, [jobId])).size > 0) return undefined;
       // Counted once per idempotency key (or job id): a repeat, or this loop's own retry, passes uncounted.
-      await this.checkLimits({ kind, channel: prepared.channel, jobId, job: prepared.job });
+      await this.checkLimits([limited(prepared)]);
       return queue.add(prepared.kind, prepared.data, prepared.opts);
     });
     if (job) await this.replicated(queue, [jobId]);
@@ -280,38 +280,40 @@ export class Herald {
   }
 
   /**
-   * Validates every item first and enqueues none if any is wrong (the error names `items.N.field`);
-   * then adds them per queue in one atomic batch each.
+   * Validates every item first (contract and SMS number guard) and enqueues none if any is wrong (the error
+   * names `items.N.field`); then checks and counts the resend limits of the whole bulk in one step
+   * (RateLimitedError naming `items.N`: nothing is queued and nothing counted); then adds the items per queue
+   * (channel and shard) in one atomic batch each.
    */
   async enqueueBulk(items: BulkItem[], options: Omit<EnqueueOptions, "id"> = {}): Promise<EnqueueResult[]> {
     return inSpan(this.tracing, "herald.enqueue_bulk", { "herald.count": items.length }, () => this.enqueueMany(items, options));
   }
 
   private async enqueueMany(items: BulkItem[], options: Omit<EnqueueOptions, "id">): Promise<EnqueueResult[]> {
-    const prepared = this.prepare(items);
+    const prepared = await this.prepare(items);
     const [firstId, ...otherIds] = prepared.map((p) => p.opts.jobId);
     if (firstId === undefined) return []; // an empty bulk writes nothing
     const ids: [string, ...string[]] = [firstId, ...otherIds];
-    const results: EnqueueResult[] = new Array(prepared.length);
-    for (const target of new Set(prepared.map((p) => `${p.channel}:${p.shard}`))) {
-      const batch = prepared.map((p, index) => ({ p, index })).filter(({ p }) => `${p.channel}:${p.shard}` === target);
+    // Before any item is added: which are dead letters already (only a caller's own id can name one), and the limits of all the others.
+    const live = await this.write(ids, options.timeoutMs, async () => {
+      const dead = new Set<string>();
+      for (const p of prepared.filter((_, index) => items[index]?.id)) {
+        for (const id of await this.deadLettered(this.queue(p.channel, p.shard).name, [p.opts.jobId])) dead.add(id);
+      }
+      const live = prepared.map((p, index) => ({ p, index })).filter(({ p }) => !dead.has(p.opts.jobId));
+      await this.checkLimits(live.map(({ p }) => limited(p)));
+      return live;
+    });
+    const results: EnqueueResult[] = prepared.map((p) => ({ id: p.opts.jobId, kind: p.kind, channel: p.channel, deduplicated: true }));
+    for (const target of new Set(live.map(({ p }) => `${p.channel}:${p.shard}`))) {
+      const batch = live.filter(({ p }) => `${p.channel}:${p.shard}` === target);
       const { channel, shard } = batch[0]!.p;
       const queue = this.queue(channel, shard);
-      const { live, jobs } = await this.write(ids, options.timeoutMs, async () => {
-        const dead = await this.deadLettered(
-          queue.name,
-          batch.filter(({ index }) => items[index]?.id).map(({ p }) => p.opts.jobId),
-        );
-        const live = batch.filter(({ p }) => !dead.has(p.opts.jobId));
-        // Item by item: a refused item throws and nothing of the batch is added (items counted before it stay counted).
-        for (const { p } of live) await this.checkLimits({ kind: p.kind, channel, jobId: p.opts.jobId, job: p.job });
-        return { live, jobs: live.length > 0 ? await queue.addBulk(live.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))) : [] };
-      });
+      const jobs = await this.write(ids, options.timeoutMs, () => queue.addBulk(batch.map(({ p }) => ({ name: p.kind, data: p.data, opts: p.opts }))));
       if (jobs.length > 0) await this.replicated(queue, ids);
-      for (const { p, index } of batch) results[index] = { id: p.opts.jobId, kind: p.kind, channel, deduplicated: true };
       jobs.forEach((job, i) => {
-        const added = live[i];
-        if (!added) throw new Error(`BullMQ returned ${jobs.length} jobs for the ${live.length} added`);
+        const added = batch[i];
+        if (!added) throw new Error(`BullMQ returned ${jobs.length} jobs for the ${batch.length} added`);
         const { p, index } = added;
         results[index] = { id: job.id!, kind: p.kind, channel, deduplicated: job.id !== p.opts.jobId };
       });
@@ -359,16 +361,21 @@ export class Herald {
     if (this.ownsConnection) await this.connection.quit().catch(() => this.connection.disconnect());
   }
 
-  /** With limits off, an explicit HERALD_SMS_ALLOWED_COUNTRIES still holds. */
-  private async checkLimits(item: LimitedJob): Promise<void> {
-    if (this.enforceLimits) await this.limits.check(item);
-    else if (item.channel === "sms" && this.limits.settings.smsAllowedCountries) await this.limits.checkNumber(item.kind, item.job.recipient.phone!);
+  /** Checks and counts the limits of these items (already through the number guard in prepare()) in one step. */
+  private async checkLimits(items: LimitedJob[]): Promise<void> {
+    if (this.enforceLimits) await this.limits.checkAll(items);
   }
 
-  private prepare(items: BulkItem[]) {
+  /**
+   * Validates every item (contract, id, expiry, and for an SMS the number guard) before anything is written;
+   * throws one ValidationError listing every bad field. With limits off, an explicit
+   * HERALD_SMS_ALLOWED_COUNTRIES still holds.
+   */
+  private async prepare(items: BulkItem[]) {
     const issues: FieldIssue[] = [];
     const now = Date.now();
-    const prepared = items.map(({ kind, job: input, id }, index) => {
+    const guardNumbers = this.enforceLimits || this.limits.settings.smsAllowedCountries !== undefined;
+    const prepared = await mapSequential(items, async ({ kind, job: input, id }, index) => {
       const prefix = items.length > 1 ? `items.${index}.` : "";
       try {
         if (id !== undefined && !UUID.test(id)) {
@@ -386,7 +393,8 @@ export class Herald {
           ...(job.idempotencyKey ? { deduplication: { id: `${kind}:${job.idempotencyKey}`, ttl: IDEMPOTENCY_TTL_MS } } : {}),
         };
         const shard = shardOf(recipientKey(channel, job), this.shards);
-        return { kind, channel, shard, opts, job, data: toEnvelope(kind, job, this.key, now) };
+        const country = channel === "sms" && guardNumbers ? await this.limits.checkNumber(kind, job.recipient.phone!) : undefined;
+        return { kind, channel, shard, opts, job, country, data: toEnvelope(kind, job, this.key, now) };
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
         issues.push(...error.issues.map((i) => ({ field: prefix + i.field, message: i.message })));
@@ -478,6 +486,17 @@ export class Herald {
     }
     return queue;
   }
+}
+
+/** What the limits check needs of a prepared item. */
+function limited(p: { kind: KindName; channel: ChannelName; opts: { jobId: string }; job: LooseJob; country?: string }): LimitedJob {
+  return { kind: p.kind, channel: p.channel, jobId: p.opts.jobId, job: p.job, country: p.country };
+}
+
+async function mapSequential<T, R>(items: readonly T[], fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const [index, item] of items.entries()) out.push(await fn(item, index));
+  return out;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -6,7 +6,7 @@ import { branding, isKindName, KIND_NAMES, kindDefinition, parseJob, toFieldIssu
 import { sampleJob } from "./samples.js";
 import { locale as localeTag } from "../contracts/fields.js";
 import { tenantLimitsSchema } from "../config/producer.js";
-import type { LimitPolicy } from "../config/defaults.js";
+import type { TenantLimitPolicy } from "../config/defaults.js";
 
 export interface TenantSettings {
   branding?: z.output<typeof branding>;
@@ -15,8 +15,8 @@ export interface TenantSettings {
   defaultLocale?: string;
   /** kind → locale → text key → text */
   texts?: Record<string, Record<string, Record<string, string>>>;
-  /** This tenant's resend limits and SMS-country cap, over the HERALD_LIMIT_* defaults (enforced at enqueue). */
-  limits?: Partial<LimitPolicy>;
+  /** This tenant's resend limits over the HERALD_LIMIT_* defaults (enforced at enqueue); the SMS country cap is global. */
+  limits?: Partial<TenantLimitPolicy>;
 }
 
 export type TenantDirectory = ReadonlyMap<string, TenantSettings>;
@@ -126,7 +126,7 @@ export function loadTenants(file: string, textKeys: (kind: string) => ReadonlySe
  * Only the `limits:` of each tenant, for a producer (the API, the CLI) that enforces them: the rest of the
  * file is checked by loadTenants when the renderer starts.
  */
-export function readTenantLimits(file: string): Record<string, Partial<LimitPolicy>> {
+export function readTenantLimits(file: string): Record<string, Partial<TenantLimitPolicy>> {
   let raw: unknown;
   try {
     raw = parse(readFileSync(file, "utf8"));
@@ -141,7 +141,7 @@ export function readTenantLimits(file: string): Record<string, Partial<LimitPoli
         .join("; ")}`,
     );
   }
-  const out: Record<string, Partial<LimitPolicy>> = {};
+  const out: Record<string, Partial<TenantLimitPolicy>> = {};
   for (const [id, tenant] of Object.entries(result.data.tenants)) if (tenant.limits) out[id] = tenant.limits;
   return out;
 }

@@ -5,6 +5,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Herald, RateLimitedError, ValidationError } from "../../src/index.js";
+import { shardPrefixes } from "../../src/queues/names.js";
 import { ROOT, runCli } from "../support/cli.js";
 import { asAdmin, asEnqueue, startApiHarness } from "../support/harness.js";
 import { deleteKeys, dumpValues, REDIS_URL, testEnv, uniquePrefix } from "../support/herald.js";
@@ -143,6 +144,139 @@ describe("resend limits at enqueue", () => {
   });
 });
 
+describe("limits: tenants, bulks, shards and the breaker set", () => {
+  const redis = new Redis(REDIS_URL);
+  const key = randomBytes(32).toString("base64");
+  const prefixes: string[] = [];
+  const heralds: Herald[] = [];
+  const producer = (options: Omit<NonNullable<ConstructorParameters<typeof Herald>[0]>, "redis" | "prefix" | "encryptionKey">) => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const herald = new Herald({ redis: REDIS_URL, prefix, encryptionKey: key, ...options });
+    heralds.push(herald);
+    return herald;
+  };
+  /** Jobs in the channel's queue, over every shard. */
+  const queued = async (herald: Herald, name: "email" | "sms") => {
+    let total = 0;
+    for (const prefix of shardPrefixes(herald.prefix, herald.shards)) {
+      const queue = new Queue(name, { connection: redis, prefix });
+      total += await queue.count();
+      await queue.close();
+    }
+    return total;
+  };
+
+  afterAll(async () => {
+    await Promise.all(heralds.map((h) => h.close()));
+    for (const prefix of prefixes) await deleteKeys(redis, prefix);
+    redis.disconnect();
+  });
+
+  it("the SMS country cap and breaker are global: a tenant may not set them, and a tenant's own limits leave the open breaker in force", async () => {
+    expect(() => producer({ limits: { tenants: { small: { smsCountryPerHour: 1 } as never } } })).toThrow(
+      /limits\.tenants\.small\.smsCountryPerHour.*HERALD_SMS_COUNTRY_PER_HOUR/,
+    );
+    expect(() => producer({ limits: { tenants: { small: { smsCountryPerHour: 0 } as never } } })).toThrow(/smsCountryPerHour/);
+    expect(() => producer({ limits: { tenants: { slow: { smsCountryBreakerSeconds: 60 } as never } } })).toThrow(
+      /limits\.tenants\.slow\.smsCountryBreakerSeconds/,
+    );
+    const herald = producer({ limits: { policy: { cooldownSeconds: 0, smsCountryPerHour: 2 }, tenants: { relaxed: { addressPerHour: 0, userPerHour: 0 } } } });
+    await herald.phoneVerification(sms("+41791234511", "a"));
+    await herald.phoneVerification({ ...sms("+41791234512", "b"), tenant: { id: "relaxed" } });
+    expect(await refusal(herald.phoneVerification(sms("+41791234513", "c")))).toMatchObject({ limit: "sms-country", opened: true });
+    expect(await refusal(herald.phoneVerification({ ...sms("+41791234514", "d"), tenant: { id: "relaxed" } }))).toMatchObject({
+      limit: "sms-country",
+      opened: false,
+    });
+    expect(await queued(herald, "sms")).toBe(2);
+  });
+
+  it("a bulk is all or nothing: a refused SMS number, or a later item over a limit, leaves no job in any queue and nothing counted", async () => {
+    const herald = producer({ limits: { policy: { cooldownSeconds: 0, addressPerHour: 1, userPerHour: 100 }, smsAllowedCountries: ["CH"] } });
+    const germany = await refusal(
+      herald.enqueueBulk([
+        { kind: "email-verification", job: verification("bulk-a@example.com") },
+        { kind: "otp-sms", job: sms("+4915123456789") },
+      ]),
+    );
+    expect(germany).toBeInstanceOf(ValidationError);
+    expect((germany as ValidationError).issues[0]).toMatchObject({ field: "items.1.recipient.phone", message: expect.stringContaining("is in DE") });
+    expect(await queued(herald, "email")).toBe(0);
+    expect(await queued(herald, "sms")).toBe(0);
+
+    // Item 2 is the number's second send in the hour (cap 1): refused, and the email and the first SMS neither queued nor counted.
+    const over = await refusal(
+      herald.enqueueBulk([
+        { kind: "email-verification", job: verification("bulk-a@example.com") },
+        { kind: "otp-sms", job: sms("+41791234521") },
+        { kind: "phone-verification", job: sms("+41791234521") },
+      ]),
+    );
+    expect(over).toBeInstanceOf(RateLimitedError);
+    expect(over).toMatchObject({ limit: "address", message: expect.stringMatching(/^items\.2: /) });
+    expect(await queued(herald, "email")).toBe(0);
+    expect(await queued(herald, "sms")).toBe(0);
+    expect(await herald.limits.show({ address: "bulk-a@example.com" })).toMatchObject({ address: { lastHour: 0 } });
+    expect(await herald.limits.show({ address: "+41791234521" })).toMatchObject({ address: { lastHour: 0 } });
+    // The same bulk without the extra item passes whole.
+    const results = await herald.enqueueBulk([
+      { kind: "email-verification", job: verification("bulk-a@example.com") },
+      { kind: "otp-sms", job: sms("+41791234521") },
+    ]);
+    expect(results.map((r) => r.deduplicated)).toEqual([false, false]);
+    expect(await queued(herald, "email")).toBe(1);
+    expect(await queued(herald, "sms")).toBe(1);
+  });
+
+  it("with 4 shards one idempotency key reused for other recipients is counted each time; a repeat to the same recipient is free", async () => {
+    const herald = producer({ shards: 4, limits: { policy: { cooldownSeconds: 0, smsCountryPerHour: 3, userPerHour: 2, addressPerHour: 1 } } });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      try {
+        const result = await herald.otpSms({ ...sms(`+4179123${4500 + i}`, "attacker"), idempotencyKey: "same-key" });
+        outcomes.push(result.deduplicated ? "deduplicated" : "queued");
+      } catch (error) {
+        if (!(error instanceof RateLimitedError)) throw error;
+        outcomes.push(error.limit);
+      }
+    }
+    expect(outcomes.filter((o) => o === "queued")).toHaveLength(2);
+    expect(outcomes.filter((o) => o === "user")).toHaveLength(18);
+    expect(await queued(herald, "sms")).toBe(2);
+    expect(await herald.limits.show({ userId: "attacker" })).toMatchObject({ user: { lastHour: 2 } });
+    // The first recipient again with the same key: BullMQ answers with its job, and the user cap (reached) is not in the way.
+    const again = await herald.otpSms({ ...sms("+41791234500", "attacker"), idempotencyKey: "same-key" });
+    expect(again.deduplicated).toBe(true);
+  });
+
+  it("open breakers are kept in one sorted set (no keyspace scan), expired members are dropped, and a reset removes the country", async () => {
+    const herald = producer({ limits: { policy: { cooldownSeconds: 0, smsCountryPerHour: 1, smsCountryBreakerSeconds: 600 } } });
+    await herald.phoneVerification(sms("+41791234531", "a"));
+    const before = Date.now();
+    expect(await refusal(herald.phoneVerification(sms("+41791234532", "b")))).toMatchObject({ limit: "sms-country", opened: true });
+    const set = `${herald.prefix}:limit:breakers`;
+    const [country, until] = await redis.zrange(set, "0", "-1", "WITHSCORES");
+    expect(country).toBe("CH");
+    expect(Number(until)).toBeGreaterThanOrEqual(before + 600_000);
+    expect(Number(until)).toBeLessThanOrEqual(Date.now() + 600_000);
+    const ttl = await redis.pttl(set);
+    expect(ttl).toBeGreaterThan(590_000);
+    expect(ttl).toBeLessThanOrEqual(600_000);
+    // A member whose breaker has closed is not reported, and is removed.
+    await redis.zadd(set, Date.now() - 1000, "FR");
+    const open = await herald.limits.openBreakers();
+    expect(open).toEqual([{ country: "CH", retryAfter: expect.any(Number) }]);
+    expect(open[0]!.retryAfter).toBeGreaterThan(590);
+    expect(open[0]!.retryAfter).toBeLessThanOrEqual(600);
+    expect(await redis.zscore(set, "FR")).toBeNull();
+    expect(await herald.limits.reset({ country: "ch" })).toBe(2);
+    expect(await herald.limits.openBreakers()).toEqual([]);
+    expect(await redis.zscore(set, "CH")).toBeNull();
+    await herald.phoneVerification(sms("+41791234533", "c"));
+  });
+});
+
 describe("limits over HTTP and the CLI", () => {
   let h: Awaited<ReturnType<typeof startApiHarness>>;
   beforeAll(async () => {
@@ -250,6 +384,12 @@ describe("tenants file limits", () => {
     expect(loadTenants(file, () => new Set()).get("acme")?.limits).toEqual({ cooldownSeconds: 60, addressPerHour: 3 });
     writeFileSync(file, "tenants:\n  acme:\n    limits:\n      cooldownSecs: 60\n");
     expect(() => readTenantLimits(file)).toThrow(/tenants\.acme\.limits/);
+    // The SMS country cap and breaker are global: refused per tenant, naming the field and the variable to use.
+    writeFileSync(file, "tenants:\n  acme:\n    limits:\n      smsCountryPerHour: 5\n");
+    expect(() => readTenantLimits(file)).toThrow(/tenants\.acme\.limits\.smsCountryPerHour is global, not per tenant.*HERALD_SMS_COUNTRY_PER_HOUR/);
+    expect(() => loadTenants(file, () => new Set())).toThrow(/tenants\.acme\.limits\.smsCountryPerHour is global/);
+    writeFileSync(file, "tenants:\n  acme:\n    limits:\n      smsCountryBreakerSeconds: 60\n");
+    expect(() => readTenantLimits(file)).toThrow(/tenants\.acme\.limits\.smsCountryBreakerSeconds is global.*HERALD_SMS_COUNTRY_BREAKER_S/);
   });
 });
 
