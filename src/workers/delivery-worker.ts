@@ -2,17 +2,13 @@ import { Worker, type WorkerOptions } from "bullmq";
 import type { ChannelName } from "../contracts/index.js";
 import { FinalFailure } from "../errors/index.js";
 import type { Logger } from "../logger.js";
-import { reportErrors, type RedisClient } from "../queues/connection.js";
+import { reportErrors } from "../queues/connection.js";
 import { QUEUE_OF_CHANNEL } from "../queues/names.js";
 import { scrub } from "../redact.js";
 import { createProcessor, type DeliveryResult, type PipelineDeps } from "./pipeline.js";
+import { workerOptions, type WorkerSettings } from "./worker-options.js";
 
-export interface DeliveryWorkerOptions {
-  connection: RedisClient;
-  prefix: string;
-  concurrency: number;
-  lockMs: number;
-  stalledIntervalMs: number;
+export interface DeliveryWorkerOptions extends WorkerSettings {
   /** At most `max` jobs per `duration` ms across every worker of this queue (BullMQ keeps the count in Redis); none when absent. */
   limiter?: { max: number; duration: number };
   logger: Logger;
@@ -24,18 +20,8 @@ export interface DeliveryWorkerOptions {
 export function createDeliveryWorker(channel: ChannelName, deps: PipelineDeps, opts: DeliveryWorkerOptions): Worker {
   const logger = opts.logger.child({ queue: QUEUE_OF_CHANNEL[channel] });
   const worker = new Worker(QUEUE_OF_CHANNEL[channel], createProcessor(channel, deps), {
-    connection: opts.connection,
-    prefix: opts.prefix,
-    concurrency: opts.concurrency,
-    lockDuration: opts.lockMs,
-    stalledInterval: opts.stalledIntervalMs,
-    // A job whose worker died twice is suspicious (it may be what kills workers): the second stall dead-letters it.
-    maxStalledCount: 1,
-    // After a Redis error BullMQ waits this long before it asks for jobs again (default 15 s): Redis
-    // reconnects within a second (see reconnectDelay), so should the worker.
-    runRetryDelay: 1000,
+    ...workerOptions(opts),
     ...(opts.limiter ? { limiter: opts.limiter } : {}),
-    autorun: false,
     ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
   });
   // The per-job line names only ids, the kind, the provider and a count, none of which redaction masks: this

@@ -6,6 +6,7 @@ import type { WebhookJobData } from "../queues/notification-events.js";
 import type { WebhookDeadLetterRecord, WebhookEndpoint } from "../queues/webhook-outbox.js";
 import { scrub } from "../redact.js";
 import { signWebhook } from "../webhooks/standard-webhooks.js";
+import { workerOptions } from "./worker-options.js";
 
 export interface BreakerPolicy {
   /** Consecutive failures of one endpoint that open its breaker. */
@@ -110,16 +111,7 @@ export function startWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeliv
     return { status };
   };
 
-  const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, process, {
-    connection: opts.connection,
-    prefix: opts.prefix,
-    concurrency: opts.concurrency,
-    lockDuration: opts.lockMs,
-    stalledInterval: opts.stalledIntervalMs,
-    maxStalledCount: 1,
-    runRetryDelay: 1000,
-    autorun: false,
-  });
+  const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, process, workerOptions(opts));
 
   const pending = new Set<Promise<unknown>>();
   const move = async (job: Job<WebhookJobData>, reason: string): Promise<boolean> => {
