@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Breaker, type FailoverEvent } from "../../src/channels/failover.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 
 const mail = (n: number) => ({ recipient: { userId: `u-${n}`, email: `user${n}@example.com` }, code: `C${n}`, url: "https://login.example.com/verify" });
 const sms = (phone: string) => ({ recipient: { userId: "u-1", phone }, code: "123456" });
@@ -116,14 +116,8 @@ describe("SMS failover: a second Twilio sender", () => {
     primary = await startTwilioServer();
     fallback = await startTwilioServer();
     h = await startTestHerald({
-      TWILIO_ACCOUNT_SID: primary.accountSid,
-      TWILIO_AUTH_TOKEN: primary.authToken,
-      TWILIO_FROM: "+15005550006",
-      TWILIO_API_BASE_URL: primary.url,
-      TWILIO_FALLBACK_ACCOUNT_SID: fallback.accountSid,
-      TWILIO_FALLBACK_AUTH_TOKEN: fallback.authToken,
-      TWILIO_FALLBACK_FROM: "+15005550009",
-      TWILIO_FALLBACK_API_BASE_URL: fallback.url,
+      ...twilioEnv(primary),
+      ...twilioEnv(fallback, { fallback: true }),
     });
     const failover = once(h.workers.events, "failover");
     primary.failNext(1, { status: 503, code: 20503, message: "Service unavailable" });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/index.js";
 import { newSecret } from "../../src/webhooks/standard-webhooks.js";
 import { startTestHerald, testEnv, type TestHerald } from "../support/herald.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 
 interface Received {
   headers: IncomingMessage["headers"];
@@ -64,10 +64,7 @@ describe("the HTTP provider: signed JSON to a real server that verifies it with 
       HERALD_HTTP_PROVIDER_SECRET: secret,
       HERALD_HTTP_PROVIDER_TIMEOUT_MS: "300",
       HERALD_HTTP_PROVIDER_FALLBACK: "sms",
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
-      TWILIO_FROM: "+15005550006",
-      TWILIO_API_BASE_URL: twilio.url,
+      ...twilioEnv(twilio),
     });
   });
   afterAll(async () => {

@@ -10,7 +10,7 @@ import { Suppressions } from "../../src/queues/suppressions.js";
 import { decodeKey } from "../../src/secrets/key.js";
 import { newSecret } from "../../src/webhooks/standard-webhooks.js";
 import { deleteKeys, testEnv } from "../support/herald.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 import { startReceiver } from "../support/webhook-receiver.js";
 
 const PUBLIC_URL = "https://herald.example.com";
@@ -30,10 +30,7 @@ describe("herald start: an SMS, Twilio's signed status callback, the producer's 
     receiver = await startReceiver({ "/hooks": secret }, () => 204);
     tw = await startTwilioServer();
     const env = testEnv({
-      TWILIO_ACCOUNT_SID: tw.accountSid,
-      TWILIO_AUTH_TOKEN: tw.authToken,
-      TWILIO_FROM: "+15005550006",
-      TWILIO_API_BASE_URL: tw.url,
+      ...twilioEnv(tw),
       HERALD_PUBLIC_URL: PUBLIC_URL,
       HERALD_WEBHOOKS: JSON.stringify([{ url: `${receiver.url}/hooks`, events: ["notification.delivered", "notification.undelivered"], secrets: [secret] }]),
       HERALD_API_TOKENS: `enqueue:${TOKEN},admin:admin-token-0123456789abcdef`,

@@ -14,7 +14,7 @@ import { spawnCli, waitForLog } from "../support/cli.js";
 import { type TestEnv, testEnv } from "../support/herald.js";
 import { type RedisProcess, startRedisServer } from "../support/redis-server.js";
 import { type SmtpTestServer, startSmtpServer } from "../support/smtp-server.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 import { startTcpGate, type TcpGate } from "./tcp-gate.js";
 
 /**
@@ -265,10 +265,7 @@ export async function startFaultRig<const O extends RigOptions>(cleanups: Cleanu
     cleanups.add(() => twilio.close());
     provider = { twilio };
     providerEnv = {
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
-      TWILIO_FROM: "+15005550006",
-      TWILIO_API_BASE_URL: twilio.url,
+      ...twilioEnv(twilio),
     };
     texts = () => twilio.messages.map((m) => m.Body ?? "");
     waitForDeliveries = (n) => twilio.waitForMessages(n, 30_000);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { twilioCallbackUrl } from "../../src/config/index.js";
 import type { AppliedReport } from "../../src/http/plugins/twilio-callbacks.js";
 import { asEnqueue, startApiHarness, type ApiHarness } from "../support/harness.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 
 // Twilio signs the URL it was given (behind a proxy, not the one Herald listens on) and the form fields.
 const PUBLIC_URL = "https://herald.example.com/base/";
@@ -49,10 +49,7 @@ describe("Twilio status callbacks: StatusCallback sent, X-Twilio-Signature check
     tw = await startTwilioServer();
     h = await startApiHarness({
       env: {
-        TWILIO_ACCOUNT_SID: tw.accountSid,
-        TWILIO_AUTH_TOKEN: tw.authToken,
-        TWILIO_FROM: "+15005550006",
-        TWILIO_API_BASE_URL: tw.url,
+        ...twilioEnv(tw),
         HERALD_PUBLIC_URL: PUBLIC_URL,
       },
       server: { twilioCallbacks: { url: twilioCallbackUrl(PUBLIC_URL), authToken: tw.authToken, onReport: (report) => void applied.push(report) } },

@@ -395,14 +395,11 @@ describe("tenants file limits", () => {
 
 describe("the worker's second look at a queued SMS", () => {
   it("an SMS queued before the allowlist was narrowed, or to a country whose breaker opened since, is dead-lettered without a Twilio request", async () => {
-    const { startTwilioServer } = await import("../support/twilio-server.js");
+    const { startTwilioServer, twilioEnv } = await import("../support/twilio-server.js");
     const { startTestHerald } = await import("../support/herald.js");
     const twilio = await startTwilioServer();
     const h = await startTestHerald({
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
-      TWILIO_FROM: "+15005550006",
-      TWILIO_API_BASE_URL: twilio.url,
+      ...twilioEnv(twilio),
       HERALD_LIMITS: "1",
       HERALD_LIMIT_COOLDOWN_S: "0",
       HERALD_SMS_ALLOWED_COUNTRIES: "CH,DE",

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Herald, type NotificationEvent, WaitTimeoutError } from "../../src/index.js";
 import { startHeraldBase, startTestHerald, type TestHerald } from "../support/herald.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 
 describe("SDK: herald.events() and herald.waitFor() over BullMQ queue events (no HTTP)", () => {
   let tw: TwilioServer;
@@ -9,7 +9,7 @@ describe("SDK: herald.events() and herald.waitFor() over BullMQ queue events (no
 
   beforeAll(async () => {
     tw = await startTwilioServer();
-    h = await startTestHerald({ TWILIO_ACCOUNT_SID: tw.accountSid, TWILIO_AUTH_TOKEN: tw.authToken, TWILIO_FROM: "+15005550006", TWILIO_API_BASE_URL: tw.url });
+    h = await startTestHerald(twilioEnv(tw));
     tw.failFor("+15005550001", { status: 400, code: 21211, message: "The 'To' number +15005550001 is not a valid phone number." });
   });
   afterAll(async () => {

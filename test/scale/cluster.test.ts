@@ -13,7 +13,7 @@ import { runCli } from "../support/cli.js";
 import { testEnv } from "../support/herald.js";
 import { onNode, startRedisCluster, type RedisClusterProcesses } from "../support/redis-cluster.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 
 const SHARDS = 3;
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -36,10 +36,7 @@ describe("Redis Cluster (3 masters, 3 replicas) with HERALD_SHARDS=3: the servic
       HERALD_REPLICAS_ACK: "1",
       SMTP_URL: smtp.url,
       SMTP_FROM: "Acme <no-reply@acme.test>",
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
-      TWILIO_FROM: "+15005550006",
-      TWILIO_API_BASE_URL: twilio.url,
+      ...twilioEnv(twilio),
       HERALD_API_TOKENS: TOKENS,
       HERALD_HTTP_PORT: "0",
       HERALD_HTTP_HOST: "127.0.0.1",

@@ -85,6 +85,24 @@ export interface TwilioServer {
   close(): Promise<void>;
 }
 
+/** Twilio's magic test numbers Herald sends from: the primary sender's and the fallback sender's. */
+export const TWILIO_TEST_FROM = "+15005550006";
+export const TWILIO_FALLBACK_TEST_FROM = "+15005550009";
+
+/**
+ * The variables that point Herald's Twilio provider at this test server, sending from TWILIO_TEST_FROM;
+ * with `fallback`, the TWILIO_FALLBACK_* ones (the second sender), from TWILIO_FALLBACK_TEST_FROM.
+ */
+export function twilioEnv(server: Pick<TwilioServer, "url" | "accountSid" | "authToken">, opts: { fallback?: boolean } = {}): Record<string, string> {
+  const name = opts.fallback ? "TWILIO_FALLBACK" : "TWILIO";
+  return {
+    [`${name}_ACCOUNT_SID`]: server.accountSid,
+    [`${name}_AUTH_TOKEN`]: server.authToken,
+    [`${name}_FROM`]: opts.fallback ? TWILIO_FALLBACK_TEST_FROM : TWILIO_TEST_FROM,
+    [`${name}_API_BASE_URL`]: server.url,
+  };
+}
+
 export interface TwilioServerOptions {
   /** Defaults to "AC" + 32 random hex chars. */
   accountSid?: string;

@@ -5,7 +5,7 @@ import { classifyTwilioError } from "../../src/channels/twilio-errors.js";
 import { asAdmin, startApiHarness, type ApiHarness } from "../support/harness.js";
 import { dumpValues } from "../support/herald.js";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 import { runCli } from "../support/cli.js";
 
 const job = (email: string) => ({ recipient: { userId: "u-1", email }, code: "123456", url: "https://login.example.com/verify" });
@@ -24,10 +24,7 @@ describe("the suppression list", () => {
       env: {
         SMTP_URL: smtp.url,
         SMTP_FROM: "Herald <no-reply@example.com>",
-        TWILIO_ACCOUNT_SID: twilio.accountSid,
-        TWILIO_AUTH_TOKEN: twilio.authToken,
-        TWILIO_FROM: "+15005550006",
-        TWILIO_API_BASE_URL: twilio.url,
+        ...twilioEnv(twilio),
       },
     });
     list = new Suppressions(h.redis, h.config.HERALD_PREFIX, Buffer.from(h.config.HERALD_ENCRYPTION_KEY!, "base64"));

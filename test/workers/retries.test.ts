@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startSmtpServer, type SmtpTestServer } from "../support/smtp-server.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 
 const mailJob = (email = "ada@example.com") => ({ recipient: { userId: "u1", email }, code: "SECRET42", url: "https://login.example.com/verify?c=SECRET42" });
 const smsJob = (phone = "+41791234567") => ({ recipient: { userId: "u1", phone }, code: "77665544" });
@@ -109,10 +109,7 @@ describe("retries and dead letters", () => {
     twilio = await startTwilioServer();
     twilio.failNext(1, { status: 500, code: 20500, message: "Internal Server Error" });
     h = await startTestHerald({
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
-      TWILIO_FROM: "+15005550006",
-      TWILIO_API_BASE_URL: twilio.url,
+      ...twilioEnv(twilio),
     });
     const { id } = await h.herald.phoneVerification(smsJob());
     const delivered = await h.nextDelivery();
@@ -125,10 +122,7 @@ describe("retries and dead letters", () => {
     twilio = await startTwilioServer();
     twilio.failFor("+15005550001", { status: 400, code: 21211, message: "The 'To' number +15005550001 is not a valid phone number." });
     h = await startTestHerald({
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
-      TWILIO_FROM: "+15005550006",
-      TWILIO_API_BASE_URL: twilio.url,
+      ...twilioEnv(twilio),
     });
     await h.herald.phoneVerification(smsJob("+15005550001"));
     const dead = await h.nextDeadLetter();

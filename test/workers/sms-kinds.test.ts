@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { smsSegments } from "../../src/templates/sms-segments.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 
 describe("SMS kinds end to end: SDK → Redis → worker → Twilio SDK → Twilio-compatible server", () => {
   let twilio: TwilioServer;
@@ -10,10 +10,7 @@ describe("SMS kinds end to end: SDK → Redis → worker → Twilio SDK → Twil
   beforeAll(async () => {
     twilio = await startTwilioServer();
     h = await startTestHerald({
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
-      TWILIO_FROM: "+15005550006",
-      TWILIO_API_BASE_URL: twilio.url,
+      ...twilioEnv(twilio),
     });
   });
   afterAll(async () => {

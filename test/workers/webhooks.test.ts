@@ -15,7 +15,7 @@ import { newSecret } from "../../src/webhooks/standard-webhooks.js";
 import { ADMIN_TOKEN, asAdmin, asEnqueue, startApiHarness } from "../support/harness.js";
 import { startReceiver } from "../support/webhook-receiver.js";
 import { startTestHerald, type TestHerald } from "../support/herald.js";
-import { startTwilioServer, type TwilioServer } from "../support/twilio-server.js";
+import { startTwilioServer, type TwilioServer, twilioEnv } from "../support/twilio-server.js";
 
 /** A port nothing listens on: an endpoint that is down for good. */
 async function closedPort(): Promise<number> {
@@ -54,10 +54,7 @@ describe("outbound webhooks: signed (Standard Webhooks), their own queue, retrie
     ];
     h = await startTestHerald(
       {
-        TWILIO_ACCOUNT_SID: tw.accountSid,
-        TWILIO_AUTH_TOKEN: tw.authToken,
-        TWILIO_FROM: "+15005550006",
-        TWILIO_API_BASE_URL: tw.url,
+        ...twilioEnv(tw),
         HERALD_WEBHOOKS: JSON.stringify(endpoints),
         HERALD_WEBHOOK_ATTEMPTS: "3",
         HERALD_WEBHOOK_BACKOFF_MS: "20",

@@ -6,7 +6,7 @@ import { expect } from "vitest";
 import { DELIVERY_QUEUES } from "../../../src/queues/names.js";
 import { startApiHarness, type ApiHarness } from "../../support/harness.js";
 import { startSmtpServer, type ReceivedMail, type SmtpTestServer } from "../../support/smtp-server.js";
-import { startTwilioServer, type Message, type TwilioServer } from "../../support/twilio-server.js";
+import { startTwilioServer, type Message, type TwilioServer, twilioEnv } from "../../support/twilio-server.js";
 
 /** The HTTP server with real workers, a real SMTP server and the Twilio test server; the adapter's secret in httpEnv. */
 export interface AdapterRig {
@@ -54,10 +54,7 @@ export async function startAdapterRig(httpEnv: Record<string, string>, env: Reco
     env: {
       SMTP_URL: smtp.url,
       SMTP_FROM: "Acme ID <no-reply@acme.test>",
-      TWILIO_ACCOUNT_SID: twilio.accountSid,
-      TWILIO_AUTH_TOKEN: twilio.authToken,
-      TWILIO_FROM: "+15005550006",
-      TWILIO_API_BASE_URL: twilio.url,
+      ...twilioEnv(twilio),
       ...env,
     },
     httpEnv,
