@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { z } from "zod";
+import { z } from "zod";
 import { locale as localeTag } from "../../contracts/fields.js";
 import { toFieldIssues, ValidationError, type FieldIssue, type JobInput, type KindName } from "../../contracts/index.js";
 import { RateLimitedError } from "../../errors/index.js";
@@ -40,6 +40,17 @@ export class AdapterRefusal extends Error {
   ) {
     super(message);
   }
+}
+
+/** zod's message for a field the adapter needs: "is required" when absent, else "must be <what>" (e.g. "an object"). */
+export const requiredAs = (what: string) => ({ error: (i: { input: unknown }) => (i.input === undefined ? "is required" : `must be ${what}`) });
+
+/** A string the payload must carry, not empty (a message type, a user id, a code). */
+export const requiredText = z.string(requiredAs("a string")).min(1, "must not be empty");
+
+/** Fastify route options of an adapter endpoint: the adapters' body limit, and its OpenAPI entry under the "adapters" tag. */
+export function adapterRoute(schema: { operationId: string; summary: string; description: string }) {
+  return { bodyLimit: ADAPTER_BODY_LIMIT, schema: { tags: ["adapters"], ...schema } };
 }
 
 /** 401: the signature or key is missing, wrong or stale. Never says which secret was tried. */

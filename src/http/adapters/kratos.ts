@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { KindName } from "../../contracts/index.js";
 import {
-  ADAPTER_BODY_LIMIT,
+  adapterRoute,
   AdapterRefusal,
   answerRefusal,
   enqueueJob,
@@ -19,6 +19,7 @@ import {
   queryParam,
   rawBodies,
   rawBody,
+  requiredText,
   sameSecret,
   stripUndefined,
   unauthorized,
@@ -36,12 +37,11 @@ import { PROBLEM_TYPES } from "../problem.js";
  * courier/template/type.go (template types), courier/template/{email,sms}/*.go (template_data fields).
  */
 
-const required = { error: (i: { input: unknown }) => (i.input === undefined ? "is required" : "must be a string") };
 const record = z.record(z.string(), z.unknown());
 
 const payloadSchema = z.object({
   recipient: z.string().nullish(),
-  template_type: z.string(required).min(1, "must not be empty"),
+  template_type: requiredText,
   /** "email" or "sms" (Kratos's MessageType); older Kratos versions do not send it. */
   message_type: z.string().nullish(),
   template_data: record.nullish(),
@@ -184,15 +184,11 @@ export async function kratosAdapter(app: FastifyInstance, opts: KratosOptions): 
   rawBodies(app);
   app.post(
     "/",
-    {
-      bodyLimit: ADAPTER_BODY_LIMIT,
-      schema: {
-        tags: ["adapters"],
-        operationId: "kratos-courier",
-        summary: "Ory Kratos courier (HTTP delivery)",
-        description: `Point Kratos's courier.http.request_config (and SMS channels) here with adapters/kratos/body.jsonnet. Checks Authorization against HERALD_KRATOS_API_KEY; maps template_type (${KRATOS_TEMPLATES.join(", ")}) by message_type. Query: tenant, locale.`,
-      },
-    },
+    adapterRoute({
+      operationId: "kratos-courier",
+      summary: "Ory Kratos courier (HTTP delivery)",
+      description: `Point Kratos's courier.http.request_config (and SMS channels) here with adapters/kratos/body.jsonnet. Checks Authorization against HERALD_KRATOS_API_KEY; maps template_type (${KRATOS_TEMPLATES.join(", ")}) by message_type. Query: tenant, locale.`,
+    }),
     async (request, reply) => {
       try {
         checkKratosAuth(opts.apiKey, request.headers.authorization);

@@ -5,7 +5,7 @@ import type { Factor } from "../../contracts/mfa-changed.js";
 import { verifyWebhook, WebhookVerificationError } from "../../webhooks/standard-webhooks.js";
 import { PROBLEM_CONTENT_TYPE } from "../problem.js";
 import {
-  ADAPTER_BODY_LIMIT,
+  adapterRoute,
   answerRefusal,
   enqueueJob,
   enqueueJobs,
@@ -19,6 +19,8 @@ import {
   queryOptions,
   rawBodies,
   rawBody,
+  requiredAs,
+  requiredText,
   stripUndefined,
   unauthorized,
   unknownType,
@@ -33,13 +35,12 @@ import {
  * retries, the `{error: {http_code, message}}` answer it reads).
  */
 
-const required = { error: (i: { input: unknown }) => (i.input === undefined ? "is required" : "must be a string") };
-const object = { error: (i: { input: unknown }) => (i.input === undefined ? "is required" : "must be an object") };
+const object = requiredAs("an object");
 const optionalString = z.string().nullish();
 
 const userSchema = z.object(
   {
-    id: z.string(required).min(1, "must not be empty"),
+    id: requiredText,
     email: optionalString,
     phone: optionalString,
     new_email: optionalString,
@@ -60,7 +61,7 @@ const emailSchema = z.object({
   user: userSchema,
   email_data: z.object(
     {
-      email_action_type: z.string(required).min(1, "must not be empty"),
+      email_action_type: requiredText,
       token: optionalString,
       token_hash: optionalString,
       redirect_to: optionalString,
@@ -77,7 +78,7 @@ const emailSchema = z.object({
 const smsSchema = z.object({
   metadata: metadataSchema,
   user: userSchema,
-  sms: z.object({ otp: z.string(required).min(1, "must not be empty"), phone: optionalString, sms_type: optionalString }, object),
+  sms: z.object({ otp: requiredText, phone: optionalString, sms_type: optionalString }, object),
 });
 
 type EmailPayload = z.output<typeof emailSchema>;
@@ -232,10 +233,8 @@ export async function supabaseAdapter(app: FastifyInstance, opts: SupabaseOption
       throw error;
     }
   };
-  const route = (name: string, description: string) => ({
-    bodyLimit: ADAPTER_BODY_LIMIT,
-    schema: { tags: ["adapters"], operationId: `supabase-${name}`, summary: `Supabase Auth Send ${name === "email" ? "Email" : "SMS"} hook`, description },
-  });
+  const route = (name: string, description: string) =>
+    adapterRoute({ operationId: `supabase-${name}`, summary: `Supabase Auth Send ${name === "email" ? "Email" : "SMS"} hook`, description });
 
   app.post(
     "/email",

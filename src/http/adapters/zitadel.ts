@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { KindName } from "../../contracts/index.js";
 import {
-  ADAPTER_BODY_LIMIT,
+  adapterRoute,
   answerRefusal,
   enqueueJob,
   expiresAfter,
@@ -19,6 +19,8 @@ import {
   queryParam,
   rawBodies,
   rawBody,
+  requiredAs,
+  requiredText,
   stripUndefined,
   unauthorized,
   unknownType,
@@ -64,16 +66,14 @@ export function verifyZitadelSignature(signingKeys: readonly string[], header: s
   }
 }
 
-const required = { error: (i: { input: unknown }) => (i.input === undefined ? "is required" : "must be a string") };
-
 const payloadSchema = z.object({
   contextInfo: z.object(
     {
-      eventType: z.string(required).min(1, "must not be empty"),
+      eventType: requiredText,
       recipientEmailAddress: z.string().optional(),
       recipientPhoneNumber: z.string().optional(),
     },
-    { error: (i) => (i.input === undefined ? "is required" : "must be an object") },
+    requiredAs("an object"),
   ),
   templateData: z.object({ url: z.string().optional() }).optional(),
   /** The notification's arguments, keys lower-camel-cased by ZITADEL (`OTP` arrives as `oTP`). */
@@ -163,15 +163,11 @@ export async function zitadelAdapter(app: FastifyInstance, opts: ZitadelOptions)
     const recipientField = channel === "email" ? "recipientEmailAddress" : "recipientPhoneNumber";
     app.post(
       `/${channel}`,
-      {
-        bodyLimit: ADAPTER_BODY_LIMIT,
-        schema: {
-          tags: ["adapters"],
-          operationId: `zitadel-${channel}`,
-          summary: `ZITADEL HTTP ${channel === "email" ? "email" : "SMS"} provider`,
-          description: `Point ZITADEL's HTTP ${channel} provider here. Verifies ZITADEL-Signature with HERALD_ZITADEL_SIGNING_KEY; maps contextInfo.eventType (${Object.keys(events).join(", ")}) to a Herald kind. Query: tenant, locale (ZITADEL does not send the user's language).`,
-        },
-      },
+      adapterRoute({
+        operationId: `zitadel-${channel}`,
+        summary: `ZITADEL HTTP ${channel === "email" ? "email" : "SMS"} provider`,
+        description: `Point ZITADEL's HTTP ${channel} provider here. Verifies ZITADEL-Signature with HERALD_ZITADEL_SIGNING_KEY; maps contextInfo.eventType (${Object.keys(events).join(", ")}) to a Herald kind. Query: tenant, locale (ZITADEL does not send the user's language).`,
+      }),
       async (request, reply) => {
         try {
           const raw = rawBody(request);
