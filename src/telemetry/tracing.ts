@@ -1,4 +1,4 @@
-import { type Attributes, isSpanContextValid, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Attributes, isSpanContextValid, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { BullMQOtel } from "bullmq-otel";
 
 /**
@@ -27,10 +27,13 @@ export function bullmqTelemetry(enabled: boolean): BullMQOtel | undefined {
   return telemetry;
 }
 
-/** Runs `fn` inside a child span of the active one when `enabled`; just runs it otherwise. Errors mark the span and pass through. */
-export async function inSpan<T>(enabled: boolean, name: string, attributes: Attributes, fn: (span?: Span) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` inside a child span of the active one when `enabled`; just runs it otherwise. Errors mark the
+ * span and pass through. `client`: the span is a call out to another service (the provider), SpanKind.CLIENT.
+ */
+export async function inSpan<T>(enabled: boolean, name: string, attributes: Attributes, fn: (span?: Span) => Promise<T>, client = false): Promise<T> {
   if (!enabled) return fn();
-  return trace.getTracer(TRACER_NAME).startActiveSpan(name, { attributes }, async (span) => {
+  return trace.getTracer(TRACER_NAME).startActiveSpan(name, { attributes, kind: client ? SpanKind.CLIENT : SpanKind.INTERNAL }, async (span) => {
     try {
       return await fn(span);
     } catch (error) {

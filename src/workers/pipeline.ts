@@ -110,7 +110,8 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
 
     let receipt: Receipt;
     try {
-      receipt = await inSpan(tracing, "herald.send", { ...attributes, "herald.provider": provider.provider }, send);
+      // The provider call, as a client span: the SMTP transaction or HTTP request to the provider.
+      receipt = await inSpan(tracing, "herald.send", { ...attributes, "herald.provider": provider.provider }, send, true);
     } catch (error) {
       const { permanent, code, hardBounce } = provider.classify(error);
       const message = `${provider.provider}: ${scrub((error as Error)?.message ?? String(error), secrets)}`;

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import { trace } from "@opentelemetry/api";
+import { SpanKind, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -66,6 +66,8 @@ describe("OpenTelemetry: one trace per notification, producer → job → render
     expect(parentOf(process)).toBe(add.spanContext().spanId); // the context crossed Redis in the job
     expect(parentOf(render)).toBe(process.spanContext().spanId);
     expect(parentOf(send)).toBe(process.spanContext().spanId);
+    expect(send.kind).toBe(SpanKind.CLIENT); // the call out to the provider
+    expect(render.kind).toBe(SpanKind.INTERNAL);
     expect(send.attributes).toMatchObject({ "herald.kind": "email-verification", "herald.channel": "email", "herald.provider": "outbox" });
 
     const everything = JSON.stringify(inTrace().map((s) => ({ name: s.name, attributes: s.attributes, events: s.events })));
