@@ -24,7 +24,7 @@ export async function docs(app: FastifyInstance): Promise<void> {
         { name: "dead letters", description: "Jobs that failed for good (admin)" },
         { name: "limits", description: "Resend limits and SMS country breakers (admin)" },
         { name: "suppressions", description: "Recipients that bounced for good: nothing is sent to them (admin)" },
-        { name: "operations", description: "Health, readiness and metrics (no auth)" },
+        { name: "operations", description: "Health and readiness (no auth); metrics (a metrics or admin token beyond loopback)" },
       ],
     },
   });
