@@ -96,11 +96,17 @@ export function checkSelection(verb: string, id: string | undefined, all: boolea
     throw new UsageError(`${verb} needs a dead-letter id, a filter (--kind, --class, --since), or --all for every dead letter`);
 }
 
+/** A letter that is not there: already replayed (and as which job), or never there / removed. */
+async function goneLetter(deadLetters: DeadLetters, id: string): Promise<UsageError> {
+  const newId = await deadLetters.replayedAs(id);
+  return new UsageError(newId ? `dead letter ${id} was already replayed, as job ${newId}` : `no dead letter ${id} (removed, or never there)`);
+}
+
 export async function replay(deadLetters: DeadLetters, id: string | undefined, all: boolean, filter: DeadLetterFilter): Promise<string> {
   checkSelection("replay", id, all, filter);
   if (id) {
     const newId = await deadLetters.replay(id);
-    if (!newId) throw new UsageError(`no dead letter ${id}`);
+    if (!newId) throw await goneLetter(deadLetters, id);
     return `replayed ${id} as job ${newId}`;
   }
   const count = await withProgress("replaying", (onProgress) => deadLetters.replayAll(filter, onProgress));
@@ -110,7 +116,7 @@ export async function replay(deadLetters: DeadLetters, id: string | undefined, a
 export async function purge(deadLetters: DeadLetters, id: string | undefined, all: boolean, filter: DeadLetterFilter): Promise<string> {
   checkSelection("purge (deleting for good)", id, all, filter);
   if (id) {
-    if (!(await deadLetters.remove(id))) throw new UsageError(`no dead letter ${id}`);
+    if (!(await deadLetters.remove(id))) throw await goneLetter(deadLetters, id);
     return `purged ${id}`;
   }
   const count = await withProgress("purging", (onProgress) => deadLetters.purge(filter, onProgress));

@@ -22,7 +22,7 @@ export function formatLimits(view: LimitsView): string {
   if (view.address) {
     lines.push(counter("address", view.address));
     const cooling = Object.entries(view.address.cooldowns);
-    lines.push(cooling.length ? `cooldowns: ${cooling.map(([kind, s]) => `${kind} ${s} s`).join(", ")}` : "cooldowns: none");
+    lines.push(cooling.length ? `cooldowns: ${cooling.map(([kind, s]) => `${kind} ${s} s left`).join(", ")}` : "cooldowns: none");
   }
   if (view.user) lines.push(counter("userId", view.user));
   if (view.country) {

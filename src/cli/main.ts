@@ -172,12 +172,19 @@ export async function main(argv = process.argv): Promise<void> {
       // Commander has printed its message (or the help, or the version) already.
       process.exit(error.exitCode === 0 ? 0 : 2);
     }
+    // With --json, a script also gets the refusal as JSON on stdout (the human line stays on stderr).
+    const json = argv.includes("--json");
     if (error instanceof ValidationError) {
+      if (json) process.stdout.write(`${JSON.stringify({ error: "invalid", kind: error.kind, issues: error.issues })}\n`);
       process.stderr.write(`error: invalid ${error.kind} job:\n${error.issues.map((i) => `  ${i.field || "(job)"}: ${i.message}`).join("\n")}\n`);
       process.exit(2);
     }
     if (error instanceof RateLimitedError) {
       // 75 (EX_TEMPFAIL): try again later; the wait is on the line, and nothing was queued.
+      if (json) {
+        const refusal = { error: "rate-limited", limit: error.limit, retryAfter: error.retryAfter, message: error.message, queued: false };
+        process.stdout.write(`${JSON.stringify(refusal)}\n`);
+      }
       process.stderr.write(`error: rate limited (${error.limit}): ${error.message}; nothing was queued\nretry-after: ${error.retryAfter}\n`);
       process.exit(75);
     }

@@ -266,17 +266,21 @@ export class Herald {
     if (!prepared) throw new Error("Herald: preparing one job gave none"); // prepare() returns one per item or throws
     const { jobId } = prepared.opts;
     const queue = this.queue(prepared.channel, prepared.shard);
+    let existed = false;
     const job = await this.write([jobId], options.timeoutMs, async () => {
       // A job that failed for good was removed from its queue; its id lives on as a dead letter, and
       // adding it again would send it a second time. Only a caller's own id can name one.
       if (options.id && (await this.deadLettered(queue.name, [jobId])).size > 0) return undefined;
+      // BullMQ answers an add with a known id with that job, as if new: ask first, so a repeat says so.
+      // (Two racing first requests may both say "new"; one job is created either way.)
+      if (options.id) existed = (await this.connection.exists(queue.toKey(jobId))) > 0;
       // Counted once per idempotency key (or job id): a repeat, or this loop's own retry, passes uncounted.
       await this.checkLimits([limited(prepared)]);
       return queue.add(prepared.kind, prepared.data, prepared.opts);
     });
     if (job) await this.replicated(queue, [jobId]);
     if (!job) return { id: jobId, kind, channel: prepared.channel, deduplicated: true };
-    return { id: job.id!, kind, channel: prepared.channel, deduplicated: job.id !== jobId };
+    return { id: job.id!, kind, channel: prepared.channel, deduplicated: existed || job.id !== jobId };
   }
 
   /**

@@ -105,6 +105,11 @@ describe("herald CLI", { timeout: 180_000 }, () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ id: newId, originalId: original, status: "queued", kind: "password-reset", channel: "email" });
     const table = await runCli(["status", original], env);
     expect(table.stdout).toMatch(new RegExp(`originalId\\s+${original}`));
+    // Replayed twice: the second says it was already replayed, and as which job.
+    const again = await runCli(["dlq", "replay", `email-${original}`], env);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`dead letter email-${original} was already replayed, as job ${newId}`);
+    expect((await runCli(["dlq", "replay", "email-never-there"], env)).stderr).toContain("no dead letter email-never-there (removed, or never there)");
     await dl.close();
   });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { memoryLog } from "../support/log-sink.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpConfigError, loadHttpConfig } from "../../src/http/index.js";
@@ -300,6 +301,7 @@ describe("HTTP API: enqueue, validation, auth, limits (no workers: jobs stay que
     expect(res.statusCode).toBe(200);
     const doc = res.json();
     expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.info.version).toBe(JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version);
     for (const c of KIND_CASES) {
       const op = doc.paths[`/v1/notifications/${c.kind}`].post;
       const schema = op.requestBody.content["application/json"].schema;

@@ -355,10 +355,13 @@ describe("limits over HTTP and the CLI", () => {
       expect(second.code).toBe(75);
       expect(second.stderr).toMatch(/rate limited \(cooldown\).*try again in \d+ s/);
       expect(second.stderr).toMatch(/retry-after: (2\d|30)\n/);
+      const asJson = await runCli(["send", "email-verification", "--json", "--data", JSON.stringify(verification("erin@example.com"))], env);
+      expect(asJson.code).toBe(75);
+      expect(JSON.parse(asJson.stdout)).toMatchObject({ error: "rate-limited", limit: "cooldown", retryAfter: expect.any(Number), queued: false });
       const show = await runCli(["limits", "show", "erin@example.com"], env);
       expect(show.code, show.stderr).toBe(0);
       expect(show.stdout).toContain("address: 1 in the last hour (limit 5)");
-      expect(show.stdout).toMatch(/cooldowns: email-verification \d+ s/);
+      expect(show.stdout).toMatch(/cooldowns: email-verification \d+ s left/);
     } finally {
       const redis = new Redis(REDIS_URL);
       await deleteKeys(redis, env.HERALD_PREFIX!);

@@ -68,8 +68,9 @@ describe("exactly-once enqueue against a stalled or stopped Redis", () => {
     expect(error.message).toContain(error.jobId);
     redis.resume();
 
+    // The stalled write reached Redis when it woke up: the retry finds that job and says so.
     const retried = await herald.passwordReset(job("STALL-1"), { id: error.jobId });
-    expect(retried).toMatchObject({ id: error.jobId, deduplicated: false });
+    expect(retried).toMatchObject({ id: error.jobId, deduplicated: true });
     const jobs = await jobsIn();
     expect(jobs.map((j) => j.id)).toEqual([error.jobId]);
   });
@@ -82,7 +83,7 @@ describe("exactly-once enqueue against a stalled or stopped Redis", () => {
     redis.resume();
     // Twice, as a caller that is unsure would: neither adds a job.
     for (let i = 0; i < 2; i++)
-      expect(await herald.passwordReset(job("STALL-2", "reset-u1-1"), { id: error.jobId })).toMatchObject({ id: error.jobId, deduplicated: false });
+      expect(await herald.passwordReset(job("STALL-2", "reset-u1-1"), { id: error.jobId })).toMatchObject({ id: error.jobId, deduplicated: true });
     // Without the id, the key alone still finds the job (the first attempt reached Redis when it woke up).
     expect(await herald.passwordReset(job("STALL-2", "reset-u1-1"))).toMatchObject({ id: error.jobId, deduplicated: true });
     expect((await jobsIn()).map((j) => j.id)).toEqual([error.jobId]);
@@ -241,6 +242,15 @@ describe("HTTP: Idempotency-Key makes a retried request queue at most once, and 
       failed: 0,
     });
     await sms.close();
+  });
+
+  it("the same Idempotency-Key again answers deduplicated, with the first job's state, and adds nothing", async () => {
+    const key = randomUUID();
+    const first = await post({ "idempotency-key": key });
+    expect(first.json()).toMatchObject({ id: key, status: "queued", deduplicated: false });
+    const again = await post({ "idempotency-key": key });
+    expect(again.statusCode).toBe(202);
+    expect(again.json()).toMatchObject({ id: key, deduplicated: true });
   });
 
   it("an Idempotency-Key that is not a UUID is a 400 naming the header; nothing is queued", async () => {

@@ -1,6 +1,10 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { FastifyInstance } from "fastify";
+import { readFileSync } from "node:fs";
+
+/** The package's version (src/ and dist/ sit at the same depth below package.json). */
+const VERSION = (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 /**
  * The OpenAPI document at /openapi.json and Swagger UI at /docs. Applied to the root instance itself, not
@@ -12,7 +16,7 @@ export async function docs(app: FastifyInstance): Promise<void> {
       openapi: "3.1.0",
       info: {
         title: "Herald",
-        version: "1.0.0",
+        version: VERSION,
         description:
           "Identity-lifecycle notifications (account initialization, email and phone verification, password reset, passkey links) by email and SMS. " +
           "Every /v1 route needs `Authorization: Bearer <token>`; enqueue tokens may send notifications and read their status, admin tokens may do everything. " +
