@@ -188,7 +188,6 @@ export function methodName<K extends KindName>(kind: K): MethodName<K> {
  * secrets, and enqueues on the channel's queue. It never imports worker, template or provider code.
  */
 // Declaration merging gives the class the per-kind methods that are added to its prototype below.
-// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the methods are defined right after the class
 export interface Herald extends KindMethods {}
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above
