@@ -148,7 +148,11 @@ describe("the SMTP check at start is a /readyz detail, not a failure", { timeout
     let log = "";
     start.stderr!.on("data", (c) => (log += c));
     try {
-      await waitForLog(start, "provider check failed at start: mails will wait and be retried until it works; check the SMTP_* settings", 60_000);
+      // Either may come first: the check runs in the background while the HTTP server starts.
+      await Promise.all([
+        waitForLog(start, "provider check failed at start: mails will wait and be retried until it works; check the SMTP_* settings", 60_000),
+        waitForLog(start, "http server listening", 60_000),
+      ]);
       const ready = await fetch(`${addressOf(log, "http server listening")}/readyz`);
       expect(ready.status).toBe(200);
       const body = (await ready.json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
