@@ -34,7 +34,7 @@ local window = tonumber(ARGV[2])
 local markerTtl = tonumber(ARGV[3])
 local countryCap = tonumber(ARGV[4])
 local breakerMs = tonumber(ARGV[5])
-local added, cooled, seen, todo = {}, {}, {}, {}
+local added, cooled, seen, accepted = {}, {}, {}, {}
 local function full(key, cap)
   if cap <= 0 then return 0 end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
@@ -75,10 +75,10 @@ for i = 0, (#KEYS - 1) / 6 - 1 do
     for j = 1, 3 do
       if caps[j] > 0 then added[KEYS[k + j + 1]] = (added[KEYS[k + j + 1]] or 0) + 1 end
     end
-    todo[#todo + 1] = {k, cooldown, caps, ARGV[a + 4]}
+    accepted[#accepted + 1] = {k, cooldown, caps, ARGV[a + 4]}
   end
 end
-for _, t in ipairs(todo) do
+for _, t in ipairs(accepted) do
   local k, cooldown, caps, member = t[1], t[2], t[3], t[4]
   if cooldown > 0 then redis.call('SET', KEYS[k + 1], now, 'PX', cooldown) end
   for j = 1, 3 do
