@@ -8,14 +8,13 @@ import { DeadLetters } from "../queues/dead-letter.js";
 import type { AppliedReport } from "../http/plugins/twilio-callbacks.js";
 import { apiEvents } from "./api-events.js";
 import { retryPolicyOf } from "../queues/job-options.js";
-import { Herald } from "../queues/producer.js";
 import { Suppressions } from "../queues/suppressions.js";
 import { KeyError, loadKey } from "../secrets/key.js";
 import { loadRenderer } from "../templates/load.js";
 import { startWorkers, type RunningWorkers } from "../workers/start.js";
 import { ensureRedis } from "./private-redis.js";
 import { tracingWanted } from "../telemetry/tracing.js";
-import { limitsOption } from "./send.js";
+import { heraldFor } from "./send.js";
 import { connectRedis } from "./redis.js";
 
 export interface Service {
@@ -122,20 +121,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     const connection = createRedis(redisTarget(config), "producer");
     connection.on("error", () => {}); // reported by the queues' own listeners and /readyz
     closers.push(async () => connection.quit().catch(() => connection.disconnect()));
-    const herald = new Herald({
-      redis: connection,
-      prefix: config.HERALD_PREFIX,
-      shards: config.HERALD_SHARDS,
-      replicasAck: config.HERALD_REPLICAS_ACK,
-      replicasAckTimeoutMs: config.HERALD_REPLICAS_ACK_TIMEOUT_MS,
-      encryptionKey: config.HERALD_ENCRYPTION_KEY,
-      encryptionKeys: config.HERALD_ENCRYPTION_KEYS,
-      dev: config.HERALD_DEV,
-      dataDir: config.HERALD_DATA_DIR,
-      retry: retryPolicyOf(config),
-      // The workers already warned about the dev key file when they run in this process.
-      onWarning: (message) => workers || logger.warn(message),
-      limits: limitsOption(config),
+    // The workers already warned about the dev key file when they run in this process.
+    const herald = heraldFor({ config, connection }, (message) => {
+      if (!workers) logger.warn(message);
     });
     closers.push(() => herald.close());
     const suppressions = new Suppressions(connection, config.HERALD_PREFIX, key, config.HERALD_SUPPRESSION_TTL_DAYS);

@@ -55,13 +55,21 @@ function isLocaleTag(v: string): boolean {
   return valid;
 }
 
+/** Zones already checked (a formatter per check is costly, and every job is parsed twice); bounded like checkedTags. */
+const checkedZones = new Map<string, boolean>();
+
 export const timeZone = z.string(required("an IANA time zone")).refine((v) => {
+  const known = checkedZones.get(v);
+  if (known !== undefined) return known;
+  let valid = true;
   try {
     new Intl.DateTimeFormat("en", { timeZone: v });
-    return true;
   } catch {
-    return false;
+    valid = false;
   }
+  if (checkedZones.size >= 1000) checkedZones.clear();
+  checkedZones.set(v, valid);
+  return valid;
 }, "must be an IANA time zone such as Europe/Zurich");
 
 export const hexColor = z.string(required("a colour")).regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, "must be a hex colour such as #0a7cff");

@@ -1,7 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { ApiScope, ApiToken } from "../config/http.js";
 
-const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
+/** What secretMatches compares against: computed once per configured secret, at start. */
+export const secretDigest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();
+const digest = secretDigest;
 
 /**
  * The one comparison of a presented secret with an expected one: constant time over SHA-256 digests,

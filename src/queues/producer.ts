@@ -299,10 +299,8 @@ export class Herald {
     const ids: [string, ...string[]] = [firstId, ...otherIds];
     // Before any item is added: which are dead letters already (only a caller's own id can name one), and the limits of all the others.
     const live = await this.write(ids, options.timeoutMs, async () => {
-      const dead = new Set<string>();
-      for (const p of prepared.filter((_, index) => items[index]?.id)) {
-        for (const id of await this.deadLettered(this.queue(p.channel, p.shard).name, [p.opts.jobId])) dead.add(id);
-      }
+      const own = prepared.filter((_, index) => items[index]?.id);
+      const dead = new Set((await Promise.all(own.map((p) => this.deadLettered(QUEUE_OF_CHANNEL[p.channel], [p.opts.jobId])))).flatMap((found) => [...found]));
       const live = prepared.map((p, index) => ({ p, index })).filter(({ p }) => !dead.has(p.opts.jobId));
       await this.checkLimits(live.map(({ p }) => limited(p)));
       return live;

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { locale as localeTag } from "../../contracts/fields.js";
@@ -111,13 +110,6 @@ export function parsePayload<S extends z.ZodType>(raw: string, schema: S): z.out
     );
   }
   return result.data;
-}
-
-/** Constant-time comparison of two secrets of any length (both hashed first, so lengths leak nothing). */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = createHash("sha256").update(given).digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b);
 }
 
 /**

@@ -20,12 +20,12 @@ import {
   rawBodies,
   rawBody,
   requiredText,
-  sameSecret,
   stripUndefined,
   unauthorized,
   unknownType,
   type AdapterOptions,
 } from "./common.js";
+import { secretDigest, secretMatches } from "../auth.js";
 import { PROBLEM_TYPES } from "../problem.js";
 
 /**
@@ -162,7 +162,7 @@ function personOf(data: Record<string, unknown>, recipient: string, locale: stri
 }
 
 /** `Authorization: Bearer <key>` (api_key) or `Basic` with the key as password (basic_auth). */
-export function checkKratosAuth(apiKey: string, authorization: string | undefined): void {
+export function checkKratosAuth(apiKeyDigest: Buffer, authorization: string | undefined): void {
   if (!authorization)
     throw unauthorized("No Authorization header: set courier.http.request_config.auth in Kratos (api_key: Authorization: Bearer <HERALD_KRATOS_API_KEY>).");
   const [scheme = "", value = ""] = authorization.trim().split(/\s+/, 2);
@@ -172,7 +172,7 @@ export function checkKratosAuth(apiKey: string, authorization: string | undefine
     const decoded = Buffer.from(value, "base64").toString("utf8");
     given = decoded.includes(":") ? decoded.slice(decoded.indexOf(":") + 1) : undefined;
   }
-  if (given === undefined || !sameSecret(given, apiKey)) throw unauthorized("The Authorization header does not carry HERALD_KRATOS_API_KEY.");
+  if (given === undefined || !secretMatches(given, apiKeyDigest)) throw unauthorized("The Authorization header does not carry HERALD_KRATOS_API_KEY.");
 }
 
 export interface KratosOptions extends AdapterOptions {
@@ -181,6 +181,7 @@ export interface KratosOptions extends AdapterOptions {
 
 /** `POST /` (register with prefix /v1/adapters/kratos): the courier's email and SMS channels alike. */
 export async function kratosAdapter(app: FastifyInstance, opts: KratosOptions): Promise<void> {
+  const apiKeyDigest = secretDigest(opts.apiKey);
   rawBodies(app);
   app.post(
     "/",
@@ -191,7 +192,7 @@ export async function kratosAdapter(app: FastifyInstance, opts: KratosOptions): 
     }),
     async (request, reply) => {
       try {
-        checkKratosAuth(opts.apiKey, request.headers.authorization);
+        checkKratosAuth(apiKeyDigest, request.headers.authorization);
         const raw = rawBody(request);
         const p: Payload = parsePayload(raw, payloadSchema);
         const recipient = firstText(320, p.recipient) ?? missingThrow("recipient", "the address or number Kratos sends this message to");
