@@ -1,11 +1,12 @@
-import { Queue } from "bullmq";
+import type { Queue } from "bullmq";
+import { openDeliveryQueues } from "../queues/delivery-queues.js";
 import { createRedis, describeRedis, redisTarget, type RedisClient, type RedisTarget } from "../queues/connection.js";
 import { DeadlineError, withDeadline } from "../queues/deadline.js";
 import { DeadLetters } from "../queues/dead-letter.js";
 import { replayedEvent } from "../queues/notification-events.js";
 import { WebhookOutbox, webhookPolicyOf } from "../queues/webhook-outbox.js";
 import { retryPolicyOf } from "../queues/job-options.js";
-import { DELIVERY_QUEUES, deliveryPrefixes } from "../queues/names.js";
+import { deliveryPrefixes } from "../queues/names.js";
 import type { StatusSources } from "../queues/status.js";
 import type { Config } from "../config/index.js";
 
@@ -95,9 +96,7 @@ export async function withRedis<T>(config: Config, work: (ops: OpsContext) => Pr
     retryPolicyOf(config),
     outbox && ((letter, id) => outbox.publish(replayedEvent(letter, id))),
   );
-  const queues = deliveryPrefixes(config.HERALD_PREFIX, config.HERALD_SHARDS).flatMap((prefix) =>
-    DELIVERY_QUEUES.map((name) => new Queue(name, { connection, prefix })),
-  );
+  const queues = openDeliveryQueues(connection, deliveryPrefixes(config.HERALD_PREFIX, config.HERALD_SHARDS));
   for (const queue of [deadLetters.queue, ...queues, ...(outbox ? [outbox.queue] : [])]) queue.on("error", () => {});
   try {
     return await work({ config, connection, deadLetters, queues });

@@ -1,4 +1,5 @@
 import type { EventEmitter } from "node:events";
+import { openDeliveryQueues } from "../queues/delivery-queues.js";
 import { Queue } from "bullmq";
 import Fastify, { LogController, type FastifyInstance, type onResponseAsyncHookHandler } from "fastify";
 import type { RedisClient } from "../queues/connection.js";
@@ -7,7 +8,7 @@ import type { Logger } from "../logger.js";
 import { HeraldMetrics } from "../metrics.js";
 import type { DeadLetters } from "../queues/dead-letter.js";
 import type { Suppressions } from "../queues/suppressions.js";
-import { DELIVERY_QUEUES, deliveryPrefixes, WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../queues/names.js";
+import { deliveryPrefixes, WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "../queues/names.js";
 import type { Herald } from "../queues/producer.js";
 import type { Renderer } from "../templates/renderer.js";
 import { adapters, mountedAdapters, type AdapterConfig } from "./adapters/index.js";
@@ -240,9 +241,7 @@ function apiAuth(config: HttpServerOptions["config"], logger: Logger): ApiAuth {
 /** The delivery queues (opened here, closed with the server) and the dead-letter queue (the caller's). */
 function openQueues(opts: HttpServerOptions) {
   // Every shard's queues (HERALD_SHARDS): status look-ups ask them all, metrics add them up, the board lists each.
-  const delivery = deliveryPrefixes(opts.prefix, opts.shards ?? 1).flatMap((prefix) =>
-    DELIVERY_QUEUES.map((name) => new Queue(name, { connection: opts.connection, prefix })),
-  );
+  const delivery = openDeliveryQueues(opts.connection, deliveryPrefixes(opts.prefix, opts.shards ?? 1));
   const webhooks = opts.webhooks
     ? [WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTER_QUEUE].map((name) => new Queue(name, { connection: opts.connection, prefix: opts.prefix }))
     : [];

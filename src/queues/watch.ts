@@ -1,6 +1,7 @@
 import type { RedisClient } from "./connection.js";
+import { openDeliveryQueues } from "./delivery-queues.js";
 import { EventEmitter, on } from "node:events";
-import { Queue, QueueEvents } from "bullmq";
+import { type Queue, QueueEvents } from "bullmq";
 import { Cluster } from "ioredis";
 import type { DeadLetters } from "./dead-letter.js";
 import { DEAD_LETTER_QUEUE, DELIVERY_QUEUES, channelOfQueue } from "./names.js";
@@ -59,7 +60,7 @@ export class NotificationWatch {
     // Read from the moment of creation, however long the connection takes: nothing after it is missed.
     const lastEventId = `${Date.now()}-0`;
     // The delivery queues of every shard, for status look-ups; their events; the dead-letter queue's events.
-    this.queues = sources.deliveryPrefixes.flatMap((prefix) => DELIVERY_QUEUES.map((name) => new Queue(name, { connection: sources.connection, prefix })));
+    this.queues = openDeliveryQueues(sources.connection, sources.deliveryPrefixes);
     for (const queue of this.queues) queue.on("error", () => {});
     const listen = (name: string, prefix: string) => {
       const events = new QueueEvents(name, { connection: this.blocking, prefix, lastEventId });
