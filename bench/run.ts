@@ -31,7 +31,8 @@ const { values: args } = parseArgs({
     "sms-n": { type: "string", default: "4000" },
     repeats: { type: "string", default: "3" },
     long: { type: "string", default: "20000" },
-    "latency-s": { type: "string", default: "10" },
+    "latency-s": { type: "string", default: "20" },
+    "latency-warmup-s": { type: "string", default: "3" },
     sweep: { type: "boolean", default: false },
     "sweep-concurrency": { type: "string", default: "10,25,50,100,200" },
     "sweep-pool": { type: "string", default: "5,10,20" },
@@ -51,6 +52,8 @@ const { values: args } = parseArgs({
     "sink-delay-ms": { type: "string", default: "0" },
     /** NODE_OPTIONS for every `herald worker`, e.g. "--max-old-space-size=96". */
     "node-options": { type: "string" },
+    /** KEY=VALUE for every `herald worker` the benchmark starts, e.g. --env HERALD_HEAP_GROWING_PERCENT=0 (repeatable). */
+    env: { type: "string", multiple: true },
     /** Write a CPU profile of every `herald worker` into this folder (node --cpu-prof). */
     profile: { type: "string" },
   },
@@ -106,13 +109,28 @@ function driver(settings: DriverSettings): ChildProcess {
   });
 }
 
+/** `--env KEY=VALUE`, given to every `herald worker` last (so it overrides the benchmark's own settings). */
+const extraEnv: Record<string, string> = Object.fromEntries(
+  (args.env ?? []).map((pair) => {
+    const at = pair.indexOf("=");
+    if (at < 1) throw new Error(`--env ${pair}: expected KEY=VALUE`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  }),
+);
+
 /** `herald worker` as a user runs it: the built CLI (dist/) unless told to use tsx. */
 function heraldWorker(env: Record<string, string>, extraArgs: string[] = [], useTsx = false, root = ROOT): ChildProcess {
   const entry = useTsx ? [...tsxArgs, resolve(root, "src/cli/main.ts")] : [resolve(root, "bin/herald.js")];
   const nodeArgs = args.profile ? ["--cpu-prof", "--cpu-prof-dir", resolve(args.profile)] : [];
   return spawn(process.execPath, [...nodeArgs, ...entry, "worker", ...extraArgs], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...(args["node-options"] ? { NODE_OPTIONS: args["node-options"] } : {}), ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      ...(args["node-options"] ? { NODE_OPTIONS: args["node-options"] } : {}),
+      ...env,
+      ...extraEnv,
+    },
     stdio: ["ignore", "ignore", "pipe"],
   });
 }
@@ -211,6 +229,17 @@ async function drain(sink: Sink, senders: number[], n: number, base: number, red
 // ---------------------------------------------------------------------------------------------------------
 // The rows
 
+// Before anything is started, so a stale build stops the run without leaving a redis-server behind.
+if (!args["no-build"]) {
+  log("npm run build");
+  execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+} else if (
+  !existsSync(resolve(ROOT, "dist/cli/main.js")) ||
+  statSync(resolve(ROOT, "dist/cli/main.js")).mtimeMs < statSync(resolve(ROOT, "src/cli/main.ts")).mtimeMs
+) {
+  throw new Error("dist/ is missing or older than src/: run npm run build (or drop --no-build)");
+}
+
 const redisServer = await startRedisServer({ appendOnly: false });
 const redis = new Redis(redisServer.url);
 const key = randomBytes(32).toString("base64");
@@ -235,11 +264,25 @@ async function enqueueEmails(herald: Herald, n: number, tag: string) {
   }
 }
 
-async function commandCalls(): Promise<number> {
+/** Redis commands run so far, by name (INFO commandstats; commands a Lua script runs are counted too), INFO left out. */
+async function commandCalls(): Promise<Record<string, number>> {
   const info = await redis.info("commandstats");
-  let calls = 0;
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (match[1] !== "info") calls += Number(match[2]);
+  const calls: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (match[1] !== "info") calls[match[1]!] = Number(match[2]);
   return calls;
+}
+
+/** Commands per job between two commandCalls(): the total, and the top-level calls a client made (scripts count once). */
+function commandsPerJob(before: Record<string, number>, after: Record<string, number>, n: number) {
+  const delta = Object.fromEntries(Object.entries(after).map(([name, calls]) => [name, (calls - (before[name] ?? 0)) / n]));
+  const total = Object.values(delta).reduce((a, b) => a + b, 0);
+  const byName = Object.fromEntries(
+    Object.entries(delta)
+      .filter(([, v]) => v >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, v]) => [name, round(v, 2)]),
+  );
+  return { total: round(total, 1), byName };
 }
 
 function workerEnv(smtpUrl: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -304,6 +347,8 @@ interface HeraldRun extends Drain {
   startupMs: number;
   idleRssMb: number;
   redisCallsPerJob: number;
+  /** Per command name (a script's own commands counted too). */
+  redisCommandsPerJob: Record<string, number>;
 }
 
 async function heraldEmail(sink: Sink, n: number, extraEnv: Record<string, string> = {}, extraArgs: string[] = [], root = ROOT): Promise<HeraldRun> {
@@ -318,9 +363,10 @@ async function heraldEmail(sink: Sink, n: number, extraEnv: Record<string, strin
   const ready = await waitForLine(child, '"msg":"workers started"');
   const idleRssMb = rssMb(child.pid!);
   const result = await drain(sink, [child.pid!], n, base, redisServer.pid);
-  const redisCallsPerJob = round(((await commandCalls()) - calls) / n, 1);
+  const commands = commandsPerJob(calls, await commandCalls(), n);
+  const redisCallsPerJob = commands.total;
   await stop(child);
-  return { ...result, startupMs: round(ready - spawned), idleRssMb, redisCallsPerJob };
+  return { ...result, startupMs: round(ready - spawned), idleRssMb, redisCallsPerJob, redisCommandsPerJob: commands.byName };
 }
 
 async function rawTwilio(twilio: Sink, n: number, senders = 1): Promise<Drain> {
@@ -335,6 +381,30 @@ async function rawTwilio(twilio: Sink, n: number, senders = 1): Promise<Drain> {
     redisServer.pid,
   );
   await Promise.all(children.map(stopDriver));
+  return result;
+}
+
+/** A BullMQ worker (Herald's SMS concurrency) sending each job's SMS with the raw SDK: the floor of "a queue in front". */
+async function smsFloor(twilio: Sink, n: number): Promise<Drain> {
+  const prefix = newPrefix();
+  const queue = new Queue("bench-sms", { connection: redis, prefix });
+  for (let i = 0; i < n; i += 1000) {
+    const chunk = Math.min(1000, n - i);
+    await queue.addBulk(
+      Array.from({ length: chunk }, (_, j) => ({
+        name: "phone-verification",
+        data: { to: `+1415555${String(1000 + ((i + j) % 9000)).padStart(4, "0")}`, body: "Dein Code: K7Q2M9" },
+        opts: { removeOnComplete: { count: 1000 }, attempts: 3 },
+      })),
+    );
+  }
+  const base = await resetSink(twilio);
+  const tw = { url: twilio.url as string, accountSid: twilio.accountSid as string, authToken: twilio.authToken as string };
+  const child = driver({ mode: "bullmq-twilio", n, inflight: 20, pool: 0, twilio: tw, redisUrl: redisServer.url, queue: "bench-sms", prefix });
+  const result = await drain(twilio, [child.pid!], n, base, redisServer.pid);
+  await stopDriver(child);
+  await queue.obliterate({ force: true });
+  await queue.close();
   return result;
 }
 
@@ -374,23 +444,69 @@ async function heraldSms(twilio: Sink, n: number, extraEnv: Record<string, strin
   const ready = await waitForLine(child, '"msg":"workers started"');
   const idleRssMb = rssMb(child.pid!);
   const result = await drain(twilio, [child.pid!], n, base, redisServer.pid);
-  const redisCallsPerJob = round(((await commandCalls()) - calls) / n, 1);
+  const commands = commandsPerJob(calls, await commandCalls(), n);
+  const redisCallsPerJob = commands.total;
   await stop(child);
-  return { ...result, startupMs: round(ready - spawned), idleRssMb, redisCallsPerJob };
+  return { ...result, startupMs: round(ready - spawned), idleRssMb, redisCallsPerJob, redisCommandsPerJob: commands.byName };
 }
 
-/** Enqueue → accepted by the SMTP sink, one job at a time at `rate` per second for `seconds`. */
-async function latency(sink: Sink, rate: number, seconds: number) {
+/** What the latency run sends through: Herald (SDK → `herald worker`) or the queue floor (BullMQ add → bare BullMQ worker). */
+interface LatencySubject {
+  enqueue(address: string): Promise<unknown>;
+  queue: Queue;
+  close(): Promise<void>;
+}
+
+async function heraldSubject(sink: Sink): Promise<LatencySubject> {
   const prefix = newPrefix();
   const child = heraldWorker(workerEnv(sink.url as string, prefix));
   await waitForLine(child, '"msg":"workers started"');
   const herald = new Herald({ redis: redisServer.url, prefix, encryptionKey: key, limits: false });
+  const queue = new Queue("email", { connection: redis, prefix });
+  return {
+    enqueue: (address) => herald.passwordReset(JOB(address)),
+    queue,
+    async close() {
+      await herald.close();
+      await queue.close();
+      await stop(child);
+    },
+  };
+}
+
+/** The bench's bare BullMQ worker sending Herald's pre-rendered mail, with Herald's concurrency and pool. */
+async function floorSubject(sink: Sink): Promise<LatencySubject> {
+  const prefix = newPrefix();
+  const queue = new Queue("bench", { connection: redis, prefix });
+  const child = driver({ mode: "bullmq-floor", n: 0, inflight: 20, pool: 10, smtpUrl: sink.url as string, redisUrl: redisServer.url, queue: "bench", prefix });
+  const data = (email: string) => ({ email, name: "Ada", code: "K7Q2M9", url: "https://login.acme.test/reset?code=K7Q2M9" });
+  // Started when it has sent one mail (its process starts under tsx, which the window must not count).
+  await queue.add("password-reset", data("probe@example.com"));
+  while ((await queue.getCompletedCount()) < 1) await sleep(50);
+  return {
+    enqueue: (address) => queue.add("password-reset", data(address), { removeOnComplete: false, attempts: 3 }),
+    queue,
+    async close() {
+      await stopDriver(child);
+      await queue.obliterate({ force: true });
+      await queue.close();
+    },
+  };
+}
+
+/**
+ * Enqueue → accepted by the SMTP sink, one job at a time at `rate` per second: `warmupSeconds` right after the
+ * worker said it started (reported apart as `coldStart`: a new process compiles its hot code and opens its SMTP
+ * pool while the first mails wait), then `seconds` more, the steady state the target is about.
+ */
+async function latency(sink: Sink, subject: LatencySubject, rate: number, seconds: number, warmupSeconds: number) {
   await sink.request("latency");
   const sent = new Map<string, number>();
-  /** When the SDK call resolved: the job is in Redis. */
+  /** When the enqueue call resolved: the job is in Redis. */
   const queued = new Map<string, number>();
-  const total = Math.round(rate * seconds);
+  const total = Math.round(rate * (warmupSeconds + seconds));
   const start = now();
+  const steadyFrom = start + warmupSeconds * 1000;
   let i = 0;
   const pending: Promise<unknown>[] = [];
   while (i < total) {
@@ -398,7 +514,7 @@ async function latency(sink: Sink, rate: number, seconds: number) {
     for (; i < due; i++) {
       const address = `lat-${i}@example.com`;
       sent.set(address, now());
-      pending.push(herald.passwordReset(JOB(address)).then(() => queued.set(address, now())));
+      pending.push(subject.enqueue(address).then(() => queued.set(address, now())));
     }
     await sleep(2);
   }
@@ -410,30 +526,39 @@ async function latency(sink: Sink, rate: number, seconds: number) {
     const { accepted } = await sink.request<{ accepted: [string, number][] }>("latency");
     for (const [address, t] of accepted) got.set(address, t);
   }
-  await herald.close();
   // BullMQ's own timestamps: added → taken by the worker (waiting in Redis) and taken → completed.
-  const queue = new Queue("email", { connection: redis, prefix });
-  const completed = await queue.getJobs(["completed"], 0, total);
-  await queue.close();
-  await stop(child);
+  const completed = (await subject.queue.getJobs(["completed"], 0, total + 1)).filter((j) => j.timestamp >= start);
+  await subject.close();
   const percentiles = (values: number[]) => {
     const sorted = values.sort((a, b) => a - b);
     const p = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN, 1);
     return { p50: p(0.5), p90: p(0.9), p99: p(0.99), max: round(sorted.at(-1) ?? Number.NaN, 1) };
   };
+  const window = (steady: boolean) => {
+    const inWindow = (address: string) => (sent.get(address) ?? 0) >= steadyFrom === steady;
+    const mails = [...got].filter(([address]) => inWindow(address));
+    const jobs = completed.filter((j) => j.timestamp >= steadyFrom === steady);
+    return {
+      jobs: mails.length,
+      /** SDK call → accepted by the SMTP server: what a user waits for. */
+      enqueueToAcceptedMs: percentiles(mails.map(([address, t]) => t - (sent.get(address) ?? t))),
+      /** Job in Redis (SDK call resolved) → accepted: the worker's share. */
+      queuedToAcceptedMs: percentiles(mails.map(([address, t]) => t - (queued.get(address) ?? t))),
+      /** The SDK call itself (validate, encrypt, one Redis round trip), from the benchmark process. */
+      enqueueCallMs: percentiles(mails.map(([address]) => (queued.get(address) ?? 0) - (sent.get(address) ?? 0))),
+      /** BullMQ's timestamps (ms resolution): added → processing started, and processing (render + send + complete). */
+      waitingInRedisMs: percentiles(jobs.map((j) => (j.processedOn ?? j.timestamp) - j.timestamp)),
+      processingMs: percentiles(jobs.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0))),
+    };
+  };
   return {
     ratePerSec: round(rate),
     jobs: total,
     received: got.size,
-    /** SDK call → accepted by the SMTP server: what a user waits for. */
-    enqueueToAcceptedMs: percentiles([...got].map(([address, t]) => t - (sent.get(address) ?? t))),
-    /** Job in Redis (SDK call resolved) → accepted: the worker's share. */
-    queuedToAcceptedMs: percentiles([...got].map(([address, t]) => t - (queued.get(address) ?? t))),
-    /** The SDK call itself (validate, encrypt, one Redis round trip), from the benchmark process. */
-    enqueueCallMs: percentiles([...queued].map(([address, t]) => t - (sent.get(address) ?? t))),
-    /** BullMQ's timestamps (ms resolution): added → processing started, and processing (render + send + complete). */
-    waitingInRedisMs: percentiles(completed.map((j) => (j.processedOn ?? j.timestamp) - j.timestamp)),
-    processingMs: percentiles(completed.map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0))),
+    /** From `warmupSeconds` after start on: the figures the target is about. */
+    steady: { seconds, ...window(true) },
+    /** The first `warmupSeconds` of a new worker process. */
+    coldStart: { seconds: warmupSeconds, ...window(false) },
   };
 }
 
@@ -473,16 +598,6 @@ function summary(rows: Drain[]) {
     sinkCpuPct: median(rows.map((r) => r.sinkCpuPct)),
     redisCpuPct: median(rows.map((r) => r.redisCpuPct)),
   };
-}
-
-if (!args["no-build"]) {
-  log("npm run build");
-  execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
-} else if (
-  !existsSync(resolve(ROOT, "dist/cli/main.js")) ||
-  statSync(resolve(ROOT, "dist/cli/main.js")).mtimeMs < statSync(resolve(ROOT, "src/cli/main.ts")).mtimeMs
-) {
-  throw new Error("dist/ is missing or older than src/: run npm run build (or drop --no-build)");
 }
 
 const smtpSink = await startSink("bench/procs/smtp-sink.ts");
@@ -549,35 +664,46 @@ try {
           : {}),
       },
       heraldRedisCallsPerJob: median(heraldRuns.map((r) => r.redisCallsPerJob)),
+      heraldRedisCommandsPerJob: heraldRuns[0]?.redisCommandsPerJob,
       heraldRssMb: heraldRuns.map((r) => r.rssMb),
     };
   }
   if (wants("sms")) {
     const raw: Drain[] = [];
     const two: Drain[] = [];
+    const floor: Drain[] = [];
     const herald: HeraldRun[] = [];
     for (let r = 0; r < REPEATS; r++) {
       log(`sms repeat ${r + 1}/${REPEATS}: raw Twilio SDK`);
       raw.push(await rawTwilio(twilioSink, SMS_N));
       log("two raw SDK senders");
       two.push(await rawTwilio(twilioSink, SMS_N, 2));
+      log("BullMQ worker + raw SDK (the floor of a queue in front)");
+      floor.push(await smsFloor(twilioSink, SMS_N));
       log("Herald SMS end to end");
       herald.push(await heraldSms(twilioSink, SMS_N));
     }
     result.sms = {
-      rows: { rawSdk: summary(raw), twoRawSenders: summary(two), herald: summary(herald) },
+      rows: { rawSdk: summary(raw), twoRawSenders: summary(two), queueFloor: summary(floor), herald: summary(herald) },
       ratios: {
         heraldToRawSdk: round(median(herald.map((h, i) => h.perSec / raw[i]!.perSec)), 2),
+        queueFloorToRawSdk: round(median(floor.map((f, i) => f.perSec / raw[i]!.perSec)), 2),
+        heraldToQueueFloor: round(median(herald.map((h, i) => h.perSec / floor[i]!.perSec)), 2),
         twoRawSendersToOne: round(median(two.map((t, i) => t.perSec / raw[i]!.perSec)), 2),
       },
       heraldRedisCallsPerJob: median(herald.map((r) => r.redisCallsPerJob)),
+      heraldRedisCommandsPerJob: herald[0]?.redisCommandsPerJob,
     };
   }
   if (wants("latency")) {
     log("latency at half of Herald's rate");
     const email = result.email as { rows: { herald: { perSec: number } } } | undefined;
     const max = email?.rows.herald.perSec ?? (await heraldEmail(smtpSink, N)).perSec;
-    result.latency = await latency(smtpSink, max / 2, Number(args["latency-s"]));
+    const windows = [Number(args["latency-s"]), Number(args["latency-warmup-s"])] as const;
+    result.latency = {
+      herald: await latency(smtpSink, await heraldSubject(smtpSink), max / 2, ...windows),
+      queueFloor: await latency(smtpSink, await floorSubject(smtpSink), max / 2, ...windows),
+    };
   }
   if (wants("startup")) {
     log("start-up to ready");

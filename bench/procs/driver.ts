@@ -4,6 +4,7 @@
 //   bullmq-mjml   a hand-written BullMQ worker: MJML + Handlebars per job, pooled nodemailer
 //   bullmq-floor  a BullMQ worker sending Herald's pre-rendered mail: the floor of "a queue in front"
 //   twilio        the raw Twilio SDK, `inflight` requests at once
+//   bullmq-twilio a BullMQ worker sending each job's SMS with the raw SDK: the floor of "a queue in front" for SMS
 // Settings come as JSON in BENCH_DRIVER; the process exits when it has sent `n` (raw) or is told to stop.
 import { readFileSync } from "node:fs";
 import { Worker } from "bullmq";
@@ -16,7 +17,7 @@ import { parseJob } from "../../src/contracts/index.js";
 import { createRenderer } from "../../src/templates/renderer.js";
 
 export interface DriverSettings {
-  mode: "smtp-small" | "smtp-herald" | "bullmq-mjml" | "bullmq-floor" | "twilio";
+  mode: "smtp-small" | "smtp-herald" | "bullmq-mjml" | "bullmq-floor" | "twilio" | "bullmq-twilio";
   n: number;
   /** Sends in flight (raw) or worker concurrency (BullMQ). */
   inflight: number;
@@ -90,6 +91,20 @@ async function main() {
     const client = createTwilioClient({ accountSid: tw.accountSid, authToken: tw.authToken, baseUrl: tw.url });
     await loop(settings.n, settings.inflight, () => client.messages.create({ to: "+14155550123", from: "+14155550100", body: "Dein Code: K7Q2M9" }));
     return waitForStop();
+  }
+  if (mode === "bullmq-twilio") {
+    const tw = settings.twilio!;
+    const client = createTwilioClient({ accountSid: tw.accountSid, authToken: tw.authToken, baseUrl: tw.url });
+    const connection = new Redis(settings.redisUrl!, { maxRetriesPerRequest: null });
+    const worker = new Worker(
+      settings.queue!,
+      async (job) => (await client.messages.create({ to: job.data.to, from: "+14155550100", body: job.data.body })).sid,
+      { connection, prefix: settings.prefix, concurrency: settings.inflight, removeOnComplete: { count: 1000 } },
+    );
+    await waitForStop();
+    await worker.close();
+    connection.disconnect();
+    return;
   }
   // The two BullMQ workers: the orchestrator queued the jobs (plain JSON, like a hand-written producer would).
   const t = transport();

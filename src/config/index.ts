@@ -33,6 +33,8 @@ const variables = {
   HERALD_SMS_RATE_PER_SECOND: int("HERALD_SMS_RATE_PER_SECOND", 1, 100_000).optional(),
   HERALD_LOCK_MS: int("HERALD_LOCK_MS", 1000, 600_000).default(10_000),
   HERALD_STALLED_INTERVAL_MS: int("HERALD_STALLED_INTERVAL_MS", 500, 600_000).default(5_000),
+  /** `--heap-growing-percent` for the long-running commands (src/cli/heap.ts); 0: V8's own growth. */
+  HERALD_HEAP_GROWING_PERCENT: int("HERALD_HEAP_GROWING_PERCENT", 0, 1000).default(20),
   HERALD_OUTBOX_DIR: z.string().min(1).default("./outbox"),
   HERALD_EMAIL_CHANNEL: z.enum(["smtp", "outbox", "http"], { error: "must be smtp, http or outbox" }).optional(),
   HERALD_SMS_CHANNEL: z.enum(["twilio", "outbox", "http"], { error: "must be twilio, http or outbox" }).optional(),

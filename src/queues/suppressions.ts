@@ -45,11 +45,25 @@ export class Suppressions {
     this.ttlSeconds = Math.round(ttlDays * 86_400);
   }
 
-  /** The entry for this recipient, if any (under any key of a rotation keyring). */
+  /** The entry for this recipient with its id and time left, if any (under any key of a rotation keyring). */
   async check(address: string): Promise<SuppressionRecord | undefined> {
     for (const id of this.ids(address)) {
       const record = await this.byId(id);
       if (record) return record;
+    }
+    return undefined;
+  }
+
+  /**
+   * The entry for this recipient, if any: what a worker asks before every send, so one command (GET, or
+   * MGET over a keyring's keys, which share the prefix's hash tag and so one Cluster slot) and no TTL.
+   */
+  async entryOf(address: string): Promise<SuppressionEntry | undefined> {
+    const keys = this.ids(address).map((id) => this.key(id));
+    const values = keys.length === 1 ? [await this.connection.get(keys[0]!)] : await this.connection.mget(...keys);
+    for (const raw of values) {
+      const entry = raw ? parseEntry(raw) : undefined;
+      if (entry) return entry;
     }
     return undefined;
   }
@@ -87,12 +101,8 @@ export class Suppressions {
 
   async byId(id: string): Promise<SuppressionRecord | undefined> {
     const [raw, ttl] = await Promise.all([this.connection.get(this.key(id)), this.connection.ttl(this.key(id))]);
-    if (!raw) return undefined;
-    try {
-      return { id, ...(JSON.parse(raw) as SuppressionEntry), expiresIn: Math.max(0, ttl) };
-    } catch {
-      return undefined;
-    }
+    const entry = raw ? parseEntry(raw) : undefined;
+    return entry && { id, ...entry, expiresIn: Math.max(0, ttl) };
   }
 
   /** Every entry, newest first (a SCAN: fine for many thousands). */
@@ -112,5 +122,15 @@ export class Suppressions {
 
   private key(id: string): string {
     return `${this.prefix}:suppressed:${id}`;
+  }
+}
+
+/** A stored entry; anything unreadable counts as none (the list must never stop a send by being corrupt). */
+function parseEntry(raw: string): SuppressionEntry | undefined {
+  try {
+    const value: unknown = JSON.parse(raw);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as SuppressionEntry) : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Suppressions } from "../../src/queues/suppressions.js";
 import { isHardBounce } from "../../src/channels/smtp-errors.js";
@@ -72,6 +73,28 @@ describe("the suppression list", () => {
     await h.herald.emailVerification(job("gone@example.com"));
     await delivered;
     expect(smtp.mails.at(-1)!.envelope.to).toEqual(["gone@example.com"]);
+  });
+
+  it("the worker's look-up (one GET, or one MGET over a keyring) finds an entry written under an older key and skips a corrupt one", async () => {
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    const prefix = h.config.HERALD_PREFIX;
+    const before = new Suppressions(h.redis, prefix, oldKey);
+    await before.add("Rotated@Example.com", { source: "admin", reason: "added before the rotation" });
+    const after = new Suppressions(h.redis, prefix, {
+      keys: [
+        { id: "new", key: newKey },
+        { id: "old", key: oldKey },
+      ],
+    });
+    expect(await after.entryOf("rotated@example.com")).toMatchObject({ source: "admin", reason: "added before the rotation" });
+    expect(await new Suppressions(h.redis, prefix, newKey).entryOf("rotated@example.com")).toBeUndefined();
+    // A value that is not an entry under the newer key: ignored, the older key's entry still answers.
+    await h.redis.set(`${prefix}:suppressed:${after.idOf("rotated@example.com")}`, "{not json");
+    expect(await after.entryOf("rotated@example.com")).toMatchObject({ reason: "added before the rotation" });
+    await h.redis.set(`${prefix}:suppressed:${after.idOf("rotated@example.com")}`, "5");
+    expect(await after.entryOf("rotated@example.com")).toMatchObject({ reason: "added before the rotation" });
+    expect(await before.entryOf("nobody@example.com")).toBeUndefined();
   });
 
   it("a policy refusal (550 5.7.1) is permanent but does not suppress; the classifier's rules", async () => {
