@@ -33,6 +33,10 @@ const { values: args } = parseArgs({
     long: { type: "string", default: "20000" },
     "latency-s": { type: "string", default: "20" },
     "latency-warmup-s": { type: "string", default: "3" },
+    /** Mails per second for the latency part; default half of Herald's rate measured in the same run. */
+    "latency-rate": { type: "string" },
+    /** 0: no queue-floor latency run next to Herald's. */
+    "latency-floor": { type: "string", default: "1" },
     sweep: { type: "boolean", default: false },
     "sweep-concurrency": { type: "string", default: "10,25,50,100,200" },
     "sweep-pool": { type: "string", default: "5,10,20" },
@@ -698,11 +702,11 @@ try {
   if (wants("latency")) {
     log("latency at half of Herald's rate");
     const email = result.email as { rows: { herald: { perSec: number } } } | undefined;
-    const max = email?.rows.herald.perSec ?? (await heraldEmail(smtpSink, N)).perSec;
+    const max = args["latency-rate"] ? 2 * Number(args["latency-rate"]) : (email?.rows.herald.perSec ?? (await heraldEmail(smtpSink, N)).perSec);
     const windows = [Number(args["latency-s"]), Number(args["latency-warmup-s"])] as const;
     result.latency = {
       herald: await latency(smtpSink, await heraldSubject(smtpSink), max / 2, ...windows),
-      queueFloor: await latency(smtpSink, await floorSubject(smtpSink), max / 2, ...windows),
+      ...(args["latency-floor"] === "0" ? {} : { queueFloor: await latency(smtpSink, await floorSubject(smtpSink), max / 2, ...windows) }),
     };
   }
   if (wants("startup")) {

@@ -1,4 +1,5 @@
-// Herald's own work per job, step by step, in CPU microseconds: what a Herald worker does on top of what a bare
+// Herald's own work per job, step by step, in CPU microseconds (each step alone, in a loop: a step that waits
+// for Redis pays a whole round trip's wake-up here, which a busy worker shares among the jobs in flight): what a Herald worker does on top of what a bare
 // BullMQ worker sending the same message does (the "queue floor" rows of `npm run bench`). Prints one JSON
 // object. With the floor's and the raw sender's CPU per message from `npm run bench`, it bounds the ratio any
 // worker doing this work per job can reach on this machine (docs/performance.md, "Budget").
@@ -10,6 +11,7 @@ import pino from "pino";
 import { parseJob, resolveLink, type KindName, type LooseJob } from "../src/contracts/index.js";
 import { toMailOptions } from "../src/channels/mail-options.js";
 import { envelopeSchema, openEnvelope, toEnvelope } from "../src/queues/envelope.js";
+import { DEFAULT_LIMITS, Limits } from "../src/queues/limits.js";
 import { Suppressions } from "../src/queues/suppressions.js";
 import { createRenderer } from "../src/templates/renderer.js";
 import { startRedisServer } from "../test/support/redis-server.js";
@@ -41,6 +43,7 @@ const server = await startRedisServer({ appendOnly: false });
 const redis = new Redis(server.url, { maxRetriesPerRequest: null });
 const renderer = await createRenderer({ branding: { productName: "Acme ID" } });
 const suppressions = new Suppressions(redis, "{bench}", key);
+const limits = new Limits(redis, "{bench}", key, { policy: DEFAULT_LIMITS });
 const devNull = pino({ level: "info" }, pino.destination({ dest: "/dev/null", sync: true }));
 
 async function stepsOf(kind: KindName, input: Record<string, unknown>) {
@@ -63,6 +66,10 @@ async function stepsOf(kind: KindName, input: Record<string, unknown>) {
       devNull.info({ jobId: "123", kind, provider: "smtp", messageId: "<x@acme.test>", attempts: 0 }, "delivered"),
     ),
   };
+  if (kind === "phone-verification") {
+    // The SMS guard's second look (limits on, the default): the number's type from the full metadata, and its country's breaker (one PTTL).
+    steps["SMS guard (number type + breaker, one Redis PTTL)"] = await cpuMicros(5_000, () => limits.refusalOfQueued(kind, address));
+  }
   if (kind !== "phone-verification") {
     steps["mail options"] = await cpuMicros(20_000, () => toMailOptions({ to: { address }, subject: "s", html: "h", text: "t" }, "Acme <a@acme.test>"));
   }

@@ -25,10 +25,11 @@ const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?
 /** Every setting Herald reads, from the environment only: the producer's slice and the service's own. README's config table mirrors this (a test checks). */
 const variables = {
   ...producerVariables,
-  // Defaults measured with npm run bench (docs/performance.md): twice the SMTP pool keeps every connection
-  // busy with the next mail already rendered; SMS wait on an HTTP round trip, so more go at once.
-  HERALD_EMAIL_CONCURRENCY: int("HERALD_EMAIL_CONCURRENCY", 1, 1000).default(20),
-  HERALD_SMS_CONCURRENCY: int("HERALD_SMS_CONCURRENCY", 1, 1000).default(20),
+  // Defaults measured with npm run bench --sweep against a relay that answers in 20 ms (docs/performance.md):
+  // more jobs than connections keeps every connection busy with the next mail already rendered; SMS wait on
+  // an HTTP round trip, so many go at once.
+  HERALD_EMAIL_CONCURRENCY: int("HERALD_EMAIL_CONCURRENCY", 1, 1000).default(50),
+  HERALD_SMS_CONCURRENCY: int("HERALD_SMS_CONCURRENCY", 1, 1000).default(50),
   HERALD_EMAIL_RATE_PER_SECOND: int("HERALD_EMAIL_RATE_PER_SECOND", 1, 100_000).optional(),
   HERALD_SMS_RATE_PER_SECOND: int("HERALD_SMS_RATE_PER_SECOND", 1, 100_000).optional(),
   HERALD_LOCK_MS: int("HERALD_LOCK_MS", 1000, 600_000).default(10_000),
@@ -53,7 +54,7 @@ const variables = {
     (v) => v === undefined || isMailbox(v),
     'SMTP_FROM must be an address with an optional display name, e.g. "Acme <no-reply@acme.com>" or no-reply@acme.com',
   ),
-  SMTP_POOL_SIZE: int("SMTP_POOL_SIZE", 1, 100).default(10),
+  SMTP_POOL_SIZE: int("SMTP_POOL_SIZE", 1, 100).default(20),
   /** Mails per pooled connection before it is replaced; unset: no limit (nodemailer's own default of 100 reconnects, with a TLS handshake, every 100 mails). */
   SMTP_POOL_MAX_MESSAGES: int("SMTP_POOL_MAX_MESSAGES", 1, 1_000_000_000).optional(),
   /** Default: on, off with HERALD_DEV=1. */
