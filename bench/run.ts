@@ -19,6 +19,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { loadConfig } from "../src/config/index.js";
 import { Herald } from "../src/queues/producer.js";
 import { startRedisServer } from "../test/support/redis-server.js";
 import type { DriverSettings } from "./procs/driver.js";
@@ -233,6 +234,9 @@ async function drain(sink: Sink, senders: number[], n: number, base: number, red
 // ---------------------------------------------------------------------------------------------------------
 // The rows
 
+/** Herald's own defaults: the queue floors run with the same jobs in flight and connections, so they compare like with like. */
+const HERALD_DEFAULTS = loadConfig({ HERALD_DEV: "1" });
+
 // Before anything is started, so a stale build stops the run without leaving a redis-server behind.
 if (!args["no-build"]) {
   log("npm run build");
@@ -339,7 +343,16 @@ async function bullmqRow(sink: Sink, mode: "bullmq-mjml" | "bullmq-floor", n: nu
     );
   }
   const base = await resetSink(sink);
-  const child = driver({ mode, n, inflight: 50, pool: 10, smtpUrl: sink.url as string, redisUrl: redisServer.url, queue: "bench", prefix });
+  const child = driver({
+    mode,
+    n,
+    inflight: HERALD_DEFAULTS.HERALD_EMAIL_CONCURRENCY,
+    pool: HERALD_DEFAULTS.SMTP_POOL_SIZE,
+    smtpUrl: sink.url as string,
+    redisUrl: redisServer.url,
+    queue: "bench",
+    prefix,
+  });
   const result = await drain(sink, [child.pid!], n, base, redisServer.pid);
   await stopDriver(child);
   await queue.obliterate({ force: true });
@@ -404,7 +417,16 @@ async function smsFloor(twilio: Sink, n: number): Promise<Drain> {
   }
   const base = await resetSink(twilio);
   const tw = { url: twilio.url as string, accountSid: twilio.accountSid as string, authToken: twilio.authToken as string };
-  const child = driver({ mode: "bullmq-twilio", n, inflight: 20, pool: 0, twilio: tw, redisUrl: redisServer.url, queue: "bench-sms", prefix });
+  const child = driver({
+    mode: "bullmq-twilio",
+    n,
+    inflight: HERALD_DEFAULTS.HERALD_SMS_CONCURRENCY,
+    pool: 0,
+    twilio: tw,
+    redisUrl: redisServer.url,
+    queue: "bench-sms",
+    prefix,
+  });
   const result = await drain(twilio, [child.pid!], n, base, redisServer.pid);
   await stopDriver(child);
   await queue.obliterate({ force: true });
@@ -478,11 +500,20 @@ async function heraldSubject(sink: Sink): Promise<LatencySubject> {
   };
 }
 
-/** The bench's bare BullMQ worker sending Herald's pre-rendered mail, with Herald's concurrency and pool. */
+/** The bench's bare BullMQ worker sending Herald's pre-rendered mail, with Herald's default concurrency and pool. */
 async function floorSubject(sink: Sink): Promise<LatencySubject> {
   const prefix = newPrefix();
   const queue = new Queue("bench", { connection: redis, prefix });
-  const child = driver({ mode: "bullmq-floor", n: 0, inflight: 20, pool: 10, smtpUrl: sink.url as string, redisUrl: redisServer.url, queue: "bench", prefix });
+  const child = driver({
+    mode: "bullmq-floor",
+    n: 0,
+    inflight: HERALD_DEFAULTS.HERALD_EMAIL_CONCURRENCY,
+    pool: HERALD_DEFAULTS.SMTP_POOL_SIZE,
+    smtpUrl: sink.url as string,
+    redisUrl: redisServer.url,
+    queue: "bench",
+    prefix,
+  });
   const data = (email: string) => ({ email, name: "Ada", code: "K7Q2M9", url: "https://login.acme.test/reset?code=K7Q2M9" });
   // Started when it has sent one mail (its process starts under tsx, which the window must not count).
   await queue.add("password-reset", data("probe@example.com"));

@@ -68,6 +68,9 @@ export function providersFromConfig(
   }
 
   const smses: SmsProvider[] = [];
+  // As many connections as SMS a worker process has in flight: its concurrency on each of its SMS queues
+  // (one per shard, plus the unsharded one once sharded). The SDK's default of 20 would queue the rest.
+  const maxSockets = config.HERALD_SMS_CONCURRENCY * (config.HERALD_SHARDS > 1 ? config.HERALD_SHARDS + 1 : 1);
   if (config.smsChannel === "twilio") {
     smses.push(
       createTwilioProvider({
@@ -77,6 +80,7 @@ export function providersFromConfig(
         messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
         baseUrl: config.TWILIO_API_BASE_URL,
         statusCallback: config.HERALD_PUBLIC_URL ? twilioCallbackUrl(config.HERALD_PUBLIC_URL) : undefined,
+        maxSockets,
       }),
     );
   } else if (config.smsChannel === "http") smses.push(http<SmsMessage>("sms"));
@@ -91,6 +95,7 @@ export function providersFromConfig(
           messagingServiceSid: config.TWILIO_FALLBACK_MESSAGING_SERVICE_SID,
           baseUrl: config.TWILIO_FALLBACK_API_BASE_URL ?? config.TWILIO_API_BASE_URL,
           provider: "twilio-fallback",
+          maxSockets,
         }),
       );
     }

@@ -6,6 +6,8 @@ export interface TwilioClientOptions {
   authToken: string;
   /** Send every request here instead of https://{api,verify}.twilio.com (the path is kept). */
   baseUrl?: string;
+  /** HTTPS connections to Twilio at once; the SDK's own default is 20, which would hold back more SMS in flight. */
+  maxSockets?: number;
 }
 
 // The SDK has no base-URL option: each domain (api, verify, ...) hard-codes its
@@ -15,10 +17,10 @@ export interface TwilioClientOptions {
 class BaseUrlRequestClient extends twilio.RequestClient {
   readonly #base: URL;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, maxSockets?: number) {
     // A custom httpClient does not inherit the Twilio client's options, so
     // auto-retry is disabled here too: Herald's job queue owns retries.
-    super({ autoRetry: false });
+    super({ autoRetry: false, ...(maxSockets ? { maxSockets } : {}) });
     this.#base = new URL(baseUrl);
   }
 
@@ -35,6 +37,7 @@ class BaseUrlRequestClient extends twilio.RequestClient {
 export function createTwilioClient(opts: TwilioClientOptions): twilio.Twilio {
   return twilio(opts.accountSid, opts.authToken, {
     autoRetry: false,
-    ...(opts.baseUrl === undefined ? {} : { httpClient: new BaseUrlRequestClient(opts.baseUrl) }),
+    ...(opts.maxSockets ? { maxSockets: opts.maxSockets } : {}),
+    ...(opts.baseUrl === undefined ? {} : { httpClient: new BaseUrlRequestClient(opts.baseUrl, opts.maxSockets) }),
   });
 }

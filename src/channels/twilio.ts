@@ -14,6 +14,8 @@ export interface TwilioOptions {
   statusCallback?: string;
   /** The name in receipts, logs and metrics; default `twilio`. */
   provider?: string;
+  /** HTTPS connections to Twilio at once (the SMS a worker process has in flight); the SDK's default is 20. */
+  maxSockets?: number;
 }
 
 export function createTwilioProvider(opts: TwilioOptions): SmsProvider {

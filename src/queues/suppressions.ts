@@ -128,8 +128,9 @@ export class Suppressions {
 /** A stored entry; anything unreadable counts as none (the list must never stop a send by being corrupt). */
 function parseEntry(raw: string): SuppressionEntry | undefined {
   try {
-    const value: unknown = JSON.parse(raw);
-    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as SuppressionEntry) : undefined;
+    const value = JSON.parse(raw) as Partial<SuppressionEntry> | null;
+    const valid = value !== null && typeof value === "object" && (value.source === "bounce" || value.source === "admin") && typeof value.at === "string";
+    return valid ? (value as SuppressionEntry) : undefined;
   } catch {
     return undefined;
   }

@@ -79,12 +79,16 @@ export function createProcessor(queueChannel: ChannelName, deps: PipelineDeps) {
     const secrets = [parsed.code, parsed.codeId, parsed.url, parsed.urlTemplate, parsed.recipient.email, parsed.recipient.phone];
     const provider = channel === "email" ? deps.email : deps.sms;
     const address = channel === "email" ? parsed.recipient.email! : parsed.recipient.phone!;
-    // Both look-ups at once: one wait for Redis instead of two in a row (each is one command).
-    const [refused, suppressed] = await Promise.all([
+    // Both look-ups at once: one wait for Redis instead of two in a row (each is one command). The guard's
+    // answer comes first, as when they ran in turn: its refusal is final even if the other look-up failed.
+    const [guard, listed] = await Promise.allSettled([
       channel === "sms" ? deps.limits?.refusalOfQueued(kind, address) : undefined,
       deps.suppressions?.entryOf(address),
     ]);
-    if (refused) throw new PermanentDeliveryError(`not sent: ${refused}`, "sms-guard");
+    if (guard.status === "rejected") throw guard.reason;
+    if (guard.value) throw new PermanentDeliveryError(`not sent: ${guard.value}`, "sms-guard");
+    if (listed.status === "rejected") throw listed.reason;
+    const suppressed = listed.value;
     if (suppressed) {
       throw new SuppressedError(
         `not sent: the recipient is on the suppression list since ${suppressed.at} (${suppressed.source}${suppressed.code ? ` ${suppressed.code}` : ""}${suppressed.kind ? ` on ${suppressed.kind}` : ""}); remove the entry (herald suppressions remove) and replay to send`,

@@ -14,6 +14,7 @@ describe("the heap growth limit of the long-running commands", () => {
     expect(limitHeapGrowth(0, [])).toBeUndefined();
     expect(limitHeapGrowth(20, ["--heap-growing-percent=50"])).toBeUndefined();
     expect(limitHeapGrowth(20, ["--enable-source-maps", "--heap-growing-percent=30"])).toBeUndefined();
+    expect(limitHeapGrowth(20, ["--heap_growing_percent=40"])).toBeUndefined();
     expect(limitHeapGrowth(35, ["--max-old-space-size=256"])).toBe(35);
   });
 });

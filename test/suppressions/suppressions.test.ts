@@ -94,6 +94,8 @@ describe("the suppression list", () => {
     expect(await after.entryOf("rotated@example.com")).toMatchObject({ reason: "added before the rotation" });
     await h.redis.set(`${prefix}:suppressed:${after.idOf("rotated@example.com")}`, "5");
     expect(await after.entryOf("rotated@example.com")).toMatchObject({ reason: "added before the rotation" });
+    await h.redis.set(`${prefix}:suppressed:${after.idOf("rotated@example.com")}`, "{}");
+    expect(await after.entryOf("rotated@example.com")).toMatchObject({ reason: "added before the rotation" });
     expect(await before.entryOf("nobody@example.com")).toBeUndefined();
   });
 
