@@ -329,35 +329,41 @@ async function rawSmtp(sink: Sink, mode: "smtp-small" | "smtp-herald", n: number
   return result;
 }
 
-async function bullmqRow(sink: Sink, mode: "bullmq-mjml" | "bullmq-floor", n: number): Promise<Drain> {
+/**
+ * A BullMQ worker in its own process (bench/procs/driver.ts) draining `n` plain-JSON jobs, as a hand-written
+ * producer would queue them, at Herald's default concurrency: the hand-written and "queue in front" rows.
+ */
+async function bullmqDriverRow(
+  sink: Sink,
+  n: number,
+  job: { queue: string; name: string; data: (i: number) => Record<string, unknown> },
+  settings: Omit<DriverSettings, "n" | "redisUrl" | "queue" | "prefix">,
+): Promise<Drain> {
   const prefix = newPrefix();
-  const queue = new Queue("bench", { connection: redis, prefix });
+  const queue = new Queue(job.queue, { connection: redis, prefix });
   for (let i = 0; i < n; i += 1000) {
     const chunk = Math.min(1000, n - i);
     await queue.addBulk(
-      Array.from({ length: chunk }, (_, j) => ({
-        name: "password-reset",
-        data: { email: `hw-${i + j}@example.com`, name: "Ada", code: "K7Q2M9", url: "https://login.acme.test/reset?code=K7Q2M9" },
-        opts: { removeOnComplete: { count: 1000 }, attempts: 3 },
-      })),
+      Array.from({ length: chunk }, (_, j) => ({ name: job.name, data: job.data(i + j), opts: { removeOnComplete: { count: 1000 }, attempts: 3 } })),
     );
   }
   const base = await resetSink(sink);
-  const child = driver({
-    mode,
-    n,
-    inflight: HERALD_DEFAULTS.HERALD_EMAIL_CONCURRENCY,
-    pool: HERALD_DEFAULTS.SMTP_POOL_SIZE,
-    smtpUrl: sink.url as string,
-    redisUrl: redisServer.url,
-    queue: "bench",
-    prefix,
-  });
+  const child = driver({ ...settings, n, redisUrl: redisServer.url, queue: job.queue, prefix });
   const result = await drain(sink, [child.pid!], n, base, redisServer.pid);
   await stopDriver(child);
   await queue.obliterate({ force: true });
   await queue.close();
   return result;
+}
+
+function bullmqRow(sink: Sink, mode: "bullmq-mjml" | "bullmq-floor", n: number): Promise<Drain> {
+  const data = (i: number) => ({ email: `hw-${i}@example.com`, name: "Ada", code: "K7Q2M9", url: "https://login.acme.test/reset?code=K7Q2M9" });
+  return bullmqDriverRow(
+    sink,
+    n,
+    { queue: "bench", name: "password-reset", data },
+    { mode, inflight: HERALD_DEFAULTS.HERALD_EMAIL_CONCURRENCY, pool: HERALD_DEFAULTS.SMTP_POOL_SIZE, smtpUrl: sink.url as string },
+  );
 }
 
 interface HeraldRun extends Drain {
@@ -402,36 +408,15 @@ async function rawTwilio(twilio: Sink, n: number, senders = 1): Promise<Drain> {
 }
 
 /** A BullMQ worker (Herald's SMS concurrency) sending each job's SMS with the raw SDK: the floor of "a queue in front". */
-async function smsFloor(twilio: Sink, n: number): Promise<Drain> {
-  const prefix = newPrefix();
-  const queue = new Queue("bench-sms", { connection: redis, prefix });
-  for (let i = 0; i < n; i += 1000) {
-    const chunk = Math.min(1000, n - i);
-    await queue.addBulk(
-      Array.from({ length: chunk }, (_, j) => ({
-        name: "phone-verification",
-        data: { to: `+1415555${String(1000 + ((i + j) % 9000)).padStart(4, "0")}`, body: "Dein Code: K7Q2M9" },
-        opts: { removeOnComplete: { count: 1000 }, attempts: 3 },
-      })),
-    );
-  }
-  const base = await resetSink(twilio);
+function smsFloor(twilio: Sink, n: number): Promise<Drain> {
+  const data = (i: number) => ({ to: `+1415555${String(1000 + (i % 9000)).padStart(4, "0")}`, body: "Dein Code: K7Q2M9" });
   const tw = { url: twilio.url as string, accountSid: twilio.accountSid as string, authToken: twilio.authToken as string };
-  const child = driver({
-    mode: "bullmq-twilio",
+  return bullmqDriverRow(
+    twilio,
     n,
-    inflight: HERALD_DEFAULTS.HERALD_SMS_CONCURRENCY,
-    pool: 0,
-    twilio: tw,
-    redisUrl: redisServer.url,
-    queue: "bench-sms",
-    prefix,
-  });
-  const result = await drain(twilio, [child.pid!], n, base, redisServer.pid);
-  await stopDriver(child);
-  await queue.obliterate({ force: true });
-  await queue.close();
-  return result;
+    { queue: "bench-sms", name: "phone-verification", data },
+    { mode: "bullmq-twilio", inflight: HERALD_DEFAULTS.HERALD_SMS_CONCURRENCY, pool: 0, twilio: tw },
+  );
 }
 
 async function heraldSms(twilio: Sink, n: number, extraEnv: Record<string, string> = {}): Promise<HeraldRun> {

@@ -3,17 +3,16 @@ import type { ApiScope, ApiToken } from "../config/http.js";
 
 /** What secretMatches compares against: computed once per configured secret, at start. */
 export const secretDigest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();
-const digest = secretDigest;
 
 /**
  * The one comparison of a presented secret with an expected one: constant time over SHA-256 digests,
  * so neither the secret's length nor where it differs leaks.
  */
 export function secretMatches(presented: string, expectedDigest: Buffer): boolean {
-  return timingSafeEqual(digest(presented), expectedDigest);
+  return timingSafeEqual(secretDigest(presented), expectedDigest);
 }
 
-const ADMIN_USER = digest("admin");
+const ADMIN_USER = secretDigest("admin");
 
 /** What a scope may do: admin may do everything enqueue may. */
 export function allows(granted: ApiScope, needed: ApiScope): boolean {
@@ -32,7 +31,7 @@ export class ApiAuth {
     tokens: readonly ApiToken[],
     readonly open = false,
   ) {
-    this.tokens = tokens.map((t) => ({ scope: t.scope, digest: digest(t.token) }));
+    this.tokens = tokens.map((t) => ({ scope: t.scope, digest: secretDigest(t.token) }));
   }
 
   get configured(): boolean {
